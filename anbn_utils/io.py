@@ -1,0 +1,119 @@
+"""Atomic writes and file fingerprints.
+
+Every artifact of a run is written to a temporary file beside its destination and
+renamed into place, so a reader never sees half a file and an interrupted write
+leaves the previous version intact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "atomic_path",
+    "file_fingerprint",
+    "hash_json",
+    "read_json",
+    "read_table",
+    "save_array",
+    "write_json",
+    "write_table",
+    "write_text",
+]
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path that is renamed to ``path`` when the block succeeds.
+
+    The temporary file lives in the destination's folder (same file system, so the
+    final :func:`os.replace` is atomic) and keeps the destination's suffixes, so
+    writers that infer the format from the name (``.nii.gz``, ``.npy``) work.
+    On error the temporary file is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix="".join(path.suffixes)
+    )
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (UTF-8)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Write ``obj`` as indented JSON atomically."""
+    return write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Read a JSON file."""
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def write_table(path: str | os.PathLike, table: pd.DataFrame) -> Path:
+    """Write a table as tab-separated values atomically, without the index."""
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, sep="\t", index=False)
+    return Path(path)
+
+
+def read_table(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a table written by :func:`write_table` (``n/a`` and empty cells are NaN)."""
+    return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=["", "n/a"])
+
+
+def save_array(path: str | os.PathLike, array: np.ndarray) -> Path:
+    """Save ``array`` as ``.npy`` atomically (readable with ``np.load(mmap_mode='r')``)."""
+    with atomic_path(path) as tmp:
+        np.save(tmp, array)
+    return Path(path)
+
+
+def file_fingerprint(path: str | os.PathLike) -> dict[str, Any]:
+    """Identify a file by absolute path, size and modification time, without reading it.
+
+    Used to key caches of large inputs (BOLD files of hundreds of MB), where hashing
+    the content on every run would cost more than the cache saves.
+    """
+    path = Path(path).resolve()
+    st = path.stat()
+    return {"path": str(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def hash_json(obj: Any) -> str:
+    """SHA-256 of the canonical JSON form of ``obj`` (keys sorted)."""
+    text = json.dumps(obj, sort_keys=True, default=_json_default)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    raise TypeError(f"not JSON serializable: {type(obj).__name__}")

@@ -1,0 +1,40 @@
+"""The Narratives fMRI dataset (Nastase et al. 2021): layout, BOLD, transcripts, download."""
+
+from .bold import (
+    StoryWindow,
+    cache_task_bold,
+    load_mask,
+    load_masked_bold,
+    mean_and_tsnr,
+    read_story_window,
+)
+from .dataset import Story, load_story, prepare_story, save_story
+from .download import download, download_patterns
+from .layout import TASKS, TR, dataset_name, find_scans, is_excluded, read_scan_exclude, select_scans
+from .transcripts import assign_words_to_trs, read_align_csv, read_align_json, read_words
+
+__all__ = [
+    "TASKS",
+    "TR",
+    "Story",
+    "StoryWindow",
+    "assign_words_to_trs",
+    "cache_task_bold",
+    "dataset_name",
+    "download",
+    "download_patterns",
+    "find_scans",
+    "is_excluded",
+    "load_mask",
+    "load_masked_bold",
+    "load_story",
+    "mean_and_tsnr",
+    "prepare_story",
+    "read_align_csv",
+    "read_align_json",
+    "read_scan_exclude",
+    "read_story_window",
+    "read_words",
+    "save_story",
+    "select_scans",
+]

@@ -1,0 +1,320 @@
+"""BOLD loading: crop to the story, mask, z-score, cache.
+
+Each scan is cropped to the story window read from its ``events.tsv``, masked with
+the task's brain mask, z-scored per voxel over the kept volumes and cached as a
+float32 ``.npy`` of shape ``(n_volumes, n_voxels)`` that later loads memory-mapped.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from nilearn.masking import apply_mask
+from tqdm import tqdm
+
+from ..config import get_cache_dir
+from ..errors import DataError
+from ..io import file_fingerprint, hash_json, save_array
+from .layout import TR
+
+__all__ = [
+    "StoryWindow",
+    "load_masked_bold",
+    "load_mask",
+    "read_story_window",
+    "cache_task_bold",
+    "mean_and_tsnr",
+]
+
+#: Bumped whenever the cached arrays would change for the same inputs.
+_CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class StoryWindow:
+    """Volumes of a scan that cover the story: ``[start, stop)`` in volume indices.
+
+    Attributes
+    ----------
+    start, stop : int
+        First kept volume and one past the last.
+    onset, duration : float
+        The story row of ``events.tsv``, in seconds.
+    audio_offset : float
+        Scan time at which the audio file started (onset of the first event, in
+        seconds); Gentle word times are audio-file times and get this added.
+    """
+
+    start: int
+    stop: int
+    onset: float
+    duration: float
+    audio_offset: float
+
+    @property
+    def n_volumes(self) -> int:
+        return self.stop - self.start
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def read_story_window(
+    path: str | os.PathLike,
+    *,
+    tr: float = TR,
+    duration_rounding: str = "ceil",
+    initial_trim: int = 0,
+) -> StoryWindow:
+    """Story window of a scan from its BIDS ``events.tsv``.
+
+    Parameters
+    ----------
+    path : path
+        The scan's ``events.tsv`` (columns ``onset``, ``duration``, ``trial_type``; one
+        row with ``trial_type == 'story'``).
+    tr : float
+        Repetition time in seconds.
+    duration_rounding : {'ceil', 'round'}
+        How the story duration becomes a volume count.  ``'ceil'`` keeps every volume
+        the story touches (the paper: Pie Man 422 s -> 282 volumes); ``'round'`` is the
+        dataset's own ``event_meta.json`` (281 volumes).
+    initial_trim : int
+        Volumes dropped after the story onset (0 as the paper; the Narratives ISC
+        analyses use 6 to skip the onset response).
+
+    Returns
+    -------
+    StoryWindow
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path} is missing: fetch the raw BIDS events.tsv of this scan.")
+    events = pd.read_csv(path, sep="\t")
+    missing = {"onset", "duration", "trial_type"} - set(events.columns)
+    if missing:
+        raise DataError(f"{path} lacks the column(s) {sorted(missing)}; is it a BIDS events.tsv?")
+    story = events[events["trial_type"] == "story"]
+    if len(story) != 1:
+        raise DataError(
+            f"{path} has {len(story)} rows with trial_type 'story'; expected exactly one."
+        )
+    onset = float(story["onset"].iloc[0])
+    duration = float(story["duration"].iloc[0])
+    rounders = {"ceil": math.ceil, "round": round}
+    if duration_rounding not in rounders:
+        raise DataError(f"duration_rounding must be 'ceil' or 'round', not {duration_rounding!r}")
+    if initial_trim < 0:
+        raise DataError(f"initial_trim must be >= 0, not {initial_trim}")
+    start = int(round(onset / tr))
+    # A small tolerance keeps 422.0/1.5 = 281.333 at 282 but 408.0/1.5 = 272 at 272.
+    n = int(rounders[duration_rounding](duration / tr - 1e-9))
+    start_trimmed = start + initial_trim
+    if start_trimmed >= start + n:
+        raise DataError(f"initial_trim={initial_trim} removes the whole story of {path}")
+    return StoryWindow(
+        start=start_trimmed,
+        stop=start + n,
+        onset=onset,
+        duration=duration,
+        audio_offset=float(events["onset"].min()),
+    )
+
+
+def load_mask(path: str | os.PathLike) -> nib.Nifti1Image:
+    """Load a brain mask and check it keeps at least one voxel."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(
+            f"brain mask {path} is missing; fetch it with `python -m anbn_utils.narratives.download`."
+        )
+    img = nib.load(path)
+    data = np.asanyarray(img.dataobj)
+    if data.ndim != 3:
+        raise DataError(f"brain mask {path} has shape {data.shape}; expected a 3D image.")
+    if not np.any(data > 0):
+        raise DataError(f"brain mask {path} keeps no voxel; re-fetch the mask.")
+    return nib.Nifti1Image((data > 0).astype(np.uint8), img.affine, img.header)
+
+
+def load_masked_bold(
+    bold_path: str | os.PathLike,
+    mask_img: nib.Nifti1Image,
+    window: StoryWindow,
+    *,
+    mask_path: str | os.PathLike | None = None,
+) -> tuple[np.ndarray, int]:
+    """Crop one scan to ``window``, mask it and z-score each voxel over time.
+
+    Parameters
+    ----------
+    bold_path : path
+        4D BOLD NIfTI.
+    mask_img : Nifti1Image
+        Brain mask on the same grid (shape and affine).
+    window : StoryWindow
+        Volumes to keep.
+    mask_path : path, optional
+        Only used to name the mask in error messages.
+
+    Returns
+    -------
+    data : ndarray of shape (n_volumes, n_voxels), float32
+        Z-scored (population standard deviation) per voxel.
+    n_constant : int
+        Voxels inside the mask that are constant over the window; they are set to 0.
+
+    Raises
+    ------
+    DataError
+        If the grids differ, the scan is shorter than the window, or it holds NaNs.
+    """
+    bold_path = Path(bold_path)
+    if not bold_path.is_file():
+        raise DataError(
+            f"BOLD file {bold_path} is missing (a DataLad file not yet fetched?); run "
+            "`datalad get` on it or `python -m anbn_utils.narratives.download`."
+        )
+    img = nib.load(bold_path)
+    mask_name = mask_path or "the brain mask"
+    if img.ndim != 4:
+        raise DataError(f"{bold_path} has shape {img.shape}; expected a 4D BOLD image.")
+    if img.shape[:3] != mask_img.shape or not np.allclose(img.affine, mask_img.affine, atol=1e-3):
+        raise DataError(
+            f"the grid of {bold_path} (shape {img.shape[:3]}) differs from {mask_name} "
+            f"(shape {mask_img.shape}) or their affines differ. Use the mask of the same "
+            "task (tpl-..._res-<task>_desc-brain_mask.nii.gz) or resample it with "
+            "nilearn.image.resample_to_img(mask, bold, interpolation='nearest')."
+        )
+    if img.shape[3] < window.stop:
+        raise DataError(
+            f"{bold_path} has {img.shape[3]} volumes but the story window needs volumes "
+            f"[{window.start}, {window.stop}); the file is truncated or belongs to another task."
+        )
+    cropped = nib.Nifti1Image(
+        np.asarray(img.dataobj[..., window.start:window.stop], dtype=np.float32),
+        img.affine,
+        img.header,
+    )
+    data = apply_mask(cropped, mask_img).astype(np.float32, copy=False)
+    bad = ~np.isfinite(data)
+    if bad.any():
+        n_vox = int(bad.any(axis=0).sum())
+        raise DataError(
+            f"{bold_path} holds NaN or infinite values in {n_vox} voxel(s) inside "
+            f"{mask_name}; re-fetch the file, or shrink the mask to exclude them."
+        )
+    mean = data.mean(axis=0, dtype=np.float64)
+    std = data.std(axis=0, dtype=np.float64)
+    constant = std < 1e-8 * np.maximum(1.0, np.abs(mean))
+    std[constant] = 1.0
+    data = ((data - mean) / std).astype(np.float32)
+    data[:, constant] = 0.0
+    return data, int(constant.sum())
+
+
+def _cache_one(bold_path, mask_img, mask_path, window, cache_dir, key) -> dict:
+    out = Path(cache_dir) / f"{key}.npy"
+    if out.is_file():
+        arr = np.load(out, mmap_mode="r")
+        return {"cache_path": str(out), "n_voxels": arr.shape[1], "n_constant": -1, "cached": True}
+    data, n_constant = load_masked_bold(bold_path, mask_img, window, mask_path=mask_path)
+    save_array(out, data)
+    return {"cache_path": str(out), "n_voxels": data.shape[1], "n_constant": n_constant,
+            "cached": False}
+
+
+def cache_task_bold(
+    scans: pd.DataFrame,
+    mask_path: str | os.PathLike,
+    *,
+    duration_rounding: str = "ceil",
+    initial_trim: int = 0,
+    cache_dir: str | os.PathLike | None = None,
+    n_jobs: int = 1,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Crop, mask, z-score and cache every scan of one task.
+
+    A scan whose cache entry exists is not read again: the cache key covers the BOLD
+    and mask files (path, size, modification time), the window and the cache version.
+    Scans are processed in parallel with joblib, one subject per worker, so memory
+    holds at most ``n_jobs`` scans.
+
+    Parameters
+    ----------
+    scans : DataFrame
+        From :func:`~anbn_utils.narratives.layout.select_scans`.
+    mask_path : path
+        The task's brain mask.
+    duration_rounding, initial_trim
+        See :func:`read_story_window`.
+    cache_dir : path, optional
+        Where the arrays go; argument > ``ANBN_CACHE_DIR`` > ``~/.cache/anbn``.
+    n_jobs : int
+        joblib workers.
+    progress : bool
+        Show a tqdm bar.
+
+    Returns
+    -------
+    DataFrame
+        ``scans`` plus ``start``, ``stop``, ``n_volumes``, ``n_voxels``, ``n_constant``
+        (-1 when read from cache), ``audio_offset``, ``cache_path``.
+    """
+    cache_dir = get_cache_dir(cache_dir) / "bold"
+    mask_img = load_mask(mask_path)
+    mask_fp = file_fingerprint(mask_path)
+    windows, keys = [], []
+    for row in scans.itertuples():
+        w = read_story_window(row.events_path, duration_rounding=duration_rounding,
+                              initial_trim=initial_trim)
+        windows.append(w)
+        if not Path(row.bold_path).is_file():
+            load_masked_bold(row.bold_path, mask_img, w)  # raises the clear error
+        keys.append(hash_json({
+            "bold": file_fingerprint(row.bold_path), "mask": mask_fp,
+            "start": w.start, "stop": w.stop, "version": _CACHE_VERSION,
+        })[:24])
+    jobs = (
+        delayed(_cache_one)(row.bold_path, mask_img, str(mask_path), w, cache_dir, key)
+        for row, w, key in zip(scans.itertuples(), windows, keys)
+    )
+    results = list(tqdm(
+        Parallel(n_jobs=n_jobs, return_as="generator")(jobs),
+        total=len(scans), desc="BOLD", disable=not progress,
+    ))
+    out = scans.copy()
+    out["start"] = [w.start for w in windows]
+    out["stop"] = [w.stop for w in windows]
+    out["n_volumes"] = [w.n_volumes for w in windows]
+    out["audio_offset"] = [w.audio_offset for w in windows]
+    for col in ("n_voxels", "n_constant", "cache_path"):
+        out[col] = [r[col] for r in results]
+    return out
+
+
+def mean_and_tsnr(
+    bold_path: str | os.PathLike, window: StoryWindow, mask_img: nib.Nifti1Image
+) -> tuple[nib.Nifti1Image, nib.Nifti1Image]:
+    """Mean image and temporal SNR (mean / standard deviation over time) of a cropped scan.
+
+    Voxels outside ``mask_img`` or with zero variance get tSNR 0.
+    """
+    from nilearn.image import index_img, math_img, mean_img
+
+    img = index_img(nib.load(bold_path), slice(window.start, window.stop))
+    mean = mean_img(img, copy_header=True)
+    tsnr = math_img(
+        "np.where((mask > 0) & (np.std(img, axis=-1) > 0),"
+        " np.mean(img, axis=-1) / np.where(np.std(img, axis=-1) > 0, np.std(img, axis=-1), 1), 0)",
+        img=img, mask=mask_img,
+    )
+    return mean, tsnr

@@ -1,0 +1,153 @@
+"""One story of the Narratives dataset, prepared for the pipeline, and its artifacts.
+
+:func:`prepare_story` runs the data chapter's steps for one task (select scans, crop,
+mask, z-score, cache; read and place words); :func:`save_story` writes the result into
+the data stage's folder and :func:`load_story` reads it back for later stages.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from ..io import read_json, read_table, write_json, write_table, write_text
+from .bold import cache_task_bold, load_mask
+from .layout import TR, check_task, mask_path, select_scans
+from .transcripts import assign_words_to_trs, read_words
+
+__all__ = ["Story", "load_story", "prepare_story", "save_story"]
+
+
+@dataclass
+class Story:
+    """A prepared story.
+
+    Attributes
+    ----------
+    task : str
+        Task name.
+    scans : DataFrame
+        One row per subject: ``subject``, ``run``, ``bold_path``, ``events_path``,
+        ``start``, ``stop``, ``n_volumes``, ``n_voxels``, ``audio_offset``, ``cache_path``.
+    words : DataFrame
+        One row per transcript token with scan-time ``start``/``end``, transcript
+        offsets, ``punct``, ``interpolated``, ``volume``, ``tr``, ``clipped``.
+    transcript : str
+        The story text (Gentle's transcript, punctuation included).
+    mask_path : str
+        The task's brain mask.
+    tr : float
+        Repetition time (s).
+    """
+
+    task: str
+    scans: pd.DataFrame
+    words: pd.DataFrame
+    transcript: str
+    mask_path: str
+    tr: float = TR
+
+    @property
+    def n_trs(self) -> int:
+        """Volumes per subject after cropping (identical for all subjects)."""
+        return int(self.scans["n_volumes"].iloc[0])
+
+    @property
+    def start(self) -> int:
+        return int(self.scans["start"].iloc[0])
+
+    def bold(self, subject: str) -> np.ndarray:
+        """Memory-mapped z-scored BOLD of one subject, shape (n_trs, n_voxels)."""
+        row = self.scans.loc[self.scans["subject"] == subject]
+        if row.empty:
+            raise DataError(f"subject {subject!r} is not part of story {self.task!r}")
+        return np.load(row["cache_path"].iloc[0], mmap_mode="r")
+
+    def mask_img(self):
+        """The brain mask as a nibabel image."""
+        return load_mask(self.mask_path)
+
+
+def prepare_story(
+    root: str | os.PathLike,
+    task: str,
+    *,
+    exclude: bool = True,
+    n_subjects: int | None = None,
+    random_state: int | None = 0,
+    duration_rounding: str = "ceil",
+    initial_trim: int = 0,
+    word_anchor: str = "end",
+    words_outside: str = "clip",
+    alignment: str = "json",
+    cache_dir: str | os.PathLike | None = None,
+    n_jobs: int = 1,
+    progress: bool = True,
+) -> Story:
+    """Select, crop, mask, z-score and cache the scans of ``task``; read and place its words.
+
+    Parameters mirror the data chapter's (see the book's "How to run" page):
+    ``exclude``/``n_subjects``/``random_state`` go to
+    :func:`~anbn_utils.narratives.layout.select_scans`, ``duration_rounding`` and
+    ``initial_trim`` to :func:`~anbn_utils.narratives.bold.read_story_window`,
+    ``word_anchor``/``words_outside`` to
+    :func:`~anbn_utils.narratives.transcripts.assign_words_to_trs`, ``alignment``
+    (``'json'`` or ``'csv'``) to :func:`~anbn_utils.narratives.transcripts.read_words`.
+    """
+    check_task(task)
+    root = Path(root)
+    scans = select_scans(root, task, exclude=exclude, n_subjects=n_subjects,
+                         random_state=random_state)
+    scans = cache_task_bold(
+        scans, mask_path(root, task), duration_rounding=duration_rounding,
+        initial_trim=initial_trim, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress,
+    )
+    for col in ("start", "stop", "audio_offset"):
+        values = scans[col].unique()
+        if len(values) != 1:
+            raise DataError(
+                f"the story window of {task!r} differs between subjects ({col}: {values}); "
+                "check their events.tsv files (the dataset's are identical within a task)."
+            )
+    words, transcript = read_words(root, task, audio_offset=float(scans["audio_offset"].iloc[0]),
+                                   source=alignment)
+    words = assign_words_to_trs(words, int(scans["start"].iloc[0]), int(scans["stop"].iloc[0]),
+                                anchor=word_anchor, outside=words_outside)
+    return Story(task=task, scans=scans, words=words, transcript=transcript,
+                 mask_path=str(mask_path(root, task)))
+
+
+def save_story(story: Story, stage_dir: str | os.PathLike) -> Path:
+    """Write a story's artifacts under ``stage_dir/<task>/`` (atomically, file by file)."""
+    out = Path(stage_dir) / story.task
+    write_table(out / "scans.tsv", story.scans)
+    write_table(out / "words.tsv", story.words)
+    write_text(out / "transcript.txt", story.transcript)
+    shutil.copyfile(story.mask_path, out / "mask.nii.gz")
+    write_json(out / "story.json", {"task": story.task, "tr": story.tr, "n_trs": story.n_trs,
+                                    "start": story.start, "n_subjects": len(story.scans),
+                                    "mask_source": story.mask_path})
+    return out
+
+
+def load_story(stage_dir: str | os.PathLike, task: str) -> Story:
+    """Read a story written by :func:`save_story` (BOLD stays in the cache, memory-mapped)."""
+    folder = Path(stage_dir) / task
+    if not (folder / "story.json").is_file():
+        raise DataError(
+            f"{folder} holds no prepared story {task!r}; run the data stage first "
+            "(`python -m anbn_utils.run --profile <profile>`)."
+        )
+    meta = read_json(folder / "story.json")
+    scans = read_table(folder / "scans.tsv")
+    words = read_table(folder / "words.tsv")
+    words["punct"] = words["punct"].fillna("")
+    transcript = (folder / "transcript.txt").read_text(encoding="utf-8")
+    return Story(task=task, scans=scans, words=words, transcript=transcript,
+                 mask_path=str(folder / "mask.nii.gz"), tr=float(meta["tr"]))
