@@ -141,15 +141,15 @@ def resolve_params(
             raise ParameterError(f"notebook {name} must declare {missing} in its parameters cell")
     known = {p for params in declared.values() for p in params} - set(RESERVED)
     given = profile.get("params", {})
+    reserved = sorted(set(given) & set(RESERVED))
+    if reserved:
+        raise ParameterError(f"profile may not set {reserved}: the runner sets them")
     unknown = sorted(set(given) - known)
     if unknown:
         raise ParameterError(
             f"profile {profile.get('path', profile.get('name'))}: unknown parameter(s) {unknown}. "
             f"Known parameters: {', '.join(sorted(known))}"
         )
-    reserved = sorted(set(given) & set(RESERVED))
-    if reserved:
-        raise ParameterError(f"profile may not set {reserved}: the runner sets them")
     if profile["dataset"]["kind"] == "synthetic" and "dataset_root" in given:
         raise ParameterError(
             f"profile {profile.get('path')}: dataset_root is set by the runner for a synthetic "

