@@ -219,7 +219,8 @@ def _prepare_dataset(profile: dict[str, Any], run_dir: Path, force: bool) -> tup
             f"allowed: {', '.join(sorted(allowed))}"
         )
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in spec["params"].items()}
-    h = hash_json({"kind": "synthetic", "params": params, "code": _package_hash()})
+    code = [inspect.getsource(m) for m in (synthetic, synthetic.layout)]
+    h = hash_json({"kind": "synthetic", "params": params, "code": code})
     final = run_dir / "dataset"
     stamp = final / "dataset.json"
     if not force and stamp.is_file() and read_json(stamp).get("hash") == h:

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from ..config import get_cache_dir
 from ..errors import DataError
-from ..io import file_fingerprint, hash_json, save_array
+from ..io import file_fingerprint, hash_json, read_json, save_array, write_json
 from .layout import TR
 
 __all__ = [
@@ -221,14 +221,14 @@ def load_masked_bold(
 
 
 def _cache_one(bold_path, mask_img, mask_path, window, cache_dir, key) -> dict:
-    out = Path(cache_dir) / f"{key}.npy"
-    if out.is_file():
-        arr = np.load(out, mmap_mode="r")
-        return {"cache_path": str(out), "n_voxels": arr.shape[1], "n_constant": -1, "cached": True}
-    data, n_constant = load_masked_bold(bold_path, mask_img, window, mask_path=mask_path)
-    save_array(out, data)
-    return {"cache_path": str(out), "n_voxels": data.shape[1], "n_constant": n_constant,
-            "cached": False}
+    """Load one scan into the cache unless it is there; the ``.json`` sidecar is written last."""
+    out, meta = Path(cache_dir) / f"{key}.npy", Path(cache_dir) / f"{key}.json"
+    if not (out.is_file() and meta.is_file()):
+        data, n_constant = load_masked_bold(bold_path, mask_img, window, mask_path=mask_path)
+        save_array(out, data)
+        write_json(meta, {"bold": str(bold_path), "shape": data.shape, "n_constant": n_constant})
+    info = read_json(meta)
+    return {"cache_path": str(out), "n_voxels": info["shape"][1], "n_constant": info["n_constant"]}
 
 
 def cache_task_bold(
@@ -267,7 +267,7 @@ def cache_task_bold(
     -------
     DataFrame
         ``scans`` plus ``start``, ``stop``, ``n_volumes``, ``n_voxels``, ``n_constant``
-        (-1 when read from cache), ``audio_offset``, ``cache_path``.
+        (constant voxels, set to 0), ``audio_offset``, ``cache_path``.
     """
     cache_dir = get_cache_dir(cache_dir) / "bold"
     mask_img = load_mask(mask_path)
