@@ -30,7 +30,8 @@ import yaml
 
 from .errors import ParameterError
 
-__all__ = ["PROFILE_DIR", "get_cache_dir", "get_data_root", "list_profiles", "load_profile"]
+__all__ = ["PROFILE_DIR", "get_cache_dir", "get_data_root", "list_profiles", "load_profile",
+           "resolve_device"]
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
 _PROFILE_KEYS = {"description", "dataset", "params"}
@@ -98,3 +99,20 @@ def load_profile(profile: str | os.PathLike) -> dict[str, Any]:
     data["name"] = path.stem
     data["path"] = str(path)
     return data
+
+
+def resolve_device(device: str = "auto") -> str:
+    """``'auto'`` -> ``'cuda'`` when PyTorch sees a GPU, else ``'cpu'``.
+
+    Asking for ``'cuda'`` without a GPU is an error, not a silent fallback.
+    """
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ParameterError(
+            f"device={device!r} but PyTorch sees no GPU on this machine; use device='auto' "
+            "or 'cpu'."
+        )
+    return str(device)

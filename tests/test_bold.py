@@ -26,7 +26,7 @@ def test_pieman_window_paper_and_dataset_rounding(tiny_root):
     assert (w.start, w.stop, w.n_volumes) == (10, 291, 281)  # the dataset's event_meta.json
     assert w.audio_offset == 0.0
     w = read_story_window(_events(tiny_root), initial_trim=6, duration_rounding="round")
-    assert (w.start, w.stop) == (16, 291)  # the Narratives ISC crop
+    assert (w.start, w.stop, w.story_start) == (16, 291, 10)  # the Narratives ISC crop
 
 
 def test_shapes_window_and_audio_offset(tiny_root):

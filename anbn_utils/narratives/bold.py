@@ -45,6 +45,9 @@ class StoryWindow:
     ----------
     start, stop : int
         First kept volume and one past the last.
+    story_start : int
+        Volume of the story onset (``start`` before any ``initial_trim``): stimulus
+        features are built from here so their HRF convolution sees the whole story.
     onset, duration : float
         The story row of ``events.tsv``, in seconds.
     audio_offset : float
@@ -54,6 +57,7 @@ class StoryWindow:
 
     start: int
     stop: int
+    story_start: int
     onset: float
     duration: float
     audio_offset: float
@@ -122,6 +126,7 @@ def read_story_window(
     return StoryWindow(
         start=start_trimmed,
         stop=start + n,
+        story_start=start,
         onset=onset,
         duration=duration,
         audio_offset=float(events["onset"].min()),
@@ -266,7 +271,7 @@ def cache_task_bold(
     Returns
     -------
     DataFrame
-        ``scans`` plus ``start``, ``stop``, ``n_volumes``, ``n_voxels``, ``n_constant``
+        ``scans`` plus ``start``, ``stop``, ``story_start``, ``n_volumes``, ``n_voxels``, ``n_constant``
         (constant voxels, set to 0), ``audio_offset``, ``cache_path``.
     """
     cache_dir = get_cache_dir(cache_dir) / "bold"
@@ -294,6 +299,7 @@ def cache_task_bold(
     out = scans.copy()
     out["start"] = [w.start for w in windows]
     out["stop"] = [w.stop for w in windows]
+    out["story_start"] = [w.story_start for w in windows]
     out["n_volumes"] = [w.n_volumes for w in windows]
     out["audio_offset"] = [w.audio_offset for w in windows]
     for col in ("n_voxels", "n_constant", "cache_path"):

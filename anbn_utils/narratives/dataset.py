@@ -60,7 +60,13 @@ class Story:
 
     @property
     def start(self) -> int:
+        """First kept volume (absolute index)."""
         return int(self.scans["start"].iloc[0])
+
+    @property
+    def story_start(self) -> int:
+        """Volume of the story onset (``start`` before ``initial_trim``)."""
+        return int(self.scans["story_start"].iloc[0])
 
     def bold(self, subject: str) -> np.ndarray:
         """Memory-mapped z-scored BOLD of one subject, shape (n_trs, n_voxels)."""
@@ -108,7 +114,7 @@ def prepare_story(
         scans, mask_path(root, task), duration_rounding=duration_rounding,
         initial_trim=initial_trim, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress,
     )
-    for col in ("start", "stop", "audio_offset"):
+    for col in ("start", "stop", "story_start", "audio_offset"):
         values = scans[col].unique()
         if len(values) != 1:
             raise DataError(
@@ -131,7 +137,8 @@ def save_story(story: Story, stage_dir: str | os.PathLike) -> Path:
     write_text(out / "transcript.txt", story.transcript)
     shutil.copyfile(story.mask_path, out / "mask.nii.gz")
     write_json(out / "story.json", {"task": story.task, "tr": story.tr, "n_trs": story.n_trs,
-                                    "start": story.start, "n_subjects": len(story.scans),
+                                    "start": story.start,
+                                    "story_start": story.story_start, "n_subjects": len(story.scans),
                                     "mask_source": story.mask_path})
     return out
 

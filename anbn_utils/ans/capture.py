@@ -1,0 +1,160 @@
+"""Queries and keys of stock Hugging Face models, captured with forward hooks.
+
+No model code is forked: a forward hook on each layer's query and key projections
+(or on GPT-2's fused ``c_attn``) copies their outputs, and the hooks are removed when the
+context exits, also on error.  Supported architectures:
+
+=====================  ==============================================  ======================
+family                 modules hooked (per layer)                      pairs a query attends
+=====================  ==============================================  ======================
+BERT, RoBERTa, ...     ``encoder.layer[l].attention.self.query/key``   all tokens
+DistilBERT             ``transformer.layer[l].attention.q_lin/k_lin``  all tokens
+GPT-2                  ``h[l].attn.c_attn`` (first two thirds)         earlier tokens (causal)
+=====================  ==============================================  ======================
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+
+from ..errors import ParameterError
+
+__all__ = ["QKAdapter", "adapter_for", "capture_qk", "SUPPORTED"]
+
+
+@dataclass(frozen=True)
+class QKAdapter:
+    """Where a family of models keeps its query and key projections."""
+
+    family: str
+    causal: bool
+
+    def layers(self, model) -> list:
+        raise NotImplementedError
+
+    def hooks(self, layer) -> dict[str, tuple[torch.nn.Module, slice | None]]:
+        """``{'q': (module, slice of its output or None), 'k': ...}``."""
+        raise NotImplementedError
+
+
+class _Bert(QKAdapter):
+    def layers(self, model):
+        return list(_base(model).encoder.layer)
+
+    def hooks(self, layer):
+        att = layer.attention.self
+        return {"q": (att.query, None), "k": (att.key, None)}
+
+
+class _DistilBert(QKAdapter):
+    def layers(self, model):
+        return list(_base(model).transformer.layer)
+
+    def hooks(self, layer):
+        return {"q": (layer.attention.q_lin, None), "k": (layer.attention.k_lin, None)}
+
+
+class _GPT2(QKAdapter):
+    def layers(self, model):
+        return list(_base(model).h)
+
+    def hooks(self, layer):
+        e = layer.attn.split_size
+        return {"q": (layer.attn.c_attn, slice(0, e)), "k": (layer.attn.c_attn, slice(e, 2 * e))}
+
+
+SUPPORTED = {
+    "bert": _Bert("bert", causal=False),
+    "roberta": _Bert("roberta", causal=False),
+    "xlm-roberta": _Bert("xlm-roberta", causal=False),
+    "electra": _Bert("electra", causal=False),
+    "camembert": _Bert("camembert", causal=False),
+    "distilbert": _DistilBert("distilbert", causal=False),
+    "gpt2": _GPT2("gpt2", causal=True),
+}
+
+
+def _base(model):
+    """The bare transformer of a model with or without a task head."""
+    prefix = getattr(model, "base_model_prefix", "")
+    return getattr(model, prefix, model) if prefix and hasattr(model, prefix) else model
+
+
+def adapter_for(model) -> QKAdapter:
+    """The adapter of ``model``'s architecture, or a clear error listing the supported ones."""
+    family = getattr(getattr(model, "config", None), "model_type", None)
+    if family not in SUPPORTED:
+        raise ParameterError(
+            f"cannot capture queries and keys of a {type(model).__name__} (model_type "
+            f"{family!r}); supported model types: {', '.join(sorted(SUPPORTED))}"
+        )
+    return SUPPORTED[family]
+
+
+def _projection_bias(module: torch.nn.Module, cut: slice | None) -> torch.Tensor | None:
+    bias = getattr(module, "bias", None)
+    if bias is None:
+        return None
+    return bias[cut] if cut is not None else bias
+
+
+@contextlib.contextmanager
+def _hooked(model, include_bias: bool) -> Iterator[dict[str, list]]:
+    adapter = adapter_for(model)
+    store: dict[str, list] = {"q": [], "k": []}
+    handles = []
+
+    def make(kind, cut, bias):
+        def hook(module, inputs, output):
+            out = output[..., cut] if cut is not None else output
+            if not include_bias and bias is not None:
+                out = out - bias
+            store[kind].append(out.detach())
+        return hook
+
+    try:
+        for layer in adapter.layers(model):
+            for kind, (module, cut) in adapter.hooks(layer).items():
+                handles.append(module.register_forward_hook(
+                    make(kind, cut, _projection_bias(module, cut))))
+        yield store
+    finally:
+        for h in handles:
+            h.remove()
+
+
+@torch.no_grad()
+def capture_qk(
+    model, input_ids: torch.Tensor, *, include_bias: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run ``model`` on one sequence and return its queries and keys.
+
+    Parameters
+    ----------
+    model : transformers.PreTrainedModel
+        A supported architecture (see :data:`SUPPORTED`), in eval mode.
+    input_ids : Tensor of shape (n_tokens,)
+        Token ids of one segment, special tokens included, on the model's device.
+    include_bias : bool
+        Keep the projections' bias (the vectors the model uses; default) or subtract it.
+
+    Returns
+    -------
+    q, k : Tensor of shape (n_layers, n_heads, n_tokens, head_dim)
+        Per layer and head, as the model splits them (head h holds dimensions
+        ``h * head_dim`` to ``(h + 1) * head_dim`` of the projection).
+    """
+    adapter_for(model)
+    cfg = model.config
+    n_heads = cfg.num_attention_heads if hasattr(cfg, "num_attention_heads") else cfg.n_head
+    with _hooked(model, include_bias) as store:
+        model(input_ids=input_ids[None])
+    q = torch.stack([t[0] for t in store["q"]])  # (L, T, H*d)
+    k = torch.stack([t[0] for t in store["k"]])
+    n_layers, n_tokens, width = q.shape
+    shape = (n_layers, n_tokens, n_heads, width // n_heads)
+    return q.reshape(shape).transpose(1, 2), k.reshape(shape).transpose(1, 2)

