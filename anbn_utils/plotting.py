@@ -6,7 +6,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-__all__ = ["plot_transcript_on_trs"]
+__all__ = [
+    "plot_an_distributions",
+    "plot_an_examples",
+    "plot_an_heatmaps",
+    "plot_qk_decomposition",
+    "plot_transcript_on_trs",
+]
 
 
 def plot_transcript_on_trs(
@@ -70,4 +76,118 @@ def plot_transcript_on_trs(
     ax2.set_xlabel("TR (relative to the first kept volume)")
     ax2.set_ylabel("words per TR")
     ax2.legend(loc="upper right", fontsize=7)
+    return fig
+
+
+def plot_qk_decomposition(
+    tokens: list[str], q: np.ndarray, k: np.ndarray, *, dims: tuple[int, ...] = (0, 1, 2),
+    title: str = "",
+) -> plt.Figure:
+    """Fig. 2 of the paper on a real sentence: the score map is a sum of one map per AN.
+
+    Parameters
+    ----------
+    tokens : list of str
+        The sentence's tokens (n).
+    q, k : ndarray of shape (n, d)
+        Queries and keys of one head.
+    dims : tuple of int
+        Dimensions (0-based) whose product maps are drawn.
+    """
+    d = q.shape[1]
+    products = q[:, None, :] * k[None, :, :]  # (n, n, d)
+    score = products.sum(-1) / np.sqrt(d)
+    panels = [("(a) pre-softmax scores $q_a^\\top k_b/\\sqrt{d}$", score)]
+    panels += [(f"(b) dimension {i + 1}: $q_a[{i + 1}]\\,k_b[{i + 1}]$", products[..., i])
+               for i in dims]
+    panels.append((f"(c) sum of the {d} maps $/\\sqrt{{d}}$ - (a)\n"
+                   f"max |difference| = {np.abs(products.sum(-1) / np.sqrt(d) - score).max():.1e}",
+                   products.sum(-1) / np.sqrt(d) - score))
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.6),
+                             layout="constrained")
+    for ax, (name, mat) in zip(axes, panels):
+        lim = np.abs(mat).max() or 1.0
+        im = ax.imshow(mat, cmap="RdBu_r", vmin=-lim, vmax=lim)
+        ax.set_xticks(range(len(tokens)), tokens, rotation=90, fontsize=7)
+        ax.set_yticks(range(len(tokens)), tokens, fontsize=7)
+        ax.set_title(name, fontsize=8)
+        fig.colorbar(im, ax=ax, shrink=0.6)
+    axes[0].set_ylabel("query token $a$")
+    axes[0].set_xlabel("key token $b$")
+    fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def plot_an_heatmaps(activations: np.ndarray, *, title: str = "") -> plt.Figure:
+    """AN activations over time, one panel per layer (columns z-scored for display).
+
+    Parameters
+    ----------
+    activations : ndarray of shape (n_trs, n_layers, n_heads, head_dim)
+    """
+    n_trs, n_layers, n_heads, head_dim = activations.shape
+    cols = min(n_layers, 6)
+    rows = int(np.ceil(n_layers / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.8 * rows), squeeze=False,
+                             layout="constrained")
+    for layer, ax in enumerate(axes.flat):
+        if layer >= n_layers:
+            ax.axis("off")
+            continue
+        x = activations[:, layer].reshape(n_trs, -1)
+        z = (x - x.mean(0)) / np.where(x.std(0) > 0, x.std(0), 1)
+        im = ax.imshow(z.T, aspect="auto", cmap="RdBu_r", vmin=-3, vmax=3, interpolation="none")
+        ax.set_title(f"layer {layer + 1}", fontsize=9)
+        ax.set_xlabel("TR")
+        ax.set_yticks([h * head_dim for h in range(0, n_heads, max(1, n_heads // 4))],
+                      [f"H{h + 1}" for h in range(0, n_heads, max(1, n_heads // 4))], fontsize=7)
+    fig.colorbar(im, ax=axes, shrink=0.6, label="z-score over TRs")
+    fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def plot_an_examples(
+    raw: np.ndarray, hrf: np.ndarray, names: list[str], *, tr: float = 1.5, title: str = ""
+) -> plt.Figure:
+    """Example AN time series before and after HRF convolution (each z-scored).
+
+    Parameters
+    ----------
+    raw, hrf : ndarray of shape (n_trs, n_examples)
+    names : list of str
+        AN names of the columns.
+    """
+    n = raw.shape[1]
+    t = np.arange(raw.shape[0]) * tr
+    fig, axes = plt.subplots(n, 1, figsize=(11, 1.7 * n), sharex=True, squeeze=False,
+                             layout="constrained")
+
+    def z(x):
+        return (x - x.mean()) / (x.std() or 1)
+
+    for i, ax in enumerate(axes[:, 0]):
+        ax.plot(t, z(raw[:, i]), color="0.6", lw=0.8, label="per-TR activation")
+        ax.plot(t, z(hrf[:, i]), color="tab:red", lw=1.4, label="convolved with the HRF")
+        ax.set_ylabel(names[i], fontsize=8)
+    axes[0, 0].legend(loc="upper right", fontsize=7, ncol=2)
+    axes[-1, 0].set_xlabel("time from the first kept volume (s)")
+    fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def plot_an_distributions(activations: np.ndarray, *, title: str = "") -> plt.Figure:
+    """Distribution of AN activations (all ANs and TRs) per layer, as box plots.
+
+    Parameters
+    ----------
+    activations : ndarray of shape (n_trs, n_layers, n_heads, head_dim)
+    """
+    n_layers = activations.shape[1]
+    data = [activations[:, layer].ravel() for layer in range(n_layers)]
+    fig, ax = plt.subplots(figsize=(1.0 * n_layers + 3, 3.4), layout="constrained")
+    ax.boxplot(data, showfliers=False, whis=(1, 99))
+    ax.set_xticks(range(1, n_layers + 1), [f"L{layer + 1}" for layer in range(n_layers)])
+    ax.axhline(0, color="0.7", lw=0.8)
+    ax.set_ylabel("activation (whiskers: 1-99 %)")
+    ax.set_title(title, fontsize=9)
     return fig

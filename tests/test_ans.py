@@ -8,6 +8,7 @@ from nilearn.glm.first_level import spm_hrf
 
 from anbn_utils.ans import (
     aggregate_trs,
+    an_index,
     an_names,
     candidate_count,
     capture_qk,
@@ -215,6 +216,9 @@ def test_an_names_are_one_based():
     names = an_names(12, 12, 64)
     assert len(names) == 9216 and names[0] == "L1H1D1" and names[-1] == "L12H12D64"
     assert names[(7 * 12 + 1) * 64 + 50] == "L8H2D51"
+    assert an_index("L8H2D51") == (7, 1, 50)
+    with pytest.raises(ParameterError, match="not an AN name"):
+        an_index("L0H1D1")
 
 
 @pytest.fixture(scope="module")

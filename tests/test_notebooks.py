@@ -24,11 +24,12 @@ def test_source_notebooks_are_clean_and_parameterized(path):
     assert {"run_dir", "stage_dir"} <= set(notebook_parameters(path))
 
 
-def test_how_to_run_documents_every_data_parameter():
+@pytest.mark.parametrize("name", ["01_data", "02_ans"])
+def test_how_to_run_documents_every_parameter(name):
     page = (REPO_ROOT / "book" / "how_to_run.md").read_text()
-    table = page.split("### Parameters of 01 · Data", 1)[1]
+    table = page.split(f"### Parameters of {name[:2]} ·", 1)[1].split("\n### ", 1)[0]
     documented = re.findall(r"^\| `(\w+)` \|", table, flags=re.M)
-    assert documented == list(notebook_parameters(REPO_ROOT / "notebooks" / "01_data.ipynb"))
+    assert documented == list(notebook_parameters(REPO_ROOT / "notebooks" / f"{name}.ipynb"))
 
 
 def test_data_notebook_runs_with_papermill_cli(tiny_root, tmp_path):
@@ -56,3 +57,49 @@ def test_data_notebook_runs_with_papermill_cli(tiny_root, tmp_path):
     text = json.dumps(nbformat.read(out, as_version=4).cells[-1].outputs)
     assert "pieman/words.tsv" in text
     assert (tmp_path / "stage" / "pieman" / "transcript.txt").read_text().count(",") == 0  # csv
+
+
+@pytest.fixture(scope="module")
+def tiny_bert_dir(tmp_path_factory):
+    """A tiny random BERT with MiniLM's tokenizer, saved as a local model folder."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from anbn_utils.assets import resolve_model
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    cfg = BertConfig(vocab_size=30522, hidden_size=24, num_hidden_layers=2, num_attention_heads=3,
+                     intermediate_size=32, max_position_embeddings=128)
+    BertModel(cfg).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(resolve_model("all-MiniLM-L6-v2")).save_pretrained(folder)
+    return folder
+
+
+def test_ans_notebook_runs_with_every_parameter(tiny_root, tiny_bert_dir, tmp_path):
+    """02_ans with each documented parameter set (another model, device, aggregation, ...)."""
+    from anbn_utils.ans import load_ans
+    from anbn_utils.narratives import prepare_story, save_story
+
+    run_dir = tmp_path / "run"
+    save_story(prepare_story(tiny_root, "pieman", cache_dir=tmp_path / "c", progress=False),
+               run_dir / "01_data")
+    params = {
+        "run_dir": str(run_dir), "stage_dir": str(tmp_path / "stage"), "tasks": ["pieman"],
+        "model": str(tiny_bert_dir), "device": "cpu", "aggregation": "max", "pairs": "all",
+        "include_bias": False, "hrf_model": "glover", "top_k": 20, "segmentation": "balanced",
+        "split_long_sentences": True, "max_tokens": 100, "fig2_sentence": "A man ran.",
+        "fig2_layer": 2, "fig2_head": 3, "example_ans": ["L2H3D8"],
+    }
+    assert set(params) == set(notebook_parameters(REPO_ROOT / "notebooks" / "02_ans.ipynb"))
+    import papermill
+
+    papermill.execute_notebook(str(REPO_ROOT / "notebooks" / "02_ans.ipynb"),
+                               str(tmp_path / "out.ipynb"), parameters=params,
+                               progress_bar=False, cwd=str(REPO_ROOT))
+    ans = load_ans(tmp_path / "stage" / "pieman")
+    assert ans.activations.shape == (282, 2, 3, 8) and ans.n_ans == 48
+    assert ans.top_values.shape[1:] == (48, 20)
+    lengths = ans.meta["segment_lengths"]
+    assert max(lengths) <= 100 and len(lengths) >= 10
+    assert ans.meta["aggregation"] == "max" and ans.meta["hrf_model"] == "glover"

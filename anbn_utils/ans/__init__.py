@@ -1,6 +1,14 @@
 """Artificial neurons: query/key capture, tokens on the TR grid, activations, top pairs."""
 
-from .activations import AGGREGATIONS, HRF_MODELS, aggregate_trs, an_names, convolve_hrf, hrf_kernel
+from .activations import (
+    AGGREGATIONS,
+    HRF_MODELS,
+    aggregate_trs,
+    an_index,
+    an_names,
+    convolve_hrf,
+    hrf_kernel,
+)
 from .capture import SUPPORTED, adapter_for, capture_qk
 from .extract import ANs, extract_ans, load_ans, load_model, save_ans
 from .tokens import segment_sentences, sentence_spans, tokenize_story
@@ -13,6 +21,7 @@ __all__ = [
     "ANs",
     "adapter_for",
     "aggregate_trs",
+    "an_index",
     "an_names",
     "candidate_count",
     "capture_qk",

@@ -25,7 +25,8 @@ from scipy.signal import lfilter
 
 from ..errors import ParameterError
 
-__all__ = ["AGGREGATIONS", "HRF_MODELS", "aggregate_trs", "an_names", "convolve_hrf", "hrf_kernel"]
+__all__ = ["AGGREGATIONS", "HRF_MODELS", "aggregate_trs", "an_index", "an_names", "convolve_hrf",
+           "hrf_kernel"]
 
 AGGREGATIONS = ("mean", "absmean", "max", "min")
 HRF_MODELS = ("spm", "glover", "none")
@@ -35,6 +36,16 @@ def an_names(n_layers: int, n_heads: int, head_dim: int) -> list[str]:
     """AN names in the order of a flattened ``(n_layers, n_heads, head_dim)`` array."""
     return [f"L{l + 1}H{h + 1}D{d + 1}"
             for l in range(n_layers) for h in range(n_heads) for d in range(head_dim)]
+
+
+def an_index(name: str) -> tuple[int, int, int]:
+    """0-based ``(layer, head, dim)`` of an AN name such as ``L8H2D51``."""
+    import re
+
+    m = re.fullmatch(r"L(\d+)H(\d+)D(\d+)", name)
+    if m is None or min(int(g) for g in m.groups()) < 1:
+        raise ParameterError(f"{name!r} is not an AN name like 'L8H2D51' (1-based numbers)")
+    return tuple(int(g) - 1 for g in m.groups())
 
 
 def aggregate_trs(
