@@ -160,10 +160,10 @@ def test_hrf_is_spms_canonical_hrf_at_the_tr():
     assert hrf_kernel(1.5, "none").tolist() == [1.0]
 
 
-@pytest.mark.parametrize("sign", ["mixed", "negative_q", "few"])
+@pytest.mark.parametrize("sign", ["mixed", "negative_q", "few", "n_below_top"])
 def test_top_pairs_equal_a_full_sort(sign):
     rng = np.random.default_rng(3)
-    n_units, n, top = 40, 60, 50
+    n_units, n, top = (5, 300, 400) if sign == "n_below_top" else (40, 60, 50)
     q = rng.standard_normal((n_units, n))
     k = rng.standard_normal((n_units, n))
     if sign == "negative_q":

@@ -20,13 +20,20 @@ __all__ = ["candidate_count", "top_pairs", "top_pairs_bruteforce"]
 
 
 def _candidates(n: int, k: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-    r, c = [], []
-    for i in range(min(n, k)):
-        m = min(n, k // (i + 1))
-        r += [i] * m
-        c += list(range(m))
-    return (torch.tensor(r, device=device, dtype=torch.long),
-            torch.tensor(c, device=device, dtype=torch.long))
+    """Sorted positions ``(row, col)`` of the candidates of both corners, without repeats.
+
+    Corner A: ``(r, c)`` with ``(r + 1)(c + 1) <= k``; corner B: its mirror
+    ``(n - 1 - r, n - 1 - c)``.  A position of B that is also in A (possible only when
+    ``n <= k``) is dropped, so every candidate pair appears once.
+    """
+    r = torch.arange(min(n, k))
+    r = r.repeat_interleave(torch.clamp(k // (r + 1), max=n))
+    c = torch.cat([torch.arange(min(n, k // (i + 1))) for i in range(min(n, k))])
+    rb, cb = n - 1 - r, n - 1 - c
+    keep_b = (rb + 1) * (cb + 1) > k
+    rows = torch.cat([r, rb[keep_b]]).to(device)
+    cols = torch.cat([c, cb[keep_b]]).to(device)
+    return rows, cols
 
 
 def top_pairs_bruteforce(
@@ -74,9 +81,11 @@ def top_pairs(
     descending order.
     """
     n_units, n = q.shape
-    if causal or top >= n * n // 4:
-        return top_pairs_bruteforce(q, k, top, causal=causal)
+    if causal:
+        return top_pairs_bruteforce(q, k, top, causal=True)
     rows, cols = _candidates(n, top, q.device)
+    if 2 * len(rows) >= n * n:  # short segments: the full product is as cheap
+        return top_pairs_bruteforce(q, k, top)
     out_v = torch.empty(n_units, top, dtype=q.dtype, device=q.device)
     out_q = torch.empty(n_units, top, dtype=torch.long, device=q.device)
     out_k = torch.empty_like(out_q)
@@ -84,22 +93,10 @@ def top_pairs(
         qs, ks = q[s:s + chunk], k[s:s + chunk]
         qv, qi = qs.sort(dim=1, descending=True)
         kv, ki = ks.sort(dim=1, descending=True)
-        # top-left corner (largest values) and bottom-right corner (most negative values)
-        cand_v = torch.cat([qv[:, rows] * kv[:, cols],
-                            qv[:, n - 1 - rows] * kv[:, n - 1 - cols]], dim=1)
-        cand_q = torch.cat([qi[:, rows], qi[:, n - 1 - rows]], dim=1)
-        cand_k = torch.cat([ki[:, cols], ki[:, n - 1 - cols]], dim=1)
-        # the two corners overlap when a vector has few values of one sign: drop duplicates
-        # by pushing the second copy of a pair below every real candidate
-        key = cand_q * n + cand_k
-        order = key.argsort(dim=1, stable=True)
-        sorted_key = key.gather(1, order)
-        dup = torch.zeros_like(key, dtype=torch.bool)
-        dup.scatter_(1, order[:, 1:], sorted_key[:, 1:] == sorted_key[:, :-1])
-        v, j = cand_v.masked_fill(dup, -torch.inf).topk(top, dim=1)
+        v, j = (qv[:, rows] * kv[:, cols]).topk(top, dim=1)
         out_v[s:s + chunk] = v
-        out_q[s:s + chunk] = cand_q.gather(1, j)
-        out_k[s:s + chunk] = cand_k.gather(1, j)
+        out_q[s:s + chunk] = qi.gather(1, rows[j])
+        out_k[s:s + chunk] = ki.gather(1, cols[j])
     # exact only where at least `top` products are positive; redo the others by brute force
     n_pos = ((q > 0).sum(1) * (k > 0).sum(1) + (q < 0).sum(1) * (k < 0).sum(1))
     redo = torch.nonzero(n_pos < top).flatten()
@@ -110,6 +107,6 @@ def top_pairs(
 
 
 def candidate_count(n: int, top: int) -> int:
-    """Number of pairs examined per unit by :func:`top_pairs` (about ``2 top ln top``)."""
-    return 2 * sum(min(n, top // (i + 1)) for i in range(min(n, top)))
+    """Number of pairs examined per unit by :func:`top_pairs` (at most ``2 top (1 + ln top)``)."""
+    return len(_candidates(n, top, "cpu")[0])
 
