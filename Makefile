@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PROFILE ?= phantom
 STAMP := $(VENV)/.anbn-installed
 
-.PHONY: venv book notebooks html test clean
+.PHONY: venv book notebooks html test bench clean
 
 venv: $(STAMP)
 
@@ -32,3 +32,7 @@ test: venv
 
 clean:
 	rm -rf _build book/executed
+
+# Benchmarks (measured on this machine; results go to benchmarks/results/, shown in the book).
+bench: venv
+	$(BIN)/python benchmarks/bench_ans.py --out benchmarks/results
