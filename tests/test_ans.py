@@ -50,7 +50,27 @@ def tiny_gpt2():
     return _random_biases(GPT2Model(cfg).eval())
 
 
-@pytest.mark.parametrize("name", ["tiny_bert", "tiny_gpt2"])
+@pytest.fixture(scope="module")
+def tiny_roberta():
+    from transformers import RobertaConfig, RobertaModel
+
+    torch.manual_seed(0)
+    cfg = RobertaConfig(vocab_size=50, hidden_size=24, num_hidden_layers=2, num_attention_heads=3,
+                        intermediate_size=32, max_position_embeddings=40, pad_token_id=1)
+    return _random_biases(RobertaModel(cfg, add_pooling_layer=False).eval())
+
+
+@pytest.fixture(scope="module")
+def tiny_distilbert():
+    from transformers import DistilBertConfig, DistilBertModel
+
+    torch.manual_seed(0)
+    cfg = DistilBertConfig(vocab_size=50, dim=24, n_layers=2, n_heads=3, hidden_dim=32,
+                           max_position_embeddings=40)
+    return _random_biases(DistilBertModel(cfg).eval())
+
+
+@pytest.mark.parametrize("name", ["tiny_bert", "tiny_roberta", "tiny_distilbert", "tiny_gpt2"])
 def test_products_sum_to_the_models_own_attention(name, request):
     model = request.getfixturevalue(name)
     model.set_attn_implementation("eager")
