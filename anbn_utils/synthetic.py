@@ -1,18 +1,19 @@
-"""Small synthetic datasets written in the exact Narratives DataLad layout.
+"""Datasets written in the exact Narratives DataLad layout, and the writers they share.
 
-:func:`make_narratives_like` writes AFNI-smooth-named BOLD files, the per-task brain
-masks, BIDS ``events.tsv`` with the real story timings, Gentle ``align.json`` and
-``align.csv`` (with a few ``not-found-in-audio`` words) and ``code/scan_exclude.json``
-with the real exclusions of the generated subjects.  The loaders read it like the
-real dataset.  It serves the tests and, until the phantom lands, the default profile;
-its BOLD is autocorrelated noise plus a story-locked signal shared by subjects, with
-**no planted AN-BN coupling**: it exercises the data path, nothing more.
+:func:`make_narratives_like` writes a small dataset: AFNI-smooth-named BOLD files, the
+per-task brain masks, BIDS ``events.tsv`` with the real story timings, Gentle
+``align.json`` and ``align.csv`` (with a few ``not-found-in-audio`` words) and
+``code/scan_exclude.json`` with the real exclusions of the generated subjects.  Its
+text is random words and its BOLD autocorrelated noise plus one story-locked signal, with
+**no planted AN-BN coupling**: it serves the tests.  The phantom
+(:mod:`anbn_utils.phantom`) uses the same writers with real stories and planted networks.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import nibabel as nib
@@ -22,9 +23,20 @@ import pandas as pd
 from .errors import ParameterError
 from .narratives import layout
 
-__all__ = ["EVENTS", "REAL_SCAN_EXCLUDE", "make_narratives_like"]
+__all__ = [
+    "EVENTS",
+    "REAL_SCAN_EXCLUDE",
+    "ar1",
+    "brain_mask",
+    "gentle_alignment",
+    "make_narratives_like",
+    "scans_of",
+    "write_bold",
+    "write_dataset_files",
+    "write_events",
+]
 
-#: The story and music rows of each task's ``events.tsv`` (identical across subjects),
+#: The music and story rows of each task's ``events.tsv`` (identical across subjects),
 #: and the number of volumes per scan.
 EVENTS = {
     "pieman": {"rows": [(0.0, 13.0, "music"), (15.0, 422.0, "story")], "n_volumes": 300},
@@ -60,65 +72,28 @@ _VOCAB = (
 ).split()
 
 
-def _sentences(rng: np.random.Generator, n_words: int) -> list[str]:
-    """Tokens of a random text of ``n_words`` words, punctuation attached."""
-    out: list[str] = []
-    while len(out) < n_words:
-        length = int(rng.integers(5, 16))
-        sent = list(rng.choice(_VOCAB, size=length))
-        sent[0] = sent[0].capitalize()
-        if length > 8:
-            sent[int(rng.integers(3, length - 3))] += ","
-        sent[-1] += "."
-        out += sent
-    out = out[:n_words]
-    out[-1] = out[-1].rstrip(",.") + "."
-    return out
+def scans_of(task: str, n_subjects: int) -> list[tuple[str, int | None]]:
+    """``(subject, run)`` of every scan written for ``task``: Pie Man subjects that really
+    have two runs get ``run-1`` and ``run-2``, the others one file without a run entity."""
+    subjects = [f"sub-{_FIRST_SUBJECT[task] + i:03d}" for i in range(n_subjects)]
+    return [(s, r) for s in subjects
+            for r in ([1, 2] if task == "pieman" and s in PIEMAN_TWO_RUNS else [None])]
 
 
-def _gentle(rng, task: str, n_unaligned: int) -> dict:
-    """A Gentle-style alignment: tokens at about 2.2 words/s over the story."""
-    onset, duration = EVENTS[task]["rows"][1][:2]
-    audio_offset = EVENTS[task]["rows"][0][0]
-    n_words = int(duration * 2.2)
-    tokens = _sentences(rng, n_words)
-    # Speech: word durations plus pauses after punctuation, rescaled to the story.
-    dur = rng.uniform(0.18, 0.45, size=n_words)
-    gap = rng.uniform(0.02, 0.08, size=n_words)
-    gap += np.array([0.5 if t.endswith(".") else 0.25 if t.endswith(",") else 0.0 for t in tokens])
-    total = dur.sum() + gap.sum()
-    scale = (duration - 1.0) / total
-    dur, gap = dur * scale, gap * scale
-    starts = onset - audio_offset + 0.3 + np.concatenate([[0.0], np.cumsum(dur + gap)[:-1]])
-    transcript = " ".join(tokens)
-    missing = set(rng.choice(np.arange(1, n_words - 1), size=n_unaligned, replace=False).tolist())
-    words, pos = [], 0
-    for i, tok in enumerate(tokens):
-        bare = tok.rstrip(",.")
-        entry = {"word": bare, "startOffset": pos, "endOffset": pos + len(bare)}
-        if i in missing:
-            entry["case"] = "not-found-in-audio"
-        else:
-            entry.update(case="success", alignedWord=bare.lower(),
-                         start=round(float(starts[i]), 3), end=round(float(starts[i] + dur[i]), 3),
-                         phones=[{"phone": "x_S", "duration": round(float(dur[i]), 3)}])
-        words.append(entry)
-        pos += len(tok) + 1
-    return {"transcript": transcript, "words": words}
-
-
-def _mask(resolution: float | None, shape: tuple[int, int, int]) -> nib.Nifti1Image:
+def brain_mask(resolution: float | None = None,
+               shape: tuple[int, int, int] = (7, 8, 6)) -> nib.Nifti1Image:
+    """nilearn's MNI152 brain mask resampled to ``resolution`` mm, or (None) a tiny
+    ellipsoid of ``shape`` voxels on a 3 x 3 x 4 mm grid."""
     if resolution is not None:
         from nilearn.datasets import load_mni152_brain_mask
         from nilearn.image import resample_img
 
         mni = load_mni152_brain_mask(resolution=2)
-        target = np.diag([resolution] * 3 + [1.0])
+        target = np.diag([float(resolution)] * 3 + [1.0])
         target[:3, 3] = mni.affine[:3, 3]
         img = resample_img(mni, target_affine=target, interpolation="nearest",
                            force_resample=True, copy_header=True)
-        data = (np.asanyarray(img.dataobj) > 0).astype(np.uint8)
-        return nib.Nifti1Image(data, img.affine)
+        return nib.Nifti1Image((np.asanyarray(img.dataobj) > 0).astype(np.uint8), img.affine)
     grid = np.indices(shape).astype(float)
     centre = (np.array(shape) - 1) / 2
     radius = np.array(shape) / 2
@@ -128,21 +103,119 @@ def _mask(resolution: float | None, shape: tuple[int, int, int]) -> nib.Nifti1Im
     return nib.Nifti1Image(inside.astype(np.uint8), affine)
 
 
-def _bold(rng, mask: np.ndarray, n_volumes: int, shared: np.ndarray, snr: float) -> np.ndarray:
-    """Voxel baseline x (1 + small fluctuations): AR(1) noise plus a shared signal."""
-    n_vox = int(mask.sum())
-    noise = np.empty((n_volumes, n_vox), dtype=np.float32)
-    noise[0] = rng.standard_normal(n_vox)
-    innov = rng.standard_normal((n_volumes, n_vox)).astype(np.float32) * np.sqrt(1 - 0.5**2)
-    for t in range(1, n_volumes):
-        noise[t] = 0.5 * noise[t - 1] + innov[t]
-    loading = rng.uniform(0, 1, size=n_vox).astype(np.float32)
-    signal = noise + snr * shared[:, None] * loading[None, :]
-    baseline = 600 + 400 * rng.uniform(size=n_vox).astype(np.float32)
-    ts = baseline * (1 + 0.01 * signal)
-    vol = np.zeros(mask.shape + (n_volumes,), dtype=np.float32)
-    vol[mask] = ts.T
-    return vol
+def ar1(rng: np.random.Generator, n_times: int, n_series: int, phi: float) -> np.ndarray:
+    """Unit-variance AR(1) series, shape (n_times, n_series), float32."""
+    out = np.empty((n_times, n_series), dtype=np.float32)
+    out[0] = rng.standard_normal(n_series)
+    innov = rng.standard_normal((n_times, n_series)).astype(np.float32) * np.sqrt(1 - phi**2)
+    for t in range(1, n_times):
+        out[t] = phi * out[t - 1] + innov[t]
+    return out
+
+
+def gentle_alignment(transcript: str, task: str, rng: np.random.Generator,
+                     n_unaligned: int = 3, rate_jitter: float = 0.25) -> dict:
+    """A Gentle-style ``align.json`` for ``transcript``, spoken over the task's story.
+
+    Tokens are what Gentle aligns (runs of letters, digits and apostrophes: hyphenated
+    words are two tokens, punctuation is left out).  Each word lasts in proportion to
+    its length (jittered), pauses follow punctuation (longer after a full stop and a
+    paragraph), and the whole is scaled to fill the story event; ``n_unaligned`` words
+    are marked ``not-found-in-audio``.  Times are audio-file times.
+    """
+    onset, duration = EVENTS[task]["rows"][1][:2]
+    audio_offset = EVENTS[task]["rows"][0][0]
+    matches = list(re.finditer(r"[\w']+", transcript))
+    if len(matches) < 3:
+        raise ParameterError("the transcript needs at least 3 words")
+    n = len(matches)
+    lengths = np.array([m.end() - m.start() for m in matches], dtype=float)
+    dur = (0.12 + 0.05 * lengths) * rng.uniform(1 - rate_jitter, 1 + rate_jitter, size=n)
+    gap = rng.uniform(0.01, 0.06, size=n)
+    for i, m in enumerate(matches):
+        after = transcript[m.end():matches[i + 1].start()] if i + 1 < n else ""
+        gap[i] += (0.9 if "\n\n" in after else 0.5 if re.search(r"[.!?]", after)
+                   else 0.25 if re.search(r"[,;:]", after) else 0.0)
+    scale = (duration - 1.5) / (dur.sum() + gap.sum())
+    dur, gap = dur * scale, gap * scale
+    starts = onset - audio_offset + 0.5 + np.concatenate([[0.0], np.cumsum(dur + gap)[:-1]])
+    missing = set(rng.choice(np.arange(1, n - 1), size=min(n_unaligned, n - 2),
+                             replace=False).tolist())
+    words = []
+    for i, m in enumerate(matches):
+        entry = {"word": m.group(), "startOffset": m.start(), "endOffset": m.end()}
+        if i in missing:
+            entry["case"] = "not-found-in-audio"
+        else:
+            entry.update(case="success", alignedWord=m.group().lower(),
+                         start=round(float(starts[i]), 3), end=round(float(starts[i] + dur[i]), 3),
+                         phones=[{"phone": "x_S", "duration": round(float(dur[i]), 3)}])
+        words.append(entry)
+    return {"transcript": transcript, "words": words}
+
+
+def _random_text(rng: np.random.Generator, n_words: int) -> str:
+    out: list[str] = []
+    while len(out) < n_words:
+        sent = list(rng.choice(_VOCAB, size=int(rng.integers(5, 16))))
+        sent[0] = sent[0].capitalize()
+        if len(sent) > 8:
+            sent[int(rng.integers(3, len(sent) - 3))] += ","
+        sent[-1] += "."
+        out += sent
+    out = out[:n_words]
+    out[-1] = out[-1].rstrip(",.") + "."
+    return " ".join(out)
+
+
+def write_events(root: Path, task: str, subject: str, run: int | None) -> Path:
+    """The task's real ``events.tsv`` for one scan."""
+    path = layout.events_path(root, subject, task, run)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(EVENTS[task]["rows"], columns=["onset", "duration", "trial_type"]).to_csv(
+        path, sep="\t", index=False)
+    return path
+
+
+def write_bold(root: Path, task: str, subject: str, run: int | None, data: np.ndarray,
+               affine: np.ndarray) -> Path:
+    """A 4D float32 BOLD file with the AFNI-smooth ``desc-clean`` name."""
+    path = layout.bold_path(root, subject, task, run)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img = nib.Nifti1Image(data.astype(np.float32, copy=False), affine)
+    img.header.set_xyzt_units("mm", "sec")
+    img.header["pixdim"][4] = layout.TR
+    nib.save(img, path)
+    return path
+
+
+def write_dataset_files(root: Path, tasks, n_subjects: int, mask_img: nib.Nifti1Image,
+                        alignments: dict[str, dict], name: str, parameters: dict) -> None:
+    """Masks, Gentle files, events, ``scan_exclude.json`` and ``dataset_description.json``."""
+    root = Path(root)
+    exclude = {}
+    for task in tasks:
+        mpath = layout.mask_path(root, task)
+        mpath.parent.mkdir(parents=True, exist_ok=True)
+        nib.save(mask_img, mpath)
+        subjects = {s for s, _ in scans_of(task, n_subjects)}
+        exclude[task] = {s: v for s, v in REAL_SCAN_EXCLUDE[task].items() if s in subjects}
+        for subject, run in scans_of(task, n_subjects):
+            write_events(root, task, subject, run)
+        gdir = layout.gentle_dir(root, task)
+        gdir.mkdir(parents=True, exist_ok=True)
+        align = alignments[task]
+        (gdir / "align.json").write_text(json.dumps(align, indent=1), encoding="utf-8")
+        (gdir / "transcript.txt").write_text(align["transcript"], encoding="utf-8")
+        rows = [f"{w['word']},{w.get('alignedWord', '')},{w.get('start', '')},{w.get('end', '')}"
+                for w in align["words"]]
+        (gdir / "align.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    epath = layout.exclude_path(root)
+    epath.parent.mkdir(parents=True, exist_ok=True)
+    epath.write_text(json.dumps(exclude, indent=2) + "\n")
+    description = {"Name": name, "BIDSVersion": "1.4.0",
+                   "GeneratedBy": [{"Name": "anbn_utils"}], "anbn_parameters": parameters}
+    (root / "dataset_description.json").write_text(json.dumps(description, indent=2) + "\n")
 
 
 def make_narratives_like(
@@ -165,20 +238,17 @@ def make_narratives_like(
     tasks : tuple of str
         Tasks to write; each has the real events, volume count and story length.
     n_subjects : int
-        Subjects per task (Pie Man: ``sub-001`` ...; Shapes: ``sub-201`` ...).  Subjects
-        that really have two Pie Man runs get two files; the real exclusions of the
-        generated subjects go to ``code/scan_exclude.json``.
-    resolution : float or None
-        If given, the grid is nilearn's MNI152 brain mask resampled to this isotropic
-        voxel size (mm); if None, a tiny ellipsoid of ``shape`` voxels (fast, for tests).
-    shape : tuple of int
-        Grid of the tiny ellipsoid.
+        Subjects per task (Pie Man: ``sub-001`` ...; Shapes: ``sub-201`` ...), see
+        :func:`scans_of`; the real exclusions of these subjects are written.
+    resolution, shape
+        Grid, see :func:`brain_mask`.
     n_unaligned : int
         Words per story marked ``not-found-in-audio``.
     snr : float
-        Amplitude of the shared story-locked signal relative to the unit-variance noise.
+        Amplitude of one story-locked signal shared by subjects, relative to the
+        unit-variance AR(1) noise.
     random_state : int
-        Seed: the same seed writes byte-identical arrays.
+        Seed: the same seed writes byte-identical files.
 
     Returns
     -------
@@ -191,49 +261,27 @@ def make_narratives_like(
         layout.check_task(task)
     root = Path(root)
     rng = np.random.default_rng(random_state)
-    mask_img = _mask(resolution, tuple(shape))
+    mask_img = brain_mask(resolution, tuple(shape))
     mask = np.asanyarray(mask_img.dataobj).astype(bool)
-    exclude: dict[str, dict[str, list[str]]] = {}
+    n_vox = int(mask.sum())
+    alignments = {}
     for task in tasks:
-        spec = EVENTS[task]
-        n_volumes = spec["n_volumes"]
-        mpath = layout.mask_path(root, task)
-        mpath.parent.mkdir(parents=True, exist_ok=True)
-        nib.save(mask_img, mpath)
+        n_volumes = EVENTS[task]["n_volumes"]
         shared = np.convolve(rng.standard_normal(n_volumes), np.ones(4) / 2, mode="same")
-        subjects = [f"sub-{_FIRST_SUBJECT[task] + i:03d}" for i in range(n_subjects)]
-        exclude[task] = {s: v for s, v in REAL_SCAN_EXCLUDE[task].items() if s in subjects}
-        events = pd.DataFrame(spec["rows"], columns=["onset", "duration", "trial_type"])
-        for subject in subjects:
-            runs = [1, 2] if task == "pieman" and subject in PIEMAN_TWO_RUNS else [None]
-            for run in runs:
-                epath = layout.events_path(root, subject, task, run)
-                epath.parent.mkdir(parents=True, exist_ok=True)
-                events.to_csv(epath, sep="\t", index=False)
-                bpath = layout.bold_path(root, subject, task, run)
-                bpath.parent.mkdir(parents=True, exist_ok=True)
-                img = nib.Nifti1Image(_bold(rng, mask, n_volumes, shared, snr), mask_img.affine)
-                img.header.set_xyzt_units("mm", "sec")
-                img.header["pixdim"][4] = layout.TR
-                nib.save(img, bpath)
-        gdir = layout.gentle_dir(root, task)
-        gdir.mkdir(parents=True, exist_ok=True)
-        align = _gentle(rng, task, n_unaligned)
-        (gdir / "align.json").write_text(json.dumps(align, indent=1), encoding="utf-8")
-        (gdir / "transcript.txt").write_text(align["transcript"], encoding="utf-8")
-        rows = [f"{w['word']},{w.get('alignedWord', '')},{w.get('start', '')},{w.get('end', '')}"
-                for w in align["words"]]
-        (gdir / "align.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    epath = layout.exclude_path(root)
-    epath.parent.mkdir(parents=True, exist_ok=True)
-    epath.write_text(json.dumps(exclude, indent=2) + "\n")
-    description = {
-        "Name": "anbn synthetic dataset in the Narratives layout (not real data)",
-        "BIDSVersion": "1.4.0",
-        "GeneratedBy": [{"Name": "anbn_utils.synthetic.make_narratives_like"}],
-        "anbn_parameters": {"tasks": list(tasks), "n_subjects": n_subjects,
-                            "resolution": resolution, "shape": list(shape),
-                            "n_unaligned": n_unaligned, "snr": snr, "random_state": random_state},
-    }
-    (root / "dataset_description.json").write_text(json.dumps(description, indent=2) + "\n")
+        for subject, run in scans_of(task, n_subjects):
+            loading = rng.uniform(0, 1, size=n_vox).astype(np.float32)
+            signal = ar1(rng, n_volumes, n_vox, 0.5) + snr * shared[:, None] * loading
+            baseline = 600 + 400 * rng.uniform(size=n_vox).astype(np.float32)
+            vol = np.zeros(mask.shape + (n_volumes,), dtype=np.float32)
+            vol[mask] = (baseline * (1 + 0.01 * signal)).T
+            write_bold(root, task, subject, run, vol, mask_img.affine)
+        text = _random_text(rng, int(EVENTS[task]["rows"][1][1] * 2.2))
+        alignments[task] = gentle_alignment(text, task, rng, n_unaligned)
+    write_dataset_files(
+        root, tasks, n_subjects, mask_img, alignments,
+        name="anbn synthetic dataset in the Narratives layout (not real data)",
+        parameters={"tasks": list(tasks), "n_subjects": n_subjects, "resolution": resolution,
+                    "shape": list(shape), "n_unaligned": n_unaligned, "snr": snr,
+                    "random_state": random_state},
+    )
     return root
