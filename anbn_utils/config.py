@@ -15,8 +15,8 @@ A *profile* is a YAML file of parameters for a whole run (see ``anbn_utils/profi
 
     description: one line
     dataset:                 # where the data come from
-      kind: synthetic        # 'synthetic' (generated into the run) or 'narratives'
-      params: {...}          # arguments of the generator (synthetic only)
+      kind: phantom          # 'phantom' or 'synthetic' (generated into the run), or 'narratives'
+      params: {...}          # arguments of the generator (phantom and synthetic only)
     params: {...}            # notebook parameters, shared by every notebook that declares them
 """
 
@@ -36,7 +36,7 @@ __all__ = ["PROFILE_DIR", "get_cache_dir", "get_data_root", "list_profiles", "lo
 PROFILE_DIR = Path(__file__).parent / "profiles"
 _PROFILE_KEYS = {"description", "dataset", "params"}
 _DATASET_KEYS = {"kind", "params"}
-DATASET_KINDS = ("synthetic", "narratives")
+DATASET_KINDS = ("phantom", "synthetic", "narratives")
 
 
 def get_data_root(root: str | os.PathLike | None = None) -> Path:

@@ -10,7 +10,9 @@ __all__ = [
     "plot_an_distributions",
     "plot_an_examples",
     "plot_an_heatmaps",
+    "plot_network_maps",
     "plot_qk_decomposition",
+    "plot_timecourses",
     "plot_transcript_on_trs",
 ]
 
@@ -189,5 +191,61 @@ def plot_an_distributions(activations: np.ndarray, *, title: str = "") -> plt.Fi
     ax.set_xticks(range(1, n_layers + 1), [f"L{layer + 1}" for layer in range(n_layers)])
     ax.axhline(0, color="0.7", lw=0.8)
     ax.set_ylabel("activation (whiskers: 1-99 %)")
+    ax.set_title(title, fontsize=9)
+    return fig
+
+
+def plot_network_maps(maps_img, names: list[str], *, highlight: dict[int, str] | None = None,
+                      title: str = "") -> plt.Figure:
+    """Glass-brain mosaic of spatial maps (a 4D image, one volume per network).
+
+    Parameters
+    ----------
+    maps_img : 4D Nifti image
+    names : list of str
+        Name of each volume.
+    highlight : dict, optional
+        Volume index -> a label added to its title (e.g. the AN that drives it).
+    """
+    from nilearn import image, plotting
+
+    n = len(names)
+    cols = min(n, 4)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 1.9 * rows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i >= n:
+            ax.axis("off")
+            continue
+        label = f"{i}: {names[i]}"
+        if highlight and i in highlight:
+            label += f"\n<- {highlight[i]}"
+        plotting.plot_glass_brain(image.index_img(maps_img, i), axes=ax, display_mode="lzr",
+                                  title=None, threshold=0.2, vmax=1.0, cmap="inferno",
+                                  colorbar=False, annotate=False)
+        ax.set_title(label, fontsize=8, color="tab:red" if highlight and i in highlight else "k")
+    fig.suptitle(title, fontsize=9, y=1.0 + 0.08 / rows)
+    return fig
+
+
+def plot_timecourses(courses: np.ndarray, names: list[str], *, tr: float = 1.5,
+                     window: tuple[int, int] | None = None,
+                     highlight: dict[int, str] | None = None, title: str = "") -> plt.Figure:
+    """Stacked time courses, shape (n_times, n_series), with the story window shaded."""
+    n = courses.shape[1]
+    t = np.arange(courses.shape[0]) * tr
+    fig, ax = plt.subplots(figsize=(11, 0.55 * n + 1.2), layout="constrained")
+    for i in range(n):
+        color = "tab:red" if highlight and i in highlight else "0.3"
+        ax.plot(t, courses[:, i] / 4 - i, color=color, lw=1)
+        label = names[i] + (f" <- {highlight[i]}" if highlight and i in highlight else "")
+        ax.text(t[-1] + tr, -i, label, fontsize=7, va="center", color=color)
+    if window:
+        ax.axvspan(window[0] * tr, window[1] * tr, color="tab:blue", alpha=0.07,
+                   label="story window")
+        ax.legend(loc="upper left", fontsize=7)
+    ax.set_yticks([])
+    ax.set_xlabel("scan time (s)")
+    ax.set_xlim(0, t[-1] * 1.3)
     ax.set_title(title, fontsize=9)
     return fig

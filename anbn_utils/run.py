@@ -7,7 +7,7 @@
     python -m anbn_utils.run --profile my.yaml --stage 01_data --force 01_data
 
 Every artifact goes under one run directory (``runs/<profile>/`` by default):
-``params.yaml`` (the resolved parameters), ``dataset/`` (synthetic profiles), and one
+``params.yaml`` (the resolved parameters), ``dataset/`` (generated datasets), and one
 folder per stage holding its artifacts, its executed notebook and ``stage.json``
 (hash of everything the stage depends on, versions, wall time).
 
@@ -63,6 +63,7 @@ class Stage:
 
 
 STAGES = (
+    Stage("00_phantom"),
     Stage("01_data"),
     Stage("02_ans", needs=("01_data",)),
     Stage("03_bns", needs=("01_data",)),
@@ -133,7 +134,7 @@ def resolve_params(
     ParameterError
         For a name no notebook declares (a typo would otherwise be silently ignored),
         a reserved name (``run_dir``, ``stage_dir``), or ``dataset_root`` in a profile
-        whose dataset is synthetic (the runner generates it).
+        whose dataset is generated (the runner sets it).
     """
     for name, params in declared.items():
         missing = [r for r in RESERVED if r not in params]
@@ -150,9 +151,9 @@ def resolve_params(
             f"profile {profile.get('path', profile.get('name'))}: unknown parameter(s) {unknown}. "
             f"Known parameters: {', '.join(sorted(known))}"
         )
-    if profile["dataset"]["kind"] == "synthetic" and "dataset_root" in given:
+    if profile["dataset"]["kind"] != "narratives" and "dataset_root" in given:
         raise ParameterError(
-            f"profile {profile.get('path')}: dataset_root is set by the runner for a synthetic "
+            f"profile {profile.get('path')}: dataset_root is set by the runner for a generated "
             "dataset; remove it, or use dataset.kind: narratives"
         )
     return {name: {k: v for k, v in given.items() if k in params}
@@ -205,33 +206,47 @@ def _replace_dir(partial: Path, final: Path) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
+def _generator(kind: str):
+    """The function that writes a generated dataset of this kind, and the modules whose
+    source decides its content (None: the whole package)."""
+    from . import phantom
+
+    if kind == "phantom":  # its planted ANs come from the pipeline's own code
+        return phantom.make_phantom, None
+    return synthetic.make_narratives_like, (synthetic, synthetic.layout)
+
+
 def _prepare_dataset(profile: dict[str, Any], run_dir: Path, force: bool) -> tuple[Path, str]:
-    """Dataset root and its hash; generates the synthetic dataset when the profile asks."""
+    """Dataset root and its hash; generates the dataset of phantom and synthetic profiles.
+
+    A generated dataset is re-made when its parameters or its generator's source change.
+    """
     spec = profile["dataset"]
     if spec["kind"] == "narratives":
         root = get_data_root(profile["params"].get("dataset_root"))
         return root, hash_json({"kind": "narratives", "root": str(root.resolve())})
-    allowed = set(inspect.signature(synthetic.make_narratives_like).parameters) - {"root"}
+    make, modules = _generator(spec["kind"])
+    allowed = set(inspect.signature(make).parameters) - {"root"}
     unknown = sorted(set(spec["params"]) - allowed)
     if unknown:
         raise ParameterError(
             f"profile {profile['path']}: unknown dataset parameter(s) {unknown}; "
-            f"allowed: {', '.join(sorted(allowed))}"
+            f"allowed for kind {spec['kind']!r}: {', '.join(sorted(allowed))}"
         )
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in spec["params"].items()}
-    code = [inspect.getsource(m) for m in (synthetic, synthetic.layout)]
-    h = hash_json({"kind": "synthetic", "params": params, "code": code})
+    code = _package_hash() if modules is None else [inspect.getsource(m) for m in modules]
+    h = hash_json({"kind": spec["kind"], "params": params, "code": code})
     final = run_dir / "dataset"
     stamp = final / "dataset.json"
     if not force and stamp.is_file() and read_json(stamp).get("hash") == h:
         _log("dataset: up to date")
         return final, h
-    _log("dataset: generating the synthetic dataset")
+    _log(f"dataset: generating the {spec['kind']} dataset")
     partial = run_dir / ".partial" / "dataset"
     shutil.rmtree(partial, ignore_errors=True)
     t0 = time.perf_counter()
-    synthetic.make_narratives_like(partial, **params)
-    write_json(partial / "dataset.json", {"hash": h, "params": params,
+    make(partial, **params)
+    write_json(partial / "dataset.json", {"kind": spec["kind"], "hash": h, "params": params,
                                           "wall_s": time.perf_counter() - t0})
     _replace_dir(partial, final)
     return final, h
@@ -259,7 +274,7 @@ def run(
     stages : sequence of str, optional
         Stages to bring up to date (with the stages they need); default all.
     force : sequence of str
-        Stages to re-run even if up to date (``'dataset'`` regenerates a synthetic dataset).
+        Stages to re-run even if up to date (``'dataset'`` regenerates a generated dataset).
     publish : bool
         Copy the executed notebooks to ``book_dir`` for ``jupyter-book build``.
     notebook_dir, book_dir : path

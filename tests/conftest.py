@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+import os
 
-from anbn_utils.synthetic import make_narratives_like
+# No network in tests: Hugging Face libraries read this when first imported.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_VERBOSITY"] = "error"
+
+import pytest  # noqa: E402
+
+from anbn_utils.synthetic import make_narratives_like  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +29,20 @@ def pieman82_root(tmp_path_factory):
 @pytest.fixture
 def cache_dir(tmp_path):
     return tmp_path / "cache"
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory):
+    """A tiny random BERT with MiniLM's tokenizer, saved as a local model folder."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from anbn_utils.assets import resolve_model
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    cfg = BertConfig(vocab_size=30522, hidden_size=24, num_hidden_layers=2, num_attention_heads=3,
+                     intermediate_size=32, max_position_embeddings=128)
+    BertModel(cfg).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(resolve_model("all-MiniLM-L6-v2")).save_pretrained(folder)
+    return folder

@@ -6,8 +6,7 @@ from pathlib import Path
 from anbn_utils.assets import DEFAULT_MODEL, load_spacy, resolve_model
 
 
-def test_minilm_resolves_to_the_installed_weights(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+def test_minilm_resolves_to_the_installed_weights():
     path = Path(resolve_model(DEFAULT_MODEL))
     assert (path / "model.safetensors").stat().st_size == 90_868_376
     config = json.loads((path / "config.json").read_text())

@@ -24,7 +24,7 @@ def test_source_notebooks_are_clean_and_parameterized(path):
     assert {"run_dir", "stage_dir"} <= set(notebook_parameters(path))
 
 
-@pytest.mark.parametrize("name", ["01_data", "02_ans"])
+@pytest.mark.parametrize("name", ["00_phantom", "01_data", "02_ans"])
 def test_how_to_run_documents_every_parameter(name):
     page = (REPO_ROOT / "book" / "how_to_run.md").read_text()
     table = page.split(f"### Parameters of {name[:2]} ·", 1)[1].split("\n### ", 1)[0]
@@ -57,23 +57,6 @@ def test_data_notebook_runs_with_papermill_cli(tiny_root, tmp_path):
     text = json.dumps(nbformat.read(out, as_version=4).cells[-1].outputs)
     assert "pieman/words.tsv" in text
     assert (tmp_path / "stage" / "pieman" / "transcript.txt").read_text().count(",") == 0  # csv
-
-
-@pytest.fixture(scope="module")
-def tiny_bert_dir(tmp_path_factory):
-    """A tiny random BERT with MiniLM's tokenizer, saved as a local model folder."""
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertModel
-
-    from anbn_utils.assets import resolve_model
-
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("tiny-bert")
-    cfg = BertConfig(vocab_size=30522, hidden_size=24, num_hidden_layers=2, num_attention_heads=3,
-                     intermediate_size=32, max_position_embeddings=128)
-    BertModel(cfg).save_pretrained(folder)
-    AutoTokenizer.from_pretrained(resolve_model("all-MiniLM-L6-v2")).save_pretrained(folder)
-    return folder
 
 
 def test_ans_notebook_runs_with_every_parameter(tiny_root, tiny_bert_dir, tmp_path):

@@ -25,9 +25,9 @@ def _profile(tmp_path, cache_dir, **params):
 
 
 def test_shipped_profiles_resolve():
-    assert {"phantom", "paper"} <= set(list_profiles())
+    assert {"phantom", "phantom-null", "paper"} <= set(list_profiles())
     declared = declared_parameters()
-    for name in ("phantom", "paper"):
+    for name in ("phantom", "phantom-null", "paper"):
         per_stage = resolve_params(load_profile(name), declared)
         assert per_stage["01_data"]["tasks"] == ["pieman", "shapessocial"]
 
