@@ -48,7 +48,8 @@ from .synthetic import (
     write_dataset_files,
 )
 
-__all__ = ["DEFAULT_PLANTED", "NETWORKS", "STORIES", "load_truth", "make_phantom", "signal_check",
+__all__ = ["DEFAULT_PLANTED", "NETWORKS", "STORIES", "load_truth", "make_phantom", "map_recovery",
+           "signal_check",
            "story_text"]
 
 #: Networks the phantom can place: name -> MNI coordinates (mm) of their blobs.
@@ -319,3 +320,32 @@ def signal_check(story, truth: dict) -> list[dict]:
             "mean |r| outside networks": float(np.abs(x @ z_out / len(x)).mean()),
         })
     return rows
+
+
+def map_recovery(maps: np.ndarray, truth: dict, mask_img) -> "pd.DataFrame":
+    """Match each planted network to one BN (Hungarian, on |spatial correlation|).
+
+    Parameters
+    ----------
+    maps : ndarray of shape (n_voxels, n_bns)
+    truth : dict
+        From :func:`load_truth`.
+    mask_img : the voxels' mask
+
+    Returns
+    -------
+    DataFrame with one row per planted network: the matched BN (``BN{k}``, 1-based), the
+    spatial correlation, and the planted AN (if any).
+    """
+    import pandas as pd
+    from nilearn.masking import apply_mask
+    from scipy.optimize import linear_sum_assignment
+
+    true_maps = apply_mask(truth["maps_img"], mask_img)  # (n_networks, n_vox)
+    k = len(true_maps)
+    corr = np.corrcoef(true_maps, maps.T)[:k, k:]
+    rows, cols = linear_sum_assignment(-np.abs(corr))
+    planted = {p["network"]: p["an"] for p in truth["planted"]}
+    return pd.DataFrame([{"network": f"{r}: {truth['networks'][r]['name']}",
+                          "planted AN": planted.get(int(r), ""), "matched BN": f"BN{c + 1}",
+                          "spatial r": float(corr[r, c])} for r, c in zip(rows, cols)])

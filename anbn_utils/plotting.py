@@ -222,7 +222,7 @@ def plot_network_maps(maps_img, names: list[str], *, highlight: dict[int, str] |
             label += f"\n<- {highlight[i]}"
         plotting.plot_glass_brain(image.index_img(maps_img, i), axes=ax, display_mode="lzr",
                                   title=None, threshold=0.2, vmax=1.0, cmap="inferno",
-                                  colorbar=False, annotate=False)
+                                  colorbar=False, annotate=False, black_bg=False)
         ax.set_title(label, fontsize=8, color="tab:red" if highlight and i in highlight else "k")
     fig.suptitle(title, fontsize=9, y=1.0 + 0.08 / rows)
     return fig

@@ -292,7 +292,7 @@ def run(
     prof = load_profile(profile)
     notebook_dir = Path(notebook_dir)
     selected = _closure(stages or [s.name for s in STAGES])
-    declared = declared_parameters(selected, notebook_dir)
+    declared = declared_parameters(STAGES, notebook_dir)  # names are checked against all
     per_stage = resolve_params(prof, declared)
     run_dir = Path(run_dir or Path("runs") / prof["name"]).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -176,7 +176,8 @@ def tokenize_story(
         return a, enc
 
     # token counts per word, from one pass over the whole text
-    whole = tokenizer(transcript, add_special_tokens=False, return_offsets_mapping=True)
+    whole = tokenizer(transcript, add_special_tokens=False, return_offsets_mapping=True,
+                      verbose=False)  # only counts tokens: longer than the model is fine
     tok_starts = np.array([s for s, _ in whole["offset_mapping"]])
     tok_word = np.clip(np.searchsorted(starts, tok_starts, side="right") - 1, 0, len(words) - 1)
     per_word = np.bincount(tok_word, minlength=len(words))

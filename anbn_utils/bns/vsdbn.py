@@ -88,6 +88,9 @@ def apply_update(W, b, c, dW, db, dc, *, lr: float, l1: float) -> None:
     c.add_(dc, alpha=lr)
 
 
+BETWEEN_LAYERS = ("rownorm", "zscore", "sigmoid")
+
+
 def _between(H: torch.Tensor, how: str) -> torch.Tensor:
     if how == "rownorm":
         return H / H.norm(dim=1, keepdim=True).clamp(min=1e-12)
@@ -173,7 +176,12 @@ class VSDBN:
             raise ParameterError("n_hidden, learning_rate and l1 need one value per layer")
         if n_samples < self.batch_size:
             raise DataError(f"{n_samples} samples, fewer than batch_size={self.batch_size}")
-        _between(torch.zeros(1, 1), self.between_layers)
+        if self.between_layers not in BETWEEN_LAYERS:
+            raise ParameterError(f"between_layers must be one of {BETWEEN_LAYERS}, "
+                                 f"not {self.between_layers!r}")
+        if self.positive_phase not in ("sample", "prob"):
+            raise ParameterError(f"positive_phase must be 'sample' or 'prob', "
+                                 f"not {self.positive_phase!r}")
 
     def _params(self, n_samples, n_vox) -> dict:
         keys = ("n_hidden", "learning_rate", "l1", "n_epochs", "batch_size", "init_std",
@@ -252,8 +260,8 @@ class VSDBN:
             if layer + 1 < len(self.n_hidden):
                 prev = resident if layer == 0 else inputs
                 if prev is None:  # CPU, layer 1: stream the parts
-                    inputs = torch.cat([self._up(torch.from_numpy(np.asarray(p, dtype=np.float32)), layer)
-                                        for p in parts])
+                    inputs = torch.cat([self._up(torch.from_numpy(np.array(p, dtype=np.float32)),
+                                                 layer) for p in parts])
                 else:
                     inputs = self._up(prev, layer)
                 n_in = n_out
@@ -276,7 +284,7 @@ class VSDBN:
         ndarray of shape (n_samples, n_hidden[-1])
             ``f(...f(f(X W1 + c1) W2 + c2)... W3 + c3)`` with ``f`` the between-layer map.
         """
-        H = torch.as_tensor(np.asarray(X, dtype=np.float32))
+        H = torch.from_numpy(np.array(X, dtype=np.float32))
         for layer in range(len(self.weights_)):
             H = self._up(H, layer)
         return H.numpy()

@@ -1,0 +1,221 @@
+"""The brain-network stage: fit BNs on the pooled stories, time courses, labels, artifacts.
+
+``method`` picks the decomposition: ``'vsdbn'`` (the paper), or nilearn's ``'canica'`` and
+``'dictlearning'`` as baselines, all returning the same outputs: spatial maps (one per
+BN; for the VS-DBN also the layer-1 and layer-2 maps) and each BN's time course per
+subject and story, whose subject average the coupling chapter uses.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+from nilearn.masking import unmask
+
+from ..errors import DataError, ParameterError
+from ..io import read_json, save_array, write_json, write_table
+from .vsdbn import VSDBN
+
+__all__ = ["METHODS", "BrainNetworks", "display_maps", "fit_brain_networks", "label_networks",
+           "load_brain_networks", "save_brain_networks"]
+
+METHODS = ("vsdbn", "canica", "dictlearning")
+
+
+@dataclass
+class BrainNetworks:
+    """Fitted brain networks.
+
+    Attributes
+    ----------
+    maps : list of ndarray, each (n_voxels, n_units)
+        Spatial maps per layer (one entry for the nilearn methods); the last are the BNs.
+    timecourses : dict of str -> ndarray (n_subjects, n_trs, n_bns)
+        Per story, each subject's BN time courses.
+    subjects : dict of str -> list of str
+    mask_img : Nifti1Image
+    history : list of list of float
+        VS-DBN reconstruction error per epoch and layer (empty for nilearn methods).
+    meta : dict
+    """
+
+    maps: list[np.ndarray]
+    timecourses: dict[str, np.ndarray]
+    subjects: dict[str, list[str]]
+    mask_img: Any
+    history: list[list[float]] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_bns(self) -> int:
+        return self.maps[-1].shape[1]
+
+    def mean_timecourses(self, task: str) -> np.ndarray:
+        """Subject-averaged BN time courses of a story, shape (n_trs, n_bns)."""
+        return self.timecourses[task].mean(0)
+
+    def maps_img(self, layer: int | None = None):
+        """Maps of a layer (1-based; default the last) as a 4D image."""
+        return unmask(self.maps[(layer or len(self.maps)) - 1].T, self.mask_img)
+
+
+def _common_mask(stories: dict) -> Any:
+    masks = {t: s.mask_img() for t, s in stories.items()}
+    first_task, first = next(iter(masks.items()))
+    for task, m in masks.items():
+        if m.shape != first.shape or not np.allclose(m.affine, first.affine, atol=1e-3) or \
+                not np.array_equal(np.asanyarray(m.dataobj), np.asanyarray(first.dataobj)):
+            raise DataError(
+                f"the brain masks of {first_task!r} and {task!r} differ (grid or voxels): the "
+                "BNs are fitted on the pooled volumes of all stories, which needs one voxel "
+                "space. Resample the stories to a common grid and mask first."
+            )
+    return first
+
+
+def fit_brain_networks(
+    stories: dict,
+    *,
+    method: str = "vsdbn",
+    n_components: int = 128,
+    vsdbn: dict | None = None,
+    random_state: int = 0,
+    device: str = "auto",
+    checkpoint_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> BrainNetworks:
+    """Fit BNs on the volumes of every subject of every story, pooled.
+
+    Parameters
+    ----------
+    stories : dict of str -> :class:`~anbn_utils.narratives.Story`
+        Prepared stories on one voxel space.
+    method : {'vsdbn', 'canica', 'dictlearning'}
+    n_components : int
+        Number of BNs for the nilearn methods (the VS-DBN's is its last layer's size).
+    vsdbn : dict, optional
+        Parameters of :class:`~anbn_utils.bns.VSDBN` (``n_hidden``, ``learning_rate``, ...).
+    random_state : int
+    device : str
+    checkpoint_dir : path, optional
+        VS-DBN checkpoints (resumable fit).
+    progress : bool
+    """
+    if method not in METHODS:
+        raise ParameterError(f"bn_method must be one of {METHODS}, not {method!r}")
+    mask_img = _common_mask(stories)
+    parts = {t: [s.bold(sub) for sub in s.scans["subject"]] for t, s in stories.items()}
+    subjects = {t: s.scans["subject"].tolist() for t, s in stories.items()}
+    if method == "vsdbn":
+        model = VSDBN(**(vsdbn or {}), random_state=random_state, device=device,
+                      checkpoint_dir=checkpoint_dir, progress=progress)
+        model.fit([p for ps in parts.values() for p in ps])
+        maps = [model.maps(layer) for layer in range(1, len(model.weights_) + 1)]
+        tcs = {t: np.stack([model.transform(p) for p in ps]) for t, ps in parts.items()}
+        return BrainNetworks(maps, tcs, subjects, mask_img, model.history_,
+                             {"method": method, "params": model_params(model)})
+    from nilearn.decomposition import CanICA, DictLearning
+
+    cls = {"canica": CanICA, "dictlearning": DictLearning}[method]
+    imgs = {t: [unmask(np.asarray(p), mask_img) for p in ps] for t, ps in parts.items()}
+    est = cls(n_components=n_components, mask=mask_img, smoothing_fwhm=None, standardize=False,
+              detrend=False, random_state=random_state, verbose=0)
+    est.fit([img for v in imgs.values() for img in v])
+    tcs = {t: np.stack(est.transform(v)) for t, v in imgs.items()}
+    return BrainNetworks([est.components_.T.astype(np.float32)], tcs, subjects, mask_img, [],
+                         {"method": method, "params": {"n_components": n_components}})
+
+
+def model_params(model: VSDBN) -> dict:
+    keys = ("n_hidden", "learning_rate", "l1", "n_epochs", "batch_size", "init_std",
+            "noise_std", "positive_phase", "between_layers", "random_state")
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in
+            ((k, getattr(model, k)) for k in keys)}
+
+
+def display_maps(maps: np.ndarray, threshold: float = 0.3) -> np.ndarray:
+    """Maps as the VS-DBN papers show them, per column: flip the sign so that most of the
+    mass is positive, drop negatives, zero what is below ``threshold`` x the maximum, and
+    divide by the standard deviation.  Shape (n_voxels, n_maps)."""
+    m = np.array(maps, dtype=np.float64)
+    flip = (m < 0).sum(0) > (m > 0).sum(0)
+    m[:, flip] *= -1
+    m[m < 0] = 0
+    m[m < threshold * m.max(0, keepdims=True)] = 0
+    return (m / np.where(m.std(0) > 0, m.std(0), 1)).astype(np.float32)
+
+
+def label_networks(maps: np.ndarray, mask_img, threshold: float = 0.3) -> pd.DataFrame:
+    """Peak MNI coordinate and canonical-network label of each map.
+
+    The label uses the Seitzman et al. (2018) 300-ROI coordinate atlas bundled with nilearn
+    (offline): the ROIs whose coordinates fall in the map's supra-threshold voxels (after
+    :func:`display_maps`) vote with the map's value there; the winning network and its
+    share of the votes are reported.
+    """
+    from nilearn.datasets import fetch_coords_seitzman_2018
+
+    atlas = fetch_coords_seitzman_2018()
+    shown = display_maps(maps, threshold)
+    mask = np.asanyarray(mask_img.dataobj) > 0
+    ijk = np.argwhere(mask)
+    xyz = nib.affines.apply_affine(mask_img.affine, ijk)
+    roi_ijk = np.rint(nib.affines.apply_affine(np.linalg.inv(mask_img.affine),
+                                               atlas.rois[["x", "y", "z"]].to_numpy())).astype(int)
+    index = -np.ones(mask.shape, dtype=int)
+    index[mask] = np.arange(mask.sum())
+    inside = np.all((roi_ijk >= 0) & (roi_ijk < mask.shape), axis=1)
+    roi_vox = np.full(len(roi_ijk), -1)
+    roi_vox[inside] = index[tuple(roi_ijk[inside].T)]
+    networks = np.asarray(atlas.networks)
+    rows = []
+    for k in range(shown.shape[1]):
+        peak = xyz[int(np.argmax(shown[:, k]))]
+        weight = np.where(roi_vox >= 0, shown[np.clip(roi_vox, 0, None), k], 0.0)
+        votes = pd.Series(weight, index=networks).drop("unassigned", errors="ignore")
+        votes = votes.groupby(level=0).sum()
+        best = votes.idxmax() if votes.max() > 0 else "none"
+        rows.append({"bn": f"BN{k + 1}", "peak_x": peak[0], "peak_y": peak[1], "peak_z": peak[2],
+                     "network": best,
+                     "share": float(votes.max() / votes.sum()) if votes.sum() > 0 else 0.0,
+                     "voxels": int((shown[:, k] > 0).sum())})
+    return pd.DataFrame(rows)
+
+
+def save_brain_networks(bns: BrainNetworks, folder: str | os.PathLike) -> Path:
+    """Write maps (4D NIfTI per layer), time courses, history and labels to ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for layer in range(1, len(bns.maps) + 1):
+        nib.save(bns.maps_img(layer), folder / f"maps_layer{layer}.nii.gz")
+    nib.save(bns.mask_img, folder / "mask.nii.gz")
+    for task, tc in bns.timecourses.items():
+        save_array(folder / f"timecourses_{task}.npy", tc.astype(np.float32))
+        save_array(folder / f"mean_timecourses_{task}.npy", tc.mean(0).astype(np.float32))
+    write_table(folder / "labels.tsv", label_networks(bns.maps[-1], bns.mask_img))
+    write_json(folder / "bns.json", {**bns.meta, "n_bns": bns.n_bns, "subjects": bns.subjects,
+                                     "history": bns.history,
+                                     "layers": [m.shape[1] for m in bns.maps]})
+    return folder
+
+
+def load_brain_networks(folder: str | os.PathLike) -> BrainNetworks:
+    """Read what :func:`save_brain_networks` wrote."""
+    from nilearn.masking import apply_mask
+
+    folder = Path(folder)
+    if not (folder / "bns.json").is_file():
+        raise DataError(f"{folder} holds no brain networks; run the 03_bns stage first.")
+    meta = read_json(folder / "bns.json")
+    mask_img = nib.load(folder / "mask.nii.gz")
+    maps = [apply_mask(nib.load(folder / f"maps_layer{i + 1}.nii.gz"), mask_img).T
+            for i in range(len(meta["layers"]))]
+    tcs = {t: np.load(folder / f"timecourses_{t}.npy") for t in meta["subjects"]}
+    return BrainNetworks(maps, tcs, meta["subjects"], mask_img, meta["history"],
+                         {k: meta[k] for k in ("method", "params")})
