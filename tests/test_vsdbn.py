@@ -144,3 +144,12 @@ def test_bad_inputs():
     bad[0, 0] = np.nan
     with pytest.raises(DataError, match="NaN"):
         VSDBN(progress=False).fit(bad)
+
+
+def test_checkpoint_of_other_data_is_not_resumed(tmp_path):
+    X, *_ = _planted(T=200)
+    kw = dict(n_hidden=(8, 4, 2), n_epochs=2, progress=False, checkpoint_dir=tmp_path)
+    VSDBN(**kw).fit(X)
+    fresh = VSDBN(**{**kw, "checkpoint_dir": None}).fit(-X)
+    again = VSDBN(**kw).fit(-X)  # same shape, other values: trained anew
+    np.testing.assert_array_equal(fresh.weights_[0], again.weights_[0])

@@ -137,7 +137,7 @@ class VSDBN:
         to the device, on a CPU mini-batches are gathered from the (memory-mapped) parts.
     checkpoint_dir : path, optional
         Where to save the state after every epoch; a fit with the same parameters and
-        data shape resumes from it.
+        data (shapes and a sample of rows) resumes from it.
     progress : bool
         tqdm bar per layer with the reconstruction error.
 
@@ -207,7 +207,7 @@ class VSDBN:
         device = resolve_device(self.device)
         gen = torch.Generator(device=device).manual_seed(self.random_state)
         rng = np.random.default_rng(self.random_state)
-        state = self._resume(self._params(n_samples, n_vox))
+        state = self._resume({**self._params(n_samples, n_vox), "data": _fingerprint(parts)})
         self.weights_, self.visible_biases_, self.hidden_biases_ = [], [], []
         self.history_ = []
         resident = None
@@ -327,6 +327,18 @@ class VSDBN:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:
             torch.save(state, tmp)
+
+
+def _fingerprint(parts: list[np.ndarray]) -> str:
+    """Hash of the part shapes and of every 16th-or-so row: a checkpoint of other data with
+    the same shape is not resumed."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(str(p.shape).encode())
+        h.update(np.ascontiguousarray(p[:: max(1, len(p) // 16)], dtype=np.float32).tobytes())
+    return h.hexdigest()
 
 
 def _gather(parts: list[np.ndarray], offsets: np.ndarray, idx: np.ndarray) -> np.ndarray:

@@ -1,0 +1,82 @@
+"""The brain-network stage: display maps, labels, baselines, artifacts, bad input."""
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from anbn_utils.bns.networks import (
+    display_maps,
+    fit_brain_networks,
+    label_networks,
+    load_brain_networks,
+    save_brain_networks,
+)
+from anbn_utils.errors import DataError, ParameterError
+from anbn_utils.narratives import prepare_story
+from anbn_utils.synthetic import brain_mask
+
+
+def test_display_maps_flip_threshold_scale():
+    maps = np.array([[-4.0, 1.0], [-2.0, 0.2], [0.5, 0.9], [-1.0, -0.1]])
+    out = display_maps(maps, threshold=0.3)
+    # column 0 is mostly negative: flipped to [4, 2, -0.5, 1] -> negatives dropped,
+    # below 0.3 * 4 = 1.2 zeroed -> [4, 2, 0, 0], then divided by its std
+    expected = np.array([4.0, 2.0, 0.0, 0.0])
+    np.testing.assert_allclose(out[:, 0], expected / expected.std(), rtol=1e-6)
+    assert out[3, 1] == 0 and out[1, 1] == 0 and out[0, 1] > 0
+
+
+def test_a_blob_at_the_visual_cortex_is_labelled_visual():
+    mask_img = brain_mask(6.0)
+    mask = np.asanyarray(mask_img.dataobj) > 0
+    xyz = nib.affines.apply_affine(mask_img.affine, np.argwhere(mask))
+    blob = np.exp(-((xyz - [0, -88, 4]) ** 2).sum(1) / (2 * 10.0**2))
+    dmn = np.exp(-((xyz - [0, -56, 30]) ** 2).sum(1) / (2 * 8.0**2)) \
+        + np.exp(-((xyz - [0, 52, -4]) ** 2).sum(1) / (2 * 8.0**2))
+    table = label_networks(np.stack([blob, -dmn], axis=1), mask_img)
+    assert table.network.tolist() == ["Visual", "DefaultMode"]
+    assert table.loc[0, "peak_y"] < -80 and table.bn.tolist() == ["BN1", "BN2"]
+
+
+@pytest.fixture(scope="module")
+def stories(tiny_root, tmp_path_factory):
+    cache = tmp_path_factory.mktemp("cache")
+    return {t: prepare_story(tiny_root, t, cache_dir=cache, progress=False)
+            for t in ("pieman", "shapessocial")}
+
+
+@pytest.mark.parametrize("method", ["vsdbn", "canica"])
+def test_fit_save_load(stories, method, tmp_path):
+    bns = fit_brain_networks(stories, method=method, n_components=3,
+                             vsdbn=dict(n_hidden=(6, 4, 3), n_epochs=2), progress=False)
+    n_vox = stories["pieman"].scans["n_voxels"].iloc[0]
+    assert bns.maps[-1].shape == (n_vox, 3)
+    assert len(bns.maps) == (3 if method == "vsdbn" else 1)
+    assert bns.timecourses["pieman"].shape == (2, 282, 3)  # sub-001 excluded
+    assert bns.timecourses["shapessocial"].shape == (3, 272, 3)
+    save_brain_networks(bns, tmp_path)
+    back = load_brain_networks(tmp_path)
+    for a, b in zip(bns.maps, back.maps):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    np.testing.assert_allclose(back.mean_timecourses("pieman"), bns.timecourses["pieman"].mean(0),
+                               rtol=1e-5)
+    assert (tmp_path / "labels.tsv").is_file()
+    assert nib.load(tmp_path / "maps_layer1.nii.gz").shape[3] == bns.maps[0].shape[1]
+
+
+def test_bad_network_inputs(stories, tmp_path):
+    with pytest.raises(ParameterError, match="bn_method must be one of"):
+        fit_brain_networks(stories, method="pca")
+    other = dict(stories)
+    shapes = other["shapessocial"]
+    mask = np.asanyarray(nib.load(shapes.mask_path).dataobj).copy()
+    flat = mask.ravel()
+    flat[np.flatnonzero(flat)[0]] = 0
+    path = tmp_path / "mask.nii.gz"
+    nib.save(nib.Nifti1Image(flat.reshape(mask.shape), nib.load(shapes.mask_path).affine), path)
+    other["shapessocial"] = type(shapes)(task=shapes.task, scans=shapes.scans, words=shapes.words,
+                                         transcript=shapes.transcript, mask_path=str(path))
+    with pytest.raises(DataError, match="brain masks of 'pieman' and 'shapessocial' differ"):
+        fit_brain_networks(other, progress=False)
+    with pytest.raises(DataError, match="no brain networks"):
+        load_brain_networks(tmp_path / "nothing")
