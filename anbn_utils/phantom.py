@@ -49,7 +49,7 @@ from .synthetic import (
 )
 
 __all__ = ["DEFAULT_PLANTED", "NETWORKS", "STORIES", "load_truth", "make_phantom", "map_recovery",
-           "signal_check",
+           "coupling_recovery", "signal_check",
            "story_text"]
 
 #: Networks the phantom can place: name -> MNI coordinates (mm) of their blobs.
@@ -349,3 +349,44 @@ def map_recovery(maps: np.ndarray, truth: dict, mask_img) -> "pd.DataFrame":
     return pd.DataFrame([{"network": f"{r}: {truth['networks'][r]['name']}",
                           "planted AN": planted.get(int(r), ""), "matched BN": f"BN{c + 1}",
                           "spatial r": float(corr[r, c])} for r, c in zip(rows, cols)])
+
+
+def coupling_recovery(truth: dict, matched: "pd.DataFrame", pcc: np.ndarray,
+                      tests: dict[str, dict], names: list[str], alpha: float = 0.05):
+    """For each planted pair: is the planted AN coupled with the BN matched to its network?
+
+    Parameters
+    ----------
+    truth : dict
+        From :func:`load_truth`.
+    matched : DataFrame
+        From :func:`map_recovery` (network -> matched BN).
+    pcc : ndarray of shape (n_ans, n_bns)
+        One story's correlations.
+    tests : dict
+        Null model -> :func:`anbn_utils.coupling.max_statistic_test` output for the story.
+    names : list of str
+        AN names.
+
+    Returns
+    -------
+    DataFrame, one row per planted pair: the matched BN, the planted pair's r, the planted
+    AN's rank among all ANs for that BN (1 = the BN's anchor, Eq. 2; by r and by |r|),
+    whether the AN's own
+    anchor (Eq. 1) is that BN, and the AN's q-value under each null model.
+    """
+    import pandas as pd
+
+    rows = []
+    bn_of = {int(r.network.split(":")[0]): int(r["matched BN"][2:]) - 1
+             for _, r in matched.iterrows()}
+    for p in truth["planted"]:
+        i, k = names.index(p["an"]), bn_of[p["network"]]
+        row = {"planted AN": p["an"], "network": p["network_name"], "matched BN": f"BN{k + 1}",
+               "r": float(pcc[i, k]), "rank among ANs": int((pcc[:, k] > pcc[i, k]).sum() + 1),
+               "rank by |r|": int((np.abs(pcc[:, k]) > abs(pcc[i, k])).sum() + 1),
+               "Eq. 1 anchor is the matched BN": bool(np.argmax(pcc[i]) == k)}
+        for null, t in tests.items():
+            row[f"q ({null})"] = float(t["an_q"][i])
+        rows.append(row)
+    return pd.DataFrame(rows)

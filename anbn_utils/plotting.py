@@ -10,6 +10,8 @@ __all__ = [
     "plot_an_distributions",
     "plot_an_examples",
     "plot_an_heatmaps",
+    "plot_fig4",
+    "plot_fig5",
     "plot_network_maps",
     "plot_qk_decomposition",
     "plot_timecourses",
@@ -248,4 +250,51 @@ def plot_timecourses(courses: np.ndarray, names: list[str], *, tr: float = 1.5,
     ax.set_xlabel("scan time (s)")
     ax.set_xlim(0, t[-1] * 1.3)
     ax.set_title(title, fontsize=9)
+    return fig
+
+
+def plot_fig4(results: dict, n_layers: int, *, threshold: float = 0.25, title: str = "") -> plt.Figure:
+    """Fig. 4: ANs' maximal PCC: (a) distribution, (b) mean per layer, (c) % below threshold.
+
+    Parameters
+    ----------
+    results : dict
+        Story -> :func:`anbn_utils.coupling.couple_story` output.
+    """
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.4), layout="constrained")
+    for task, r in results.items():
+        an_max = r["an_max"]
+        layer = np.arange(len(an_max)) // (len(an_max) // n_layers)
+        axes[0].hist(an_max, bins=40, alpha=0.5, label=task)
+        axes[1].plot(range(1, n_layers + 1), [an_max[layer == l].mean() for l in range(n_layers)],
+                     marker="o", label=task)
+        axes[2].plot(range(1, n_layers + 1),
+                     [100 * (an_max[layer == l] < threshold).mean() for l in range(n_layers)],
+                     marker="o", label=task)
+    axes[0].set(xlabel="max PCC over BNs", ylabel="ANs", title="(a) ANs' max PCC")
+    axes[1].set(xlabel="layer", ylabel="mean max PCC", title="(b) per layer")
+    axes[2].set(xlabel="layer", ylabel=f"% ANs with max PCC < {threshold}",
+                title=f"(c-d) ANs below {threshold} per layer")
+    for ax in axes:
+        ax.legend(fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def plot_fig5(results: dict, n_layers: int, *, title: str = "") -> plt.Figure:
+    """Fig. 5: (a-b) each BN's maximal PCC, (c-d) the layers of the ANs anchored by BNs."""
+    n = len(results)
+    fig, axes = plt.subplots(2, n, figsize=(6 * n, 5.6), squeeze=False, layout="constrained")
+    for j, (task, r) in enumerate(results.items()):
+        bn_max = r["bn_max"]
+        axes[0, j].bar(np.arange(1, len(bn_max) + 1), bn_max, color="tab:blue")
+        axes[0, j].set(xlabel="BN", ylabel="max PCC over ANs",
+                       title=f"({'ab'[j % 2]}) {task}: BNs' max PCC "
+                             f"(mean {bn_max.mean():.3f} ± {bn_max.std():.3f})")
+        n_ans = r["pcc"].shape[0]
+        counts = np.bincount(r["bn_to_an"] // (n_ans // n_layers), minlength=n_layers)
+        axes[1, j].bar(np.arange(1, n_layers + 1), counts, color="tab:orange")
+        axes[1, j].set(xlabel="layer", ylabel="ANs anchored by BNs (Eq. 2)",
+                       title=f"({'cd'[j % 2]}) {task}: layers of the BNs' anchors")
+    fig.suptitle(title, fontsize=9)
     return fig

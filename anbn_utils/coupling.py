@@ -1,0 +1,273 @@
+"""Coupling ANs and BNs: synchronization, anchors (Eq. 1, Eq. 2), permutation tests, FDR.
+
+The synchronization of AN ``i`` and BN ``k`` is the Pearson correlation of their time
+courses over the kept TRs of a story, computed for all pairs at once as one matrix
+product of standardized series.  Eq. 1 anchors each AN to the BN it correlates with most,
+Eq. 2 each BN to its AN.
+
+Significance: a permutation test of each AN's maximum over BNs (and each BN's maximum
+over ANs), the maximum being recomputed on every randomized copy of the BN series, so the
+test accounts for the choice of the best partner.  The same randomization is applied to
+all BNs at once.  Three null models:
+
+- ``'shuffle'`` (the paper's "randomizations"): a random permutation of the TRs; it
+  destroys the autocorrelation of the series and is anti-conservative for smooth series;
+- ``'circular'``: a circular shift by a random lag of at least ``min_shift`` TRs;
+- ``'phase'``: phase randomization (the same random phases for every BN), which keeps the
+  power spectrum and the cross-BN correlations.
+
+p-values are ``(1 + #null >= observed) / (1 + n_permutations)``; q-values come from
+Benjamini-Hochberg (``scipy.stats.false_discovery_control``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy.stats import false_discovery_control
+from tqdm import tqdm
+
+from .errors import DataError, ParameterError
+
+__all__ = ["NULL_MODELS", "PAPER", "anchors", "max_statistic_test", "pcc_matrix", "randomize",
+           "couple_story", "save_coupling", "standardize", "summarize"]
+
+NULL_MODELS = ("shuffle", "circular", "phase")
+
+
+def standardize(x: torch.Tensor, names=None, what: str = "series") -> torch.Tensor:
+    """Columns with zero mean and unit norm (so that ``a.T @ b`` is Pearson's r).
+
+    Raises a :class:`DataError` naming the constant or non-finite columns.
+    """
+    bad = ~torch.isfinite(x).all(0)
+    if bad.any():
+        raise DataError(f"{what}: NaN or infinite values in {_name(bad, names)}")
+    xc = x - x.mean(0)
+    norm = xc.norm(dim=0)
+    const = norm <= 1e-8 * (1 + x.abs().amax(0))
+    if const.any():
+        raise DataError(f"{what}: constant (zero-variance) series {_name(const, names)}; "
+                        "a correlation is undefined")
+    return xc / norm
+
+
+def _name(mask: torch.Tensor, names) -> str:
+    idx = torch.nonzero(mask).flatten().tolist()
+    shown = [names[i] if names is not None else str(i) for i in idx[:5]]
+    return f"{len(idx)} unit(s): {', '.join(shown)}{' ...' if len(idx) > 5 else ''}"
+
+
+def pcc_matrix(ans: torch.Tensor, bns: torch.Tensor, *, an_names=None, bn_names=None,
+               story: str = "") -> torch.Tensor:
+    """Pearson correlation of every AN with every BN.
+
+    Parameters
+    ----------
+    ans : Tensor of shape (n_trs, n_ans)
+    bns : Tensor of shape (n_trs, n_bns)
+
+    Returns
+    -------
+    Tensor of shape (n_ans, n_bns)
+    """
+    if ans.shape[0] != bns.shape[0]:
+        raise DataError(f"story {story!r}: AN series have {ans.shape[0]} TRs but BN series "
+                        f"{bns.shape[0]}; both must be on the kept volumes of the story")
+    a = standardize(ans.to(torch.float64), an_names, f"story {story!r}, ANs")
+    b = standardize(bns.to(torch.float64), bn_names, f"story {story!r}, BNs")
+    return (a.T @ b).to(ans.dtype)
+
+
+def anchors(pcc: torch.Tensor, mode: str = "signed") -> dict[str, torch.Tensor]:
+    """Eq. 1 and Eq. 2: each AN's best BN and each BN's best AN.
+
+    Parameters
+    ----------
+    pcc : Tensor of shape (n_ans, n_bns)
+    mode : {'signed', 'abs'}
+        Maximize r (the paper) or |r|.
+
+    Returns
+    -------
+    dict with ``an_to_bn`` (n_ans,), ``an_max`` (n_ans,), ``bn_to_an`` (n_bns,),
+    ``bn_max`` (n_bns,); maxima are of the signed r at the chosen partner.
+    """
+    score = _score(pcc, mode)
+    an_to_bn = score.argmax(1)
+    bn_to_an = score.argmax(0)
+    return {"an_to_bn": an_to_bn, "an_max": pcc.gather(1, an_to_bn[:, None])[:, 0],
+            "bn_to_an": bn_to_an, "bn_max": pcc.gather(0, bn_to_an[None])[0]}
+
+
+def _score(pcc, mode):
+    if mode == "signed":
+        return pcc
+    if mode == "abs":
+        return pcc.abs()
+    raise ParameterError(f"mode must be 'signed' or 'abs', not {mode!r}")
+
+
+def randomize(b: torch.Tensor, n: int, null: str, generator: torch.Generator,
+              min_shift: int = 10) -> torch.Tensor:
+    """``n`` randomized copies of the series ``b`` (n_trs, n_bns), standardized.
+
+    Returns a Tensor of shape (n, n_trs, n_bns).  One randomization per copy, applied to
+    all columns alike.
+    """
+    T = b.shape[0]
+    dev = b.device
+    if null == "shuffle":
+        idx = torch.argsort(torch.rand(n, T, generator=generator, device=dev), dim=1)
+        out = b[idx]
+    elif null == "circular":
+        if not 0 < min_shift < T - min_shift:
+            raise ParameterError(f"min_shift={min_shift} leaves no lag for {T} TRs")
+        lag = torch.randint(min_shift, T - min_shift + 1, (n,), generator=generator, device=dev)
+        idx = (torch.arange(T, device=dev)[None] - lag[:, None]) % T
+        out = b[idx]
+    elif null == "phase":
+        f = torch.fft.rfft(b, dim=0)  # (F, K)
+        phase = 2 * torch.pi * torch.rand(n, f.shape[0], 1, generator=generator, device=dev,
+                                          dtype=b.dtype)
+        phase[:, 0] = 0  # keep the mean
+        if T % 2 == 0:
+            phase[:, -1] = 0  # the Nyquist term stays real
+        out = torch.fft.irfft(f[None] * torch.exp(1j * phase), n=T, dim=1)
+    else:
+        raise ParameterError(f"null model must be one of {NULL_MODELS}, not {null!r}")
+    out = out - out.mean(1, keepdim=True)
+    return out / out.norm(dim=1, keepdim=True).clamp(min=1e-12)
+
+
+def max_statistic_test(
+    ans: torch.Tensor, bns: torch.Tensor, *, null: str = "circular",
+    n_permutations: int = 5000, mode: str = "signed", random_state: int = 0,
+    chunk: int = 64, min_shift: int = 10, progress: bool = False, story: str = "",
+) -> dict[str, np.ndarray]:
+    """Permutation p- and FDR q-values of each AN's and each BN's maximal correlation.
+
+    Parameters
+    ----------
+    ans : Tensor of shape (n_trs, n_ans)
+    bns : Tensor of shape (n_trs, n_bns)
+    null : {'shuffle', 'circular', 'phase'}
+    n_permutations : int
+    mode : {'signed', 'abs'}
+    random_state : int
+    chunk : int
+        Randomized copies per batched matrix product.
+    min_shift : int
+        Smallest lag of the circular shift (TRs).
+
+    Returns
+    -------
+    dict of ndarrays: ``pcc`` (n_ans, n_bns), ``an_max``, ``an_p``, ``an_q`` (n_ans,),
+    ``an_to_bn``, ``bn_max``, ``bn_p``, ``bn_q``, ``bn_to_an`` (n_bns,).
+    """
+    a = standardize(ans.to(torch.float32), what=f"story {story!r}, ANs")
+    b = standardize(bns.to(torch.float32), what=f"story {story!r}, BNs")
+    if a.shape[0] != b.shape[0]:
+        raise DataError(f"story {story!r}: {a.shape[0]} AN TRs but {b.shape[0]} BN TRs")
+    pcc = a.T @ b
+    obs = anchors(pcc, mode)
+    obs_an = _score(pcc, mode).amax(1)
+    obs_bn = _score(pcc, mode).amax(0)
+    gen = torch.Generator(device=b.device).manual_seed(random_state)
+    exceed_an = torch.zeros_like(obs_an)
+    exceed_bn = torch.zeros_like(obs_bn)
+    for s in tqdm(range(0, n_permutations, chunk), desc=f"{null} null", disable=not progress):
+        n = min(chunk, n_permutations - s)
+        null_b = randomize(b, n, null, gen, min_shift)  # (n, T, K)
+        null_pcc = _score(torch.einsum("ta,ntk->nak", a, null_b.to(a.dtype)), mode)
+        exceed_an += (null_pcc.amax(2) >= obs_an).sum(0)
+        exceed_bn += (null_pcc.amax(1) >= obs_bn).sum(0)
+    an_p = ((1 + exceed_an) / (1 + n_permutations)).cpu().numpy()
+    bn_p = ((1 + exceed_bn) / (1 + n_permutations)).cpu().numpy()
+    return {
+        "pcc": pcc.cpu().numpy(), "an_to_bn": obs["an_to_bn"].cpu().numpy(),
+        "an_max": obs["an_max"].cpu().numpy(), "an_p": an_p,
+        "an_q": false_discovery_control(an_p, method="bh"),
+        "bn_to_an": obs["bn_to_an"].cpu().numpy(), "bn_max": obs["bn_max"].cpu().numpy(),
+        "bn_p": bn_p, "bn_q": false_discovery_control(bn_p, method="bh"),
+    }
+
+
+#: Headline numbers of the paper (BERT-base, Narratives Pie Man / Shapes, VS-DBN 128 BNs).
+PAPER = {
+    "pieman": {"ans_significant_pct": 99.57, "bn_max_pcc_mean": 0.4364, "bn_max_pcc_sd": 0.0473,
+               "bns_significant": 128},
+    "shapessocial": {"ans_significant_pct": 98.71, "bn_max_pcc_mean": 0.4422,
+                     "bn_max_pcc_sd": 0.0592, "bns_significant": 128},
+}
+
+
+def summarize(result: dict, n_layers: int, *, alpha: float = 0.05,
+              threshold: float = 0.25) -> dict:
+    """Headline numbers of one story: AN and BN maxima, significance per null model.
+
+    Parameters
+    ----------
+    result : dict
+        ``{"pcc", "an_max", "an_to_bn", "bn_max", "bn_to_an", "tests": {null: test}}`` with
+        ``test`` the output of :func:`max_statistic_test`.
+    n_layers : int
+        ANs are in layer order (``an_names``): layer of AN ``i`` is ``i // (n_ans / n_layers)``.
+    """
+    n_ans, n_bns = result["pcc"].shape
+    layer = np.arange(n_ans) // (n_ans // n_layers)
+    an_max, bn_max = result["an_max"], result["bn_max"]
+    out = {
+        "n_ans": int(n_ans), "n_bns": int(n_bns),
+        "an_max_pcc_mean": float(an_max.mean()), "an_max_pcc_sd": float(an_max.std()),
+        "bn_max_pcc_mean": float(bn_max.mean()), "bn_max_pcc_sd": float(bn_max.std()),
+        "an_max_pcc_per_layer": [float(an_max[layer == l].mean()) for l in range(n_layers)],
+        f"ans_below_{threshold}_pct_per_layer": [float(100 * (an_max[layer == l] < threshold).mean())
+                                                 for l in range(n_layers)],
+        "anchored_ans_per_layer": np.bincount(layer[result["bn_to_an"]],
+                                              minlength=n_layers).tolist(),
+        "nulls": {},
+    }
+    for null, test in result["tests"].items():
+        out["nulls"][null] = {
+            "ans_significant_pct": float(100 * (test["an_q"] < alpha).mean()),
+            "bns_significant": int((test["bn_q"] < alpha).sum()),
+        }
+    return out
+
+
+def couple_story(ans: np.ndarray, bns: np.ndarray, *, nulls=NULL_MODELS,
+                 n_permutations: int = 5000, mode: str = "signed", random_state: int = 0,
+                 min_shift: int = 10, device: str = "cpu", story: str = "",
+                 an_names=None, bn_names=None) -> dict:
+    """PCC, anchors and the permutation tests under each null model, for one story.
+
+    Parameters
+    ----------
+    ans : ndarray of shape (n_trs, n_ans)
+        HRF-convolved AN series.
+    bns : ndarray of shape (n_trs, n_bns)
+        Subject-averaged BN series.
+    """
+    a = torch.tensor(np.asarray(ans, dtype=np.float32), device=device)
+    b = torch.tensor(np.asarray(bns, dtype=np.float32), device=device)
+    pcc = pcc_matrix(a, b, an_names=an_names, bn_names=bn_names, story=story)
+    anch = {k: v.cpu().numpy() for k, v in anchors(pcc, mode).items()}
+    tests = {null: max_statistic_test(a, b, null=null, n_permutations=n_permutations,
+                                      mode=mode, random_state=random_state, min_shift=min_shift,
+                                      story=story) for null in nulls}
+    return {"pcc": pcc.cpu().numpy(), **anch, "tests": tests}
+
+
+def save_coupling(result: dict, folder) -> None:
+    """Write one story's PCC matrix, anchors and p/q-values (``.npy``) to ``folder``."""
+    from pathlib import Path
+
+    from .io import save_array
+
+    folder = Path(folder)
+    for key in ("pcc", "an_to_bn", "an_max", "bn_to_an", "bn_max"):
+        save_array(folder / f"{key}.npy", result[key])
+    for null, t in result["tests"].items():
+        for key in ("an_p", "an_q", "bn_p", "bn_q"):
+            save_array(folder / f"{key}_{null}.npy", t[key])
