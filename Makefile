@@ -36,3 +36,4 @@ clean:
 # Benchmarks (measured on this machine; results go to benchmarks/results/, shown in the book).
 bench: venv
 	$(BIN)/python benchmarks/bench_ans.py --out benchmarks/results
+	$(BIN)/python benchmarks/bench_coupling.py --out benchmarks/results

@@ -10,6 +10,7 @@ __all__ = [
     "plot_an_distributions",
     "plot_an_examples",
     "plot_an_heatmaps",
+    "plot_category_heatmap",
     "plot_fig4",
     "plot_fig5",
     "plot_network_maps",
@@ -298,3 +299,23 @@ def plot_fig5(results: dict, n_layers: int, *, title: str = "") -> plt.Figure:
                        title=f"({'cd'[j % 2]}) {task}: layers of the BNs' anchors")
     fig.suptitle(title, fontsize=9)
     return fig
+
+
+def plot_category_heatmap(matrix: np.ndarray, labels, *, ax=None, title: str = "",
+                          diverging: bool = False, fmt: str = "{:.0f}") -> plt.Axes:
+    """A 17 x 17 (query tag x key tag) matrix as an annotated heatmap."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 6))
+    lim = np.abs(matrix).max() or 1.0
+    im = ax.imshow(matrix, cmap="RdBu_r" if diverging else "Reds",
+                   vmin=-lim if diverging else 0, vmax=lim)
+    ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(labels)), labels, fontsize=7)
+    ax.set_xlabel("key tag")
+    ax.set_ylabel("query tag")
+    for (i, j), v in np.ndenumerate(matrix):
+        if abs(v) >= 0.25 * lim and v != 0:
+            ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=5.5)
+    ax.figure.colorbar(im, ax=ax, shrink=0.7)
+    ax.set_title(title, fontsize=9)
+    return ax
