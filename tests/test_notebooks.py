@@ -24,7 +24,7 @@ def test_source_notebooks_are_clean_and_parameterized(path):
     assert {"run_dir", "stage_dir"} <= set(notebook_parameters(path))
 
 
-@pytest.mark.parametrize("name", ["00_phantom", "01_data", "02_ans", "03_bns", "04_coupling"])
+@pytest.mark.parametrize("name", [s.name for s in STAGES])
 def test_how_to_run_documents_every_parameter(name):
     page = (REPO_ROOT / "book" / "how_to_run.md").read_text()
     table = page.split(f"### Parameters of {name[:2]} ·", 1)[1].split("\n### ", 1)[0]
