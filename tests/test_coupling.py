@@ -79,3 +79,26 @@ def test_bad_series_name_the_story_and_units():
     b[5, 1] = float("nan")
     with pytest.raises(DataError, match=r"BNs: NaN or infinite values in 1 unit\(s\): BN2"):
         pcc_matrix(a, b, story="pieman", bn_names=["BN1", "BN2", "BN3"])
+
+
+@pytest.mark.parametrize("mode", ["signed", "abs"])
+def test_circular_null_by_fft_equals_shifting_each_copy(mode):
+    """The FFT path gives the p-values of rolling the BN series by each drawn lag."""
+    from anbn_utils.coupling import _draw_lags, standardize
+
+    rng = np.random.default_rng(5)
+    ans = torch.tensor(ar1(rng, 80, 30, 0.6), dtype=torch.float64)
+    bns = torch.tensor(ar1(rng, 80, 4, 0.6), dtype=torch.float64)
+    out = max_statistic_test(ans, bns, null="circular", n_permutations=300, mode=mode,
+                             random_state=7)
+    a, b = standardize(ans.float()), standardize(bns.float())
+    lags = _draw_lags(80, 300, torch.Generator().manual_seed(7), 10, "cpu")
+    score = (lambda x: x) if mode == "signed" else torch.abs
+    obs = score(a.T @ b)
+    ex_an, ex_bn = torch.zeros(30), torch.zeros(4)
+    for lag in lags:
+        null = score(a.T @ torch.roll(b, int(lag), 0))
+        ex_an += null.amax(1) >= obs.amax(1) - 1e-6
+        ex_bn += null.amax(0) >= obs.amax(0) - 1e-6
+    np.testing.assert_allclose(out["an_p"], (1 + ex_an.numpy()) / 301, atol=1.5 / 301)
+    np.testing.assert_allclose(out["bn_p"], (1 + ex_bn.numpy()) / 301, atol=1.5 / 301)
