@@ -30,6 +30,7 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+import pandas as pd
 
 from .ans.activations import an_index, an_names, convolve_hrf
 from .assets import DEFAULT_MODEL
@@ -322,7 +323,7 @@ def signal_check(story, truth: dict) -> list[dict]:
     return rows
 
 
-def map_recovery(maps: np.ndarray, truth: dict, mask_img) -> "pd.DataFrame":
+def map_recovery(maps: np.ndarray, truth: dict, mask_img) -> pd.DataFrame:
     """Match each planted network to one BN (Hungarian, on |spatial correlation|).
 
     Parameters
@@ -337,7 +338,6 @@ def map_recovery(maps: np.ndarray, truth: dict, mask_img) -> "pd.DataFrame":
     DataFrame with one row per planted network: the matched BN (``BN{k}``, 1-based), the
     spatial correlation, and the planted AN (if any).
     """
-    import pandas as pd
     from nilearn.masking import apply_mask
     from scipy.optimize import linear_sum_assignment
 
@@ -352,7 +352,7 @@ def map_recovery(maps: np.ndarray, truth: dict, mask_img) -> "pd.DataFrame":
 
 
 def coupling_recovery(truth: dict, matched: "pd.DataFrame", pcc: np.ndarray,
-                      tests: dict[str, dict], names: list[str], alpha: float = 0.05):
+                      tests: dict[str, dict], names: list[str]) -> pd.DataFrame:
     """For each planted pair: is the planted AN coupled with the BN matched to its network?
 
     Parameters
@@ -375,8 +375,6 @@ def coupling_recovery(truth: dict, matched: "pd.DataFrame", pcc: np.ndarray,
     whether the AN's own
     anchor (Eq. 1) is that BN, and the AN's q-value under each null model.
     """
-    import pandas as pd
-
     rows = []
     bn_of = {int(r.network.split(":")[0]): int(r["matched BN"][2:]) - 1
              for _, r in matched.iterrows()}

@@ -77,6 +77,7 @@ def test_products_sum_to_the_models_own_attention(name, request):
     ids = torch.randint(1, 50, (11,))
     before = _hooks(model)
     q, k = capture_qk(model, ids)
+    assert _hooks(model) == before  # our hooks are removed
     d = q.shape[-1]
     products = q[..., :, None, :] * k[..., None, :, :]  # (L, H, T, T, d): one map per AN
     scores = products.sum(-1) / d**0.5

@@ -119,7 +119,7 @@ def fit_brain_networks(
         maps = [model.maps(layer) for layer in range(1, len(model.weights_) + 1)]
         tcs = {t: np.stack([model.transform(p) for p in ps]) for t, ps in parts.items()}
         return BrainNetworks(maps, tcs, subjects, mask_img, model.history_,
-                             {"method": method, "params": model_params(model)})
+                             {"method": method, "params": model.get_params()})
     from nilearn.decomposition import CanICA, DictLearning
 
     cls = {"canica": CanICA, "dictlearning": DictLearning}[method]
@@ -130,13 +130,6 @@ def fit_brain_networks(
     tcs = {t: np.stack(est.transform(v)) for t, v in imgs.items()}
     return BrainNetworks([est.components_.T.astype(np.float32)], tcs, subjects, mask_img, [],
                          {"method": method, "params": {"n_components": n_components}})
-
-
-def model_params(model: VSDBN) -> dict:
-    keys = ("n_hidden", "learning_rate", "l1", "n_epochs", "batch_size", "init_std",
-            "noise_std", "positive_phase", "between_layers", "random_state")
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in
-            ((k, getattr(model, k)) for k in keys)}
 
 
 def display_maps(maps: np.ndarray, threshold: float = 0.3) -> np.ndarray:

@@ -183,10 +183,13 @@ class VSDBN:
             raise ParameterError(f"positive_phase must be 'sample' or 'prob', "
                                  f"not {self.positive_phase!r}")
 
-    def _params(self, n_samples, n_vox) -> dict:
-        keys = ("n_hidden", "learning_rate", "l1", "n_epochs", "batch_size", "init_std",
-                "noise_std", "positive_phase", "between_layers", "random_state")
-        return {**{k: getattr(self, k) for k in keys}, "shape": [n_samples, n_vox]}
+    _MODEL_PARAMS = ("n_hidden", "learning_rate", "l1", "n_epochs", "batch_size", "init_std",
+                     "noise_std", "positive_phase", "between_layers", "random_state")
+
+    def get_params(self) -> dict:
+        """The parameters that decide the fitted model (lists for sequences)."""
+        return {k: list(v) if isinstance(v, tuple) else v
+                for k, v in ((k, getattr(self, k)) for k in self._MODEL_PARAMS)}
 
     def fit(self, X) -> "VSDBN":
         """Train the layers greedily.
@@ -207,7 +210,7 @@ class VSDBN:
         device = resolve_device(self.device)
         gen = torch.Generator(device=device).manual_seed(self.random_state)
         rng = np.random.default_rng(self.random_state)
-        state = self._resume({**self._params(n_samples, n_vox), "data": _fingerprint(parts)})
+        state = self._resume({**self.get_params(), "data": _fingerprint(parts)})
         self.weights_, self.visible_biases_, self.hidden_biases_ = [], [], []
         self.history_ = []
         resident = None
@@ -252,7 +255,7 @@ class VSDBN:
                     total += float(err) * len(idx)
                 history.append(total / n_samples)
                 bar.set_postfix(err=f"{history[-1]:.4f}")
-                self._checkpoint(layer, epoch, W, b, c, history, gen, rng, n_samples, n_vox)
+                self._checkpoint(layer, epoch, W, b, c, history, gen, rng)
             self.weights_.append(W.cpu().numpy())
             self.visible_biases_.append(b.cpu().numpy())
             self.hidden_biases_.append(c.cpu().numpy())
@@ -309,7 +312,7 @@ class VSDBN:
         state = torch.load(path, weights_only=False)
         return state if state.get("params_hash") == self._params_hash else None
 
-    def _checkpoint(self, layer, epoch, W, b, c, history, gen, rng, n_samples, n_vox) -> None:
+    def _checkpoint(self, layer, epoch, W, b, c, history, gen, rng) -> None:
         """Save finished layers, the current one and the random streams (atomically)."""
         path = self._ckpt_path()
         if path is None:
