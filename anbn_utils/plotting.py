@@ -17,6 +17,7 @@ __all__ = [
     "plot_qk_decomposition",
     "plot_timecourses",
     "plot_transcript_on_trs",
+    "text_heatmap_html",
 ]
 
 
@@ -319,3 +320,56 @@ def plot_category_heatmap(matrix: np.ndarray, labels, *, ax=None, title: str = "
     ax.figure.colorbar(im, ax=ax, shrink=0.7)
     ax.set_title(title, fontsize=9)
     return ax
+
+
+def text_heatmap_html(tokens: pd.DataFrame, transcript: str, top_query: np.ndarray,
+                      top_key: np.ndarray, top_values: np.ndarray, an: int, *,
+                      title: str = "") -> str:
+    """Static HTML of one AN's top query-key pairs laid on the transcript.
+
+    Each token is shaded red by the summed magnitude of the pairs it takes part in as a
+    query and blue as a key (purple when both), relative to the most involved token.  The
+    HTML has no script and no external resource.
+
+    Parameters
+    ----------
+    tokens : DataFrame
+        Token table (``segment``, ``position``, ``special``, ``char_start``, ``char_end``).
+    transcript : str
+    top_query, top_key, top_values : ndarray of shape (n_segments, n_ans, top_k)
+    an : int
+        Flattened AN index.
+    """
+    import html
+
+    key = {(s, p): i for i, (s, p) in enumerate(zip(tokens["segment"], tokens["position"]))}
+    q_w, k_w = np.zeros(len(tokens)), np.zeros(len(tokens))
+    for s in range(top_query.shape[0]):
+        mag = np.abs(np.asarray(top_values[s, an], dtype=float))
+        for pos, w in zip(np.asarray(top_query[s, an]), mag):
+            q_w[key[s, int(pos)]] += w
+        for pos, w in zip(np.asarray(top_key[s, an]), mag):
+            k_w[key[s, int(pos)]] += w
+    scale = max(q_w.max(), k_w.max()) or 1.0
+    parts, cursor = [], 0
+    for i, row in enumerate(tokens.itertuples()):
+        if row.special or row.char_start < cursor:
+            continue
+        parts.append(html.escape(transcript[cursor:row.char_start]))
+        a_q, a_k = q_w[i] / scale, k_w[i] / scale
+        text = html.escape(transcript[row.char_start:row.char_end])
+        if a_q or a_k:
+            r, b = int(255 * min(1, a_q / max(a_q + a_k, 1e-12) * 2)), int(255 * min(1, a_k / max(a_q + a_k, 1e-12) * 2))
+            alpha = min(1.0, 0.15 + 0.85 * max(a_q, a_k))
+            parts.append(f'<span style="background:rgba({r},0,{b},{alpha:.2f});color:'
+                         f'{"white" if alpha > 0.6 else "black"}" title="query {q_w[i]:.2f}, '
+                         f'key {k_w[i]:.2f}">{text}</span>')
+        else:
+            parts.append(text)
+        cursor = row.char_end
+    parts.append(html.escape(transcript[cursor:]))
+    return (f'<div style="font-family:serif;font-size:13px;line-height:1.7;max-height:24em;'
+            f'overflow-y:auto;border:1px solid #ccc;padding:0.6em"><b>{html.escape(title)}</b> '
+            '<span style="background:rgb(255,0,0);color:white">&nbsp;query&nbsp;</span> '
+            '<span style="background:rgb(0,0,255);color:white">&nbsp;key&nbsp;</span><br>'
+            + "".join(parts).replace("\n", "<br>") + "</div>")
