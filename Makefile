@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PROFILE ?= phantom
 STAMP := $(VENV)/.anbn-installed
 
-.PHONY: venv book notebooks html test bench clean
+.PHONY: venv book notebooks html check-book test bench clean
 
 venv: $(STAMP)
 
@@ -29,6 +29,11 @@ html: venv
 
 test: venv
 	$(BIN)/python -m pytest
+
+# The built book in headless Chromium (Debian's package: apt-get install chromium);
+# screenshots of every page go to _build/screenshots/.
+check-book: venv
+	$(BIN)/python -m pytest book_tests
 
 clean:
 	rm -rf _build book/executed
