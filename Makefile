@@ -21,7 +21,9 @@ $(STAMP): pyproject.toml requirements/constraints.txt requirements/spacy-model.t
 # Run the notebooks of a profile (skipping up-to-date stages), then render the book.
 book: notebooks html
 
+# The default book also shows the false-positive rates of the null phantom (run first).
 notebooks: venv
+	if [ "$(PROFILE)" = phantom ]; then $(BIN)/python -m anbn_utils.run --profile phantom-null --no-publish --no-progress; fi
 	$(BIN)/python -m anbn_utils.run --profile $(PROFILE) --no-progress
 
 html: venv
