@@ -44,3 +44,4 @@ clean:
 bench: venv
 	$(BIN)/python benchmarks/bench_ans.py --out benchmarks/results
 	$(BIN)/python benchmarks/bench_coupling.py --out benchmarks/results
+	$(BIN)/python benchmarks/bench_vsdbn.py --out benchmarks/results
