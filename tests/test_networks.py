@@ -80,3 +80,40 @@ def test_bad_network_inputs(stories, tmp_path):
         fit_brain_networks(other, progress=False)
     with pytest.raises(DataError, match="no brain networks"):
         load_brain_networks(tmp_path / "nothing")
+
+
+def test_stories_on_different_grids_are_pooled_on_a_common_grid(tiny_root, tmp_path):
+    """Shapes resampled to another grid (as the real data): refused as is, pooled on a
+    common grid with the intersection of the masks."""
+    import shutil
+
+    from nilearn.image import resample_img
+
+    from anbn_utils.narratives import common_mask, layout
+
+    root = tmp_path / "ds"
+    shutil.copytree(tiny_root, root)
+    affine = nib.load(layout.mask_path(root, "shapessocial")).affine.copy()
+    affine[:3, :3] *= 0.8  # a finer grid
+    for path in [layout.mask_path(root, "shapessocial"),
+                 *root.glob("derivatives/afni-smooth/sub-*/func/*shapessocial*bold.nii.gz")]:
+        img = resample_img(nib.load(path), target_affine=affine, target_shape=(9, 10, 8),
+                           interpolation="nearest" if "mask" in path.name else "continuous",
+                           force_resample=True, copy_header=True)
+        nib.save(img, path)
+    cache = tmp_path / "cache"
+    own = {t: prepare_story(root, t, cache_dir=cache, progress=False)
+           for t in ("pieman", "shapessocial")}
+    with pytest.raises(DataError, match="brain masks of 'pieman' and 'shapessocial' differ"):
+        fit_brain_networks(own, progress=False)
+    masks = {t: layout.mask_path(root, t) for t in own}
+    common = common_mask(masks, "pieman", cache)
+    keep = np.asanyarray(nib.load(common).dataobj) > 0
+    assert 0 < keep.sum() <= (np.asanyarray(nib.load(masks["pieman"]).dataobj) > 0).sum()
+    pooled = {t: prepare_story(root, t, cache_dir=cache, progress=False, mask=common)
+              for t in own}
+    assert {int(s.scans["n_voxels"].iloc[0]) for s in pooled.values()} == {int(keep.sum())}
+    bns = fit_brain_networks(pooled, vsdbn=dict(n_hidden=(4, 3, 2), n_epochs=1), progress=False)
+    assert bns.timecourses["shapessocial"].shape == (3, 272, 2)
+    with pytest.raises(DataError, match="common_grid='shapes'"):
+        common_mask(masks, "shapes", cache)

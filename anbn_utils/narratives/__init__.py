@@ -3,6 +3,7 @@
 from .bold import (
     StoryWindow,
     cache_task_bold,
+    common_mask,
     load_mask,
     load_masked_bold,
     mean_and_tsnr,
@@ -20,6 +21,7 @@ __all__ = [
     "StoryWindow",
     "assign_words_to_trs",
     "cache_task_bold",
+    "common_mask",
     "dataset_name",
     "download",
     "download_patterns",

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from ..config import get_cache_dir
 from ..errors import DataError
-from ..io import file_fingerprint, hash_json, read_json, save_array, write_json
+from ..io import atomic_path, file_fingerprint, hash_json, read_json, save_array, write_json
 from .layout import TR
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "load_mask",
     "read_story_window",
     "cache_task_bold",
+    "common_mask",
     "mean_and_tsnr",
 ]
 
@@ -155,6 +156,7 @@ def load_masked_bold(
     window: StoryWindow,
     *,
     mask_path: str | os.PathLike | None = None,
+    resample: bool = False,
 ) -> tuple[np.ndarray, int]:
     """Crop one scan to ``window``, mask it and z-score each voxel over time.
 
@@ -168,6 +170,9 @@ def load_masked_bold(
         Volumes to keep.
     mask_path : path, optional
         Only used to name the mask in error messages.
+    resample : bool
+        If the scan's grid differs from the mask's, resample the cropped scan onto the
+        mask's grid (nilearn, continuous interpolation) instead of raising.
 
     Returns
     -------
@@ -191,12 +196,15 @@ def load_masked_bold(
     mask_name = mask_path or "the brain mask"
     if img.ndim != 4:
         raise DataError(f"{bold_path} has shape {img.shape}; expected a 4D BOLD image.")
-    if img.shape[:3] != mask_img.shape or not np.allclose(img.affine, mask_img.affine, atol=1e-3):
+    same_grid = img.shape[:3] == mask_img.shape and np.allclose(img.affine, mask_img.affine,
+                                                                   atol=1e-3)
+    if not same_grid and not resample:
         raise DataError(
             f"the grid of {bold_path} (shape {img.shape[:3]}) differs from {mask_name} "
             f"(shape {mask_img.shape}) or their affines differ. Use the mask of the same "
             "task (tpl-..._res-<task>_desc-brain_mask.nii.gz) or resample it with "
-            "nilearn.image.resample_to_img(mask, bold, interpolation='nearest')."
+            "nilearn.image.resample_to_img(mask, bold, interpolation='nearest'), or put "
+            "the stories on one grid (common_grid)."
         )
     if img.shape[3] < window.stop:
         raise DataError(
@@ -208,6 +216,11 @@ def load_masked_bold(
         img.affine,
         img.header,
     )
+    if not same_grid:
+        from nilearn.image import resample_to_img
+
+        cropped = resample_to_img(cropped, mask_img, interpolation="continuous",
+                                  force_resample=True, copy_header=True)
     data = apply_mask(cropped, mask_img, ensure_finite=False).astype(np.float32, copy=False)
     bad = ~np.isfinite(data)
     if bad.any():
@@ -225,11 +238,12 @@ def load_masked_bold(
     return data, int(constant.sum())
 
 
-def _cache_one(bold_path, mask_img, mask_path, window, cache_dir, key) -> dict:
+def _cache_one(bold_path, mask_img, mask_path, window, cache_dir, key, resample) -> dict:
     """Load one scan into the cache unless it is there; the ``.json`` sidecar is written last."""
     out, meta = Path(cache_dir) / f"{key}.npy", Path(cache_dir) / f"{key}.json"
     if not (out.is_file() and meta.is_file()):
-        data, n_constant = load_masked_bold(bold_path, mask_img, window, mask_path=mask_path)
+        data, n_constant = load_masked_bold(bold_path, mask_img, window, mask_path=mask_path,
+                                            resample=resample)
         save_array(out, data)
         write_json(meta, {"bold": str(bold_path), "shape": data.shape, "n_constant": n_constant})
     info = read_json(meta)
@@ -245,6 +259,7 @@ def cache_task_bold(
     cache_dir: str | os.PathLike | None = None,
     n_jobs: int = 1,
     progress: bool = True,
+    resample: bool = False,
 ) -> pd.DataFrame:
     """Crop, mask, z-score and cache every scan of one task.
 
@@ -267,6 +282,8 @@ def cache_task_bold(
         joblib workers.
     progress : bool
         Show a tqdm bar.
+    resample : bool
+        Resample scans whose grid differs from the mask's (see :func:`load_masked_bold`).
 
     Returns
     -------
@@ -286,10 +303,10 @@ def cache_task_bold(
             load_masked_bold(row.bold_path, mask_img, w)  # raises the clear error
         keys.append(hash_json({
             "bold": file_fingerprint(row.bold_path), "mask": mask_fp,
-            "start": w.start, "stop": w.stop, "version": _CACHE_VERSION,
+            "start": w.start, "stop": w.stop, "version": _CACHE_VERSION, "resample": resample,
         })[:24])
     jobs = (
-        delayed(_cache_one)(row.bold_path, mask_img, str(mask_path), w, cache_dir, key)
+        delayed(_cache_one)(row.bold_path, mask_img, str(mask_path), w, cache_dir, key, resample)
         for row, w, key in zip(scans.itertuples(), windows, keys)
     )
     results = list(tqdm(
@@ -324,3 +341,45 @@ def mean_and_tsnr(
         img=img, mask=mask_img,
     )
     return mean, tsnr
+
+
+def common_mask(
+    mask_paths: dict[str, str | os.PathLike], target: str,
+    cache_dir: str | os.PathLike | None = None,
+) -> Path:
+    """One voxel space for several stories: the masks resampled onto ``target``'s grid
+    (nearest neighbour) and intersected.
+
+    The BNs are fitted on the pooled volumes of all stories, which need one voxel space;
+    the real Pie Man and Shapes scans are on different grids.
+
+    Parameters
+    ----------
+    mask_paths : dict
+        Task -> brain mask path.
+    target : str
+        Task whose grid is kept.
+    cache_dir : path, optional
+        Where the mask is written (argument > ``ANBN_CACHE_DIR`` > ``~/.cache/anbn``).
+
+    Returns
+    -------
+    Path of the common mask (a NIfTI file named by a hash of its inputs).
+    """
+    from nilearn.image import resample_to_img
+
+    if target not in mask_paths:
+        raise DataError(f"common_grid={target!r} is not one of the stories {sorted(mask_paths)}")
+    ref = load_mask(mask_paths[target])
+    keep = np.asanyarray(ref.dataobj) > 0
+    for task, path in mask_paths.items():
+        m = resample_to_img(load_mask(path), ref, interpolation="nearest", force_resample=True,
+                            copy_header=True)
+        keep &= np.asanyarray(m.dataobj) > 0
+    if not keep.any():
+        raise DataError(f"the masks of {sorted(mask_paths)} do not overlap on the grid of {target!r}")
+    key = hash_json({t: file_fingerprint(p) for t, p in mask_paths.items()} | {"target": target})
+    out = get_cache_dir(cache_dir) / "masks" / f"common_{key[:24]}.nii.gz"
+    with atomic_path(out) as tmp:
+        nib.save(nib.Nifti1Image(keep.astype(np.uint8), ref.affine), tmp)
+    return out

@@ -95,6 +95,7 @@ def prepare_story(
     cache_dir: str | os.PathLike | None = None,
     n_jobs: int = 1,
     progress: bool = True,
+    mask: str | os.PathLike | None = None,
 ) -> Story:
     """Select, crop, mask, z-score and cache the scans of ``task``; read and place its words.
 
@@ -105,14 +106,19 @@ def prepare_story(
     ``word_anchor``/``words_outside`` to
     :func:`~anbn_utils.narratives.transcripts.assign_words_to_trs`, ``alignment``
     (``'json'`` or ``'csv'``) to :func:`~anbn_utils.narratives.transcripts.read_words`.
+    ``mask`` replaces the task's brain mask (e.g. a
+    :func:`~anbn_utils.narratives.bold.common_mask` of all stories); scans on another grid
+    are then resampled onto the mask's grid.
     """
     check_task(task)
     root = Path(root)
     scans = select_scans(root, task, exclude=exclude, n_subjects=n_subjects,
                          random_state=random_state)
+    mask = str(mask) if mask is not None else str(mask_path(root, task))
     scans = cache_task_bold(
-        scans, mask_path(root, task), duration_rounding=duration_rounding,
+        scans, mask, duration_rounding=duration_rounding,
         initial_trim=initial_trim, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress,
+        resample=mask != str(mask_path(root, task)),
     )
     for col in ("start", "stop", "story_start", "audio_offset"):
         values = scans[col].unique()
@@ -125,8 +131,7 @@ def prepare_story(
                                    source=alignment)
     words = assign_words_to_trs(words, int(scans["start"].iloc[0]), int(scans["stop"].iloc[0]),
                                 anchor=word_anchor, outside=words_outside)
-    return Story(task=task, scans=scans, words=words, transcript=transcript,
-                 mask_path=str(mask_path(root, task)))
+    return Story(task=task, scans=scans, words=words, transcript=transcript, mask_path=mask)
 
 
 def save_story(story: Story, stage_dir: str | os.PathLike) -> Path:
