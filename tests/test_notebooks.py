@@ -39,7 +39,7 @@ def test_data_notebook_runs_with_papermill_cli(tiny_root, tmp_path):
         "tasks": '["pieman"]', "exclude": "False", "n_subjects": "2", "seed": "5",
         "duration_rounding": "round", "initial_trim": "6", "word_anchor": "mid",
         "words_outside": "clip", "alignment": "csv", "cache_dir": tmp_path / "cache",
-        "n_jobs": "2", "example_subject": "sub-003",
+        "n_jobs": "2", "example_subject": "sub-003", "common_grid": "pieman",
     }
     assert set(args) == set(notebook_parameters(REPO_ROOT / "notebooks" / "01_data.ipynb"))
     cmd = [sys.executable, "-m", "papermill", str(REPO_ROOT / "notebooks" / "01_data.ipynb"),
