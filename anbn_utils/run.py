@@ -5,6 +5,7 @@
     python -m anbn_utils.run --profile phantom            # the default book
     python -m anbn_utils.run --profile paper --run-dir /data/runs/paper
     python -m anbn_utils.run --profile my.yaml --stage 01_data --force 01_data
+    python -m anbn_utils.run --profile paper-synthetic --set n_epochs=1 --set dataset.n_subjects=4
 
 Every artifact goes under one run directory (``runs/<profile>/`` by default):
 ``params.yaml`` (the resolved parameters), ``dataset/`` (generated datasets), and one
@@ -13,7 +14,8 @@ folder per stage holding its artifacts, its executed notebook and ``stage.json``
 
 A stage is skipped when its hash matches the one in its ``stage.json``; the hash covers
 the notebook's source, the parameters it receives, the hashes of the stages it reads,
-the package's source code and the dataset.  A stage runs in ``.partial/<stage>`` and
+the source of the package modules the notebook imports (and those they import: see
+:func:`source_closure`) and the dataset.  A stage runs in ``.partial/<stage>`` and
 replaces the finished folder only when it succeeds, so a failed or interrupted stage
 never touches earlier results, and re-running resumes at the first stage not done.
 """
@@ -21,6 +23,7 @@ never touches earlier results, and re-running resumes at the first stage not don
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import inspect
 import os
@@ -41,8 +44,8 @@ from .config import get_data_root, load_profile
 from .errors import ParameterError
 from .io import hash_json, read_json, write_json, write_text
 
-__all__ = ["STAGES", "Stage", "declared_parameters", "notebook_parameters", "publish_notebooks",
-           "resolve_params", "run"]
+__all__ = ["STAGES", "Stage", "apply_overrides", "declared_parameters", "notebook_parameters",
+           "publish_notebooks", "resolve_params", "run"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -160,13 +163,106 @@ def resolve_params(
             for name, params in declared.items()}
 
 
-def _package_hash() -> str:
+def apply_overrides(profile: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Profile with ``NAME=VALUE`` overrides (``dataset.NAME=VALUE`` for the dataset's
+    parameters); values are YAML (``n_epochs=1``, ``tasks=[pieman]``, ``model=null``)."""
+    prof = {**profile, "params": dict(profile["params"]),
+            "dataset": {**profile["dataset"], "params": dict(profile["dataset"]["params"])}}
+    for item in overrides:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise ParameterError(f"--set takes NAME=VALUE, not {item!r}")
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError as e:
+            raise ParameterError(f"--set {item}: the value is not valid YAML ({e})") from e
+        target = prof["params"]
+        if name.startswith("dataset."):
+            name, target = name.removeprefix("dataset."), prof["dataset"]["params"]
+        target[name] = parsed
+    if overrides:
+        prof["overrides"] = list(overrides)
+    return prof
+
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE = PACKAGE_DIR.name
+
+
+def _module_file(module: str) -> Path | None:
+    """Source file of a module of this package (``anbn_utils.x.y``), or None."""
+    parts = module.split(".")
+    if parts[0] != PACKAGE:
+        return None
+    base = PACKAGE_DIR.joinpath(*parts[1:])
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imports(tree: ast.AST, module: str, is_package: bool) -> set[str]:
+    """Modules of this package that ``tree`` (the source of ``module``) imports, anywhere
+    (also inside functions): ``from .x import y`` gives ``x`` and ``x.y`` when it is one."""
+    out = set()
+    package = module if is_package else module.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[:len(anchor) - node.level + 1]
+                base = ".".join(anchor + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            out.add(base)
+            out.update(f"{base}.{a.name}" for a in node.names)
+    return {m for m in out if _module_file(m) is not None}
+
+
+def source_closure(roots: Sequence[str]) -> list[Path]:
+    """Source files of the package modules ``roots`` run when imported: the modules, the
+    packages above them and, recursively, every package module they import."""
+    seen: set[str] = set()
+    stack = list(roots)
+    while stack:
+        module = stack.pop()
+        if module in seen or _module_file(module) is None:
+            continue
+        seen.add(module)
+        parts = module.split(".")
+        stack.extend(".".join(parts[:i]) for i in range(1, len(parts)))  # parent packages
+        path = _module_file(module)
+        stack.extend(_imports(ast.parse(path.read_text()), module, path.name == "__init__.py"))
+    return sorted(_module_file(m) for m in seen)
+
+
+def code_hash(roots: Sequence[str]) -> str:
+    """Hash of :func:`source_closure` of ``roots`` and of the package's data files (stories,
+    atlases; not the profiles, whose content reaches the stages as parameters)."""
+    data = [p for p in PACKAGE_DIR.rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc")
+            and "__pycache__" not in p.parts and "profiles" not in p.parts]
     h = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.rglob("*")):
-        if path.suffix in (".py", ".yaml", ".json") and "__pycache__" not in path.parts:
-            h.update(str(path.relative_to(Path(__file__).parent)).encode())
-            h.update(path.read_bytes())
+    for path in sorted(set(source_closure(roots)) | set(data)):
+        h.update(str(path.relative_to(PACKAGE_DIR)).encode())
+        h.update(path.read_bytes())
     return h.hexdigest()
+
+
+def _notebook_imports(path: Path) -> list[str]:
+    """Package modules a notebook's code cells import (lines of IPython magic skipped)."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    found: set[str] = set()
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        src = "\n".join(line for line in cell.source.splitlines()
+                        if not line.lstrip().startswith(("%", "!")))
+        found |= _imports(ast.parse(src), "__main__", False)
+    return sorted(found)
 
 
 def _notebook_hash(path: Path) -> str:
@@ -207,13 +303,10 @@ def _replace_dir(partial: Path, final: Path) -> None:
 
 
 def _generator(kind: str):
-    """The function that writes a generated dataset of this kind, and the modules whose
-    source decides its content (None: the whole package)."""
+    """The function that writes a generated dataset of this kind."""
     from . import phantom
 
-    if kind == "phantom":  # its planted ANs come from the pipeline's own code
-        return phantom.make_phantom, None
-    return synthetic.make_narratives_like, (synthetic, synthetic.layout)
+    return phantom.make_phantom if kind == "phantom" else synthetic.make_narratives_like
 
 
 def _prepare_dataset(profile: dict[str, Any], run_dir: Path, force: bool) -> tuple[Path, str]:
@@ -225,7 +318,7 @@ def _prepare_dataset(profile: dict[str, Any], run_dir: Path, force: bool) -> tup
     if spec["kind"] == "narratives":
         root = get_data_root(profile["params"].get("dataset_root"))
         return root, hash_json({"kind": "narratives", "root": str(root.resolve())})
-    make, modules = _generator(spec["kind"])
+    make = _generator(spec["kind"])
     allowed = set(inspect.signature(make).parameters) - {"root"}
     unknown = sorted(set(spec["params"]) - allowed)
     if unknown:
@@ -234,8 +327,7 @@ def _prepare_dataset(profile: dict[str, Any], run_dir: Path, force: bool) -> tup
             f"allowed for kind {spec['kind']!r}: {', '.join(sorted(allowed))}"
         )
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in spec["params"].items()}
-    code = _package_hash() if modules is None else [inspect.getsource(m) for m in modules]
-    h = hash_json({"kind": spec["kind"], "params": params, "code": code})
+    h = hash_json({"kind": spec["kind"], "params": params, "code": code_hash([make.__module__])})
     final = run_dir / "dataset"
     stamp = final / "dataset.json"
     if not force and stamp.is_file() and read_json(stamp).get("hash") == h:
@@ -262,6 +354,7 @@ def run(
     notebook_dir: str | os.PathLike = NOTEBOOK_DIR,
     book_dir: str | os.PathLike = BOOK_EXECUTED_DIR,
     progress: bool = True,
+    overrides: Sequence[str] = (),
 ) -> Path:
     """Execute the stages of a profile; skip those whose inputs and parameters are unchanged.
 
@@ -281,6 +374,9 @@ def run(
         Source notebooks; where the book reads executed ones.
     progress : bool
         Show papermill's cell progress bar.
+    overrides : sequence of str
+        ``NAME=VALUE`` changes to the profile (see :func:`apply_overrides`), recorded in
+        ``params.yaml``.
 
     Returns
     -------
@@ -289,7 +385,7 @@ def run(
     """
     import papermill
 
-    prof = load_profile(profile)
+    prof = apply_overrides(load_profile(profile), overrides)
     notebook_dir = Path(notebook_dir)
     selected = _closure(stages or [s.name for s in STAGES])
     declared = declared_parameters(STAGES, notebook_dir)  # names are checked against all
@@ -299,7 +395,6 @@ def run(
     _record_params(prof, run_dir)
 
     root, dataset_hash = _prepare_dataset(prof, run_dir, "dataset" in force)
-    code_hash = _package_hash()
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     hashes: dict[str, str] = {}
@@ -311,7 +406,7 @@ def run(
             "notebook": _notebook_hash(stage.notebook(notebook_dir)),
             "params": params,
             "needs": {n: hashes[n] for n in stage.needs},
-            "code": code_hash,
+            "code": code_hash(_notebook_imports(stage.notebook(notebook_dir))),
             "dataset": dataset_hash,
         })
         hashes[stage.name] = h
@@ -353,6 +448,7 @@ def run(
 def _record_params(prof: dict[str, Any], run_dir: Path) -> None:
     """Write the resolved profile to ``params.yaml``; keep and report a changed one."""
     text = yaml.safe_dump({"profile": prof["name"], "source": prof["path"],
+                           "overrides": prof.get("overrides", []),
                            "description": prof.get("description", ""),
                            "dataset": prof["dataset"], "params": prof["params"]},
                           sort_keys=True)
@@ -389,13 +485,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="run only this stage and what it needs (repeatable)")
     parser.add_argument("--force", action="append", default=[],
                         help="re-run this stage even if up to date (repeatable; 'dataset' too)")
+    parser.add_argument("--set", action="append", dest="overrides", default=[],
+                        metavar="NAME=VALUE",
+                        help="change a parameter of the profile (YAML value; 'dataset.NAME' for "
+                             "the generated dataset's); repeatable")
     parser.add_argument("--no-publish", action="store_true",
                         help="do not copy executed notebooks into book/executed")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     try:
         run(args.profile, run_dir=args.run_dir, stages=args.stages, force=args.force,
-            publish=not args.no_publish, progress=not args.no_progress)
+            publish=not args.no_publish, progress=not args.no_progress,
+            overrides=args.overrides)
     except ParameterError as e:
         parser.exit(2, f"error: {e}\n")
     return 0

