@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PROFILE ?= phantom
 STAMP := $(VENV)/.anbn-installed
 
-.PHONY: venv book notebooks html check-book test bench clean
+.PHONY: venv book notebooks html check-book test bench bench-paper clean
 
 venv: $(STAMP)
 
@@ -41,7 +41,17 @@ clean:
 	rm -rf _build book/executed
 
 # Benchmarks (measured on this machine; results go to benchmarks/results/, shown in the book).
+BENCH := $(BIN)/python benchmarks
 bench: venv
-	$(BIN)/python benchmarks/bench_ans.py --out benchmarks/results
-	$(BIN)/python benchmarks/bench_coupling.py --out benchmarks/results
-	$(BIN)/python benchmarks/bench_vsdbn.py --out benchmarks/results
+	$(BENCH)/bench_ans.py
+	$(BENCH)/bench_coupling.py
+	$(BENCH)/bench_vsdbn.py
+	$(BENCH)/bench_scaling.py
+	$(BENCH)/bench_profile.py
+	$(BENCH)/bench_stages.py --profile phantom --repeats 3
+
+# Paper scale, a GPU job (about 11 GB of generated data): the paper-synthetic profile stage
+# by stage (the second repeat from cached data) and the paper's whole VS-DBN fit.
+bench-paper: venv
+	$(BENCH)/bench_stages.py --profile paper-synthetic --repeats 2 --keep-data --no-book
+	$(BENCH)/bench_vsdbn.py --full-fit

@@ -21,15 +21,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
-import subprocess
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import torch
+from _common import commit, machine
 
 from anbn_utils.ans import aggregate_trs, capture_qk, convolve_hrf, hrf_kernel, top_pairs
 from anbn_utils.ans.toppairs import top_pairs_bruteforce
@@ -103,28 +102,6 @@ def _time(fn, *args, device):
     return time.perf_counter() - t0, out
 
 
-def _machine(device) -> dict:
-    cpu = platform.processor()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                   if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    info = {"cpu": cpu, "cores": torch.get_num_threads(), "python": platform.python_version(),
-            "torch": torch.__version__, "device": device}
-    if device.startswith("cuda"):
-        info["gpu"] = torch.cuda.get_device_name()
-    return info
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, check=True, cwd=Path(__file__).parent).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -147,7 +124,7 @@ def main(argv=None) -> dict:
                       "runs": len(ts)} for name, ts in times.items()}
     result = {
         "benchmark": "ans", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "commit": _commit(), "machine": _machine(args.device),
+        "commit": commit(), "machine": machine(args.device),
         "workload": {"model": "BERT-base shape (random weights)", "n_ans": 9216,
                      "segments": list(SEGMENTS), "n_trs": N_TRS, "top_k": TOP},
         "times": summary,

@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from anbn_utils.bns import VSDBN, apply_update, cd1_gradients, free_energy
+from anbn_utils.bns import VSDBN, apply_update, cd1_gradients, cd1_step, free_energy
 from anbn_utils.errors import DataError
 
 
@@ -53,6 +53,19 @@ def test_l1_shrinks_weights_by_lr_times_lambda_and_spares_biases():
     torch.testing.assert_close(W.abs(), W0.abs() - 5e-3)
     assert torch.equal(torch.sign(W), torch.sign(W0))
     assert torch.equal(b, b0) and torch.equal(c, c0)
+
+
+@pytest.mark.parametrize("positive_phase", ["sample", "prob"])
+def test_fused_step_equals_gradients_then_update(positive_phase):
+    X, W, b, c = _params(n_vis=30, n_hid=6)
+    ref = [t.clone() for t in (W, b, c)]
+    dW, db, dc, err = cd1_gradients(X, *ref, noise_std=0.01, positive_phase=positive_phase,
+                                    generator=torch.Generator().manual_seed(5))
+    apply_update(*ref, dW, db, dc, lr=0.05, l1=0.02)
+    got = cd1_step(X, W, b, c, lr=0.05, l1=0.02, noise_std=0.01, positive_phase=positive_phase,
+                   generator=torch.Generator().manual_seed(5))
+    for a, r in zip((W, b, c, got), (*ref, err)):
+        torch.testing.assert_close(a, r, rtol=1e-12, atol=1e-14)
 
 
 def _planted(seed=0, K=6, shape=(10, 10, 20), T=1500, noise=0.7):

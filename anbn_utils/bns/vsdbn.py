@@ -33,7 +33,7 @@ from ..config import resolve_device
 from ..errors import DataError, ParameterError
 from ..io import atomic_path, hash_json
 
-__all__ = ["VSDBN", "apply_update", "cd1_gradients", "free_energy"]
+__all__ = ["VSDBN", "apply_update", "cd1_gradients", "cd1_step", "free_energy"]
 
 
 def free_energy(v: torch.Tensor, W: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
@@ -86,6 +86,42 @@ def apply_update(W, b, c, dW, db, dc, *, lr: float, l1: float) -> None:
     W.add_(dW - l1 * torch.sign(W), alpha=lr)
     b.add_(db, alpha=lr)
     c.add_(dc, alpha=lr)
+
+
+def cd1_step(
+    X: torch.Tensor, W: torch.Tensor, b: torch.Tensor, c: torch.Tensor, *, lr: float, l1: float,
+    noise_std: float = 0.01, positive_phase: str = "sample",
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """One CD-1 update of ``W``, ``b``, ``c`` in place; returns the reconstruction error.
+
+    The same update as :func:`cd1_gradients` then :func:`apply_update` (same random draws;
+    equal up to float rounding), with fewer passes over ``W``, which dominate the cost at
+    paper size (``W`` is 60,650 x 512 float32 = 124 MB, a batch 20 x 60,650 = 5 MB): the
+    two weight statistics are one product ``[X; v1]^T [h0; -h1]`` accumulated into ``W``
+    by ``addmm_`` (no ``W``-sized temporary), and the L1 shrinkage ``W -= lr l1 sign(W)``
+    is applied first, on the weights the gradient was computed with.  Per step ``W`` is
+    read by the three products ``X W``, ``h0 W^T``, ``v1 W``, read and written by the
+    accumulation, and read twice and written twice by the shrinkage (``sign`` makes one
+    temporary): 9 passes, against 18 for the two functions in sequence.
+    """
+    n = X.shape[0]
+    h0 = torch.sigmoid(torch.addmm(c, X, W))
+    if positive_phase == "sample":
+        h0 = (torch.rand(h0.shape, generator=generator, device=X.device, dtype=X.dtype) < h0).to(X.dtype)
+    elif positive_phase != "prob":
+        raise ParameterError(f"positive_phase must be 'sample' or 'prob', not {positive_phase!r}")
+    v1 = torch.addmm(b, h0, W.T)
+    if noise_std:
+        v1 += noise_std * torch.randn(v1.shape, generator=generator, device=X.device, dtype=X.dtype)
+    h1 = torch.sigmoid(torch.addmm(c, v1, W))
+    diff = X - v1
+    if l1:
+        W.sub_(torch.sign(W), alpha=lr * l1)
+    W.addmm_(torch.cat([X, v1]).T, torch.cat([h0, -h1]), alpha=lr / n)
+    b.add_(diff.mean(0), alpha=lr)
+    c.add_((h0 - h1).mean(0), alpha=lr)
+    return (diff**2).mean()
 
 
 BETWEEN_LAYERS = ("rownorm", "zscore", "sigmoid")
@@ -248,10 +284,8 @@ class VSDBN:
                                  else torch.from_numpy(_gather(parts, offsets, idx)))
                     else:
                         batch = inputs[torch.as_tensor(idx, device=device)]
-                    dW, db, dc, err = cd1_gradients(batch, W, b, c, noise_std=self.noise_std,
-                                                    positive_phase=self.positive_phase,
-                                                    generator=gen)
-                    apply_update(W, b, c, dW, db, dc, lr=lr, l1=l1)
+                    err = cd1_step(batch, W, b, c, lr=lr, l1=l1, noise_std=self.noise_std,
+                                   positive_phase=self.positive_phase, generator=gen)
                     total += float(err) * len(idx)
                 history.append(total / n_samples)
                 bar.set_postfix(err=f"{history[-1]:.4f}")
