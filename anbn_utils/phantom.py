@@ -312,7 +312,10 @@ def signal_check(story, truth: dict) -> list[dict]:
     from nilearn.masking import apply_mask
 
     maps = apply_mask(truth["maps_img"], story.mask_img())  # (n_networks, n_vox)
-    mean = np.mean([np.asarray(story.bold(s)) for s in story.scans["subject"]], axis=0)
+    mean = np.zeros((story.n_trs, maps.shape[1]))
+    for s in story.scans["subject"]:  # one subject in memory at a time
+        mean += story.bold(s)
+    mean /= len(story.scans)
     courses = truth["timecourses"][story.task][story.start:story.start + story.n_trs]
     outside = np.flatnonzero(maps.max(0) == 0)
     z_out = (mean[:, outside] - mean[:, outside].mean(0)) / mean[:, outside].std(0)

@@ -134,10 +134,11 @@ def main(argv=None) -> dict:
           + (f" with `{' '.join(args.overrides)}`" if args.overrides else "")
           + f" on {device} ({where}, {m.get('ram_gib', '?')} GiB RAM), torch {m['torch']}, "
           f"commit `{result['commit']}`, {result['date'][:10]}: {args.repeats} repeat(s), "
-          + ("the first making the dataset and BOLD cache, the others reusing them"
+          + ("one run folder and BOLD cache for all (made by the first)"
              if args.keep_data else "each from an empty run folder and BOLD cache")
-          + f"; peak memory of the process running the "
-          f"stage (its notebook kernel included). Total without the book: "
+          + ("" if "dataset" in walls else " (the dataset was already generated)")
+          + "; peak memory of the process running the stage (its notebook kernel included; "
+          "pages of the memory-mapped BOLD cache it reads count too). Total without the book: "
           f"**{total:.0f} s** (median per stage, summed).\n\n"
           "| stage | median (s) | min-max (s) | peak RAM (GiB) |"
           + (" peak GPU (GiB) |" if gpu else "") + "\n|---|---|---|---|" + ("---|" if gpu else "")

@@ -149,6 +149,20 @@ def test_same_seed_same_result_and_resume(tmp_path):
     assert resumed.history_ == a.history_
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cpu_and_gpu_fits_agree():
+    """Same seed on both devices: the initial weights are drawn on the CPU and shuffling
+    is NumPy's; without sampling and noise CD-1 is deterministic, so the fits differ only
+    by float rounding (GEMM order) accumulated over the epochs."""
+    X, *_ = _planted(T=300)
+    kw = dict(n_hidden=(16, 8, 4), n_epochs=3, positive_phase="prob", noise_std=0.0,
+              progress=False)
+    cpu, gpu = VSDBN(**kw, device="cpu").fit(X), VSDBN(**kw, device="cuda").fit(X)
+    for layer in (1, 2, 3):
+        np.testing.assert_allclose(gpu.maps(layer), cpu.maps(layer), rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(gpu.transform(X), cpu.transform(X), rtol=1e-3, atol=1e-4)
+
+
 def test_bad_inputs():
     X, *_ = _planted(T=30)
     with pytest.raises(DataError, match="fewer than batch_size"):

@@ -167,7 +167,8 @@ class VSDBN:
     positive_phase : {'sample', 'prob'}
     between_layers : {'rownorm', 'zscore', 'sigmoid'}
     random_state : int
-        Seeds initialisation, shuffling and sampling.
+        Seeds initialisation (drawn on the CPU, so the same on every device), shuffling
+        (NumPy) and sampling (a generator on the device).
     device : str
         ``'auto'``, ``'cpu'`` or ``'cuda'``; on a GPU the whole training matrix is moved
         to the device, on a CPU mini-batches are gathered from the (memory-mapped) parts.
@@ -244,6 +245,11 @@ class VSDBN:
             if not np.isfinite(np.asarray(p[: min(len(p), 50)])).all():
                 raise DataError("the training data hold NaN or infinite values")
         device = resolve_device(self.device)
+        # initial weights from a CPU generator: the same on every device and after a resume
+        init = torch.Generator().manual_seed(self.random_state)
+        sizes = [n_vox, *self.n_hidden]
+        initial = [torch.empty(a, b).normal_(0, self.init_std, generator=init)
+                   for a, b in zip(sizes[:-1], sizes[1:])]
         gen = torch.Generator(device=device).manual_seed(self.random_state)
         rng = np.random.default_rng(self.random_state)
         state = self._resume({**self.get_params(), "data": _fingerprint(parts)})
@@ -256,7 +262,7 @@ class VSDBN:
         inputs = None  # the current layer's training matrix, as a tensor (layers >= 2)
         n_in = n_vox
         for layer, n_out in enumerate(self.n_hidden):
-            W = torch.empty(n_in, n_out, device=device).normal_(0, self.init_std, generator=gen)
+            W = initial[layer].to(device)
             b = torch.zeros(n_in, device=device)
             c = torch.zeros(n_out, device=device)
             history: list[float] = []
