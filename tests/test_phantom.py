@@ -7,7 +7,8 @@ import pytest
 
 from anbn_utils.errors import ParameterError
 from anbn_utils.narratives import dataset_name, prepare_story
-from anbn_utils.phantom import NETWORKS, load_truth, make_phantom, signal_check, story_text
+from anbn_utils.phantom import NETWORKS, make_phantom, story_text
+from anbn_utils.recovery import load_truth, signal_check
 
 
 def _phantom(root, model, **kw):
