@@ -31,8 +31,18 @@ from tqdm import tqdm
 
 from .errors import DataError, ParameterError
 
-__all__ = ["NULL_MODELS", "PAPER", "anchors", "max_statistic_test", "pcc_matrix", "randomize",
-           "couple_story", "save_coupling", "standardize", "summarize"]
+__all__ = [
+    "NULL_MODELS",
+    "PAPER",
+    "anchors",
+    "couple_story",
+    "max_statistic_test",
+    "pcc_matrix",
+    "randomize",
+    "save_coupling",
+    "standardize",
+    "summarize",
+]
 
 NULL_MODELS = ("shuffle", "circular", "phase")
 

@@ -8,9 +8,9 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_VERBOSITY"] = "error"
 
-import pytest  # noqa: E402
+import pytest
 
-from anbn_utils.synthetic import make_narratives_like  # noqa: E402
+from anbn_utils.synthetic import make_narratives_like
 
 
 @pytest.fixture(scope="session")

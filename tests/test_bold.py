@@ -4,15 +4,15 @@ import pytest
 from scipy.stats import zscore
 
 from anbn_utils.errors import DataError
+from anbn_utils.narratives import bold as bold_module
 from anbn_utils.narratives import (
     cache_task_bold,
+    layout,
     load_mask,
     load_masked_bold,
     read_story_window,
     select_scans,
 )
-from anbn_utils.narratives import bold as bold_module
-from anbn_utils.narratives import layout
 
 
 def _events(root, task="pieman", subject="sub-002", run=1):

@@ -36,7 +36,7 @@ def test_randomizations_keep_what_they_should():
     lag = next(k for k in range(100) if torch.allclose(shift[0], torch.roll(b, k, 0)))
     assert 10 <= lag <= 90
     phase = randomize(b, 5, "phase", g)
-    spec = lambda x: torch.fft.rfft(x, dim=-2).abs()[..., 1:, :]  # noqa: E731
+    spec = lambda x: torch.fft.rfft(x, dim=-2).abs()[..., 1:, :]
     torch.testing.assert_close(spec(phase), spec(b)[None].expand_as(spec(phase)))
     # the same phases for all BNs: their correlations are kept
     torch.testing.assert_close(phase[0].T @ phase[0], b.T @ b)

@@ -3,8 +3,7 @@ from pathlib import Path
 import pytest
 
 from anbn_utils.errors import DataError
-from anbn_utils.narratives import find_scans, is_excluded, read_scan_exclude, select_scans
-from anbn_utils.narratives import layout
+from anbn_utils.narratives import find_scans, is_excluded, layout, read_scan_exclude, select_scans
 
 
 def test_pieman_keeps_75_of_82_subjects(pieman82_root):

@@ -27,7 +27,7 @@ def test_source_notebooks_are_clean_and_parameterized(path):
 def test_how_to_run_documents_every_parameter(name):
     page = (REPO_ROOT / "book" / "how_to_run.md").read_text()
     table = page.split(f"### Parameters of {name[:2]} ·", 1)[1].split("\n### ", 1)[0]
-    documented = re.findall(r"^\| `(\w+)` \|", table, flags=re.M)
+    documented = re.findall(r"^\| `(\w+)` \|", table, flags=re.MULTILINE)
     assert documented == list(notebook_parameters(REPO_ROOT / "notebooks" / f"{name}.ipynb"))
 
 

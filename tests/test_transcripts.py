@@ -6,12 +6,12 @@ import pytest
 from anbn_utils.errors import DataError
 from anbn_utils.narratives import (
     assign_words_to_trs,
+    layout,
     prepare_story,
     read_align_csv,
     read_align_json,
     read_words,
 )
-from anbn_utils.narratives import layout
 
 TRANSCRIPT = 'I was there, he said. "Pie man!"'
 

@@ -23,7 +23,7 @@ import torch
 
 from ..errors import ParameterError
 
-__all__ = ["QKAdapter", "adapter_for", "capture_qk", "SUPPORTED"]
+__all__ = ["SUPPORTED", "QKAdapter", "adapter_for", "capture_qk"]
 
 
 @dataclass(frozen=True)

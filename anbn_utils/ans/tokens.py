@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..errors import DataError
 
-__all__ = ["sentence_spans", "segment_sentences", "tokenize_story"]
+__all__ = ["segment_sentences", "sentence_spans", "tokenize_story"]
 
 TOKEN_COLUMNS = ["segment", "position", "token", "token_id", "special", "char_start",
                  "char_end", "word_index", "volume"]

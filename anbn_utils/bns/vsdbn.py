@@ -228,7 +228,7 @@ class VSDBN:
         return {k: list(v) if isinstance(v, tuple) else v
                 for k, v in ((k, getattr(self, k)) for k in self._MODEL_PARAMS)}
 
-    def fit(self, X) -> "VSDBN":
+    def fit(self, X) -> VSDBN:
         """Train the layers greedily.
 
         Parameters

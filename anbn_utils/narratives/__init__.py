@@ -11,7 +11,15 @@ from .bold import (
 )
 from .dataset import Story, load_story, prepare_story, save_story
 from .download import download, download_patterns
-from .layout import TASKS, TR, dataset_name, find_scans, is_excluded, read_scan_exclude, select_scans
+from .layout import (
+    TASKS,
+    TR,
+    dataset_name,
+    find_scans,
+    is_excluded,
+    read_scan_exclude,
+    select_scans,
+)
 from .transcripts import assign_words_to_trs, read_align_csv, read_align_json, read_words
 
 __all__ = [

@@ -26,12 +26,12 @@ from .layout import TR
 
 __all__ = [
     "StoryWindow",
-    "load_masked_bold",
-    "load_mask",
-    "read_story_window",
     "cache_task_bold",
     "common_mask",
+    "load_mask",
+    "load_masked_bold",
     "mean_and_tsnr",
+    "read_story_window",
 ]
 
 #: Bumped whenever the cached arrays would change for the same inputs.
