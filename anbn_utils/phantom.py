@@ -30,6 +30,8 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+from joblib import Parallel, delayed
+from tqdm import tqdm
 
 from .ans.activations import an_index, an_names, convolve_hrf
 from .assets import DEFAULT_MODEL
@@ -145,6 +147,8 @@ def make_phantom(
     sigma_mm: float = 10.0,
     n_unaligned: int = 3,
     random_state: int = 0,
+    n_jobs: int = 1,
+    progress: bool = False,
 ) -> Path:
     """Write the phantom dataset under ``root`` and its ground truth under
     ``root/phantom_truth``.
@@ -180,7 +184,12 @@ def make_phantom(
     n_unaligned : int
         Words per story marked ``not-found-in-audio``.
     random_state : int
-        Seed: the same seed writes byte-identical files.
+        Seed: the same seed writes byte-identical files (each scan draws from its own
+        stream, seeded by ``(random_state, story, scan)``).
+    n_jobs : int
+        Scans written in parallel (joblib); the files do not depend on it.
+    progress : bool
+        tqdm bar per story.
     """
     planted = [tuple(p) for p in (planted or [])]
     if snr <= 0:
@@ -233,7 +242,7 @@ def make_phantom(
                                  f"({shape[0]} layers x {shape[1]} heads x {shape[2]} dims)")
     truth = root / "phantom_truth"
     nib.save(nib.Nifti1Image(_unmask(maps, inside), mask_img.affine), _mk(truth / "maps.nii.gz"))
-    for task in tasks:
+    for t, task in enumerate(tasks):
         n_volumes = EVENTS[task]["n_volumes"]
         w = _story_window(root, task)
         courses = _zscore(convolve_hrf(ar1(rng, n_volumes, n_networks, 0.8), layout.TR),
@@ -243,13 +252,14 @@ def make_phantom(
             for j, (_, k) in enumerate(planted):
                 courses[:, int(k)] = drivers[:, j]
         save_array(truth / f"timecourses_{task}.npy", courses.astype(np.float32))
-        for subject, run in scans_of(task, n_subjects):
-            amp = np.exp(amplitude_sd * rng.standard_normal(n_networks)).astype(np.float32)
-            signal = snr * (courses * amp) @ maps  # (n_volumes, n_vox)
-            noise = ar1(rng, n_volumes, int(inside.sum()), noise_ar)
-            baseline = 600 + 400 * rng.uniform(size=int(inside.sum())).astype(np.float32)
-            ts = baseline * (1 + 0.01 * (signal + noise))
-            write_bold(root, task, subject, run, _unmask(ts, inside), mask_img.affine)
+        scans = scans_of(task, n_subjects)
+        jobs = (delayed(_write_scan)(root, task, subject, run, courses, maps, inside,
+                                     mask_img.affine, snr, amplitude_sd, noise_ar,
+                                     (random_state, t, i))
+                for i, (subject, run) in enumerate(scans))
+        for _ in tqdm(Parallel(n_jobs=n_jobs, return_as="generator")(jobs), total=len(scans),
+                      desc=f"phantom {task}", disable=not progress):
+            pass
     write_json(truth / "truth.json", {
         "networks": [{"index": i, "name": n, "mni_centres": NETWORKS[n]}
                      for i, n in enumerate(names)],
@@ -261,6 +271,20 @@ def make_phantom(
                                  "unit variance over the story window"},
     })
     return root
+
+
+def _write_scan(root, task, subject, run, courses, maps, inside, affine, snr, amplitude_sd,
+                noise_ar, seed) -> None:
+    """One subject's BOLD (see the module docstring), from its own random stream ``seed``
+    (so the files do not depend on the order or number of workers)."""
+    rng = np.random.default_rng(seed)
+    n_volumes, n_vox = len(courses), int(inside.sum())
+    amp = np.exp(amplitude_sd * rng.standard_normal(courses.shape[1])).astype(np.float32)
+    signal = snr * (courses * amp) @ maps  # (n_volumes, n_vox)
+    noise = ar1(rng, n_volumes, n_vox, noise_ar)
+    baseline = 600 + 400 * rng.uniform(size=n_vox).astype(np.float32)
+    ts = baseline * (1 + 0.01 * (signal + noise))
+    write_bold(root, task, subject, run, _unmask(ts, inside), affine)
 
 
 def _mk(path: Path) -> Path:

@@ -327,7 +327,8 @@ def _prepare_dataset(profile: dict[str, Any], run_dir: Path, force: bool) -> tup
             f"allowed for kind {spec['kind']!r}: {', '.join(sorted(allowed))}"
         )
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in spec["params"].items()}
-    h = hash_json({"kind": spec["kind"], "params": params, "code": code_hash([make.__module__])})
+    content = {k: v for k, v in params.items() if k not in ("n_jobs", "progress")}  # no effect on the files
+    h = hash_json({"kind": spec["kind"], "params": content, "code": code_hash([make.__module__])})
     final = run_dir / "dataset"
     stamp = final / "dataset.json"
     if not force and stamp.is_file() and read_json(stamp).get("hash") == h:

@@ -29,7 +29,7 @@ def test_stories_are_original_and_long_enough():
 
 
 def test_same_seed_same_bytes_other_seed_other_data(tmp_path, tiny_bert_dir, phantom_root):
-    again = _phantom(tmp_path / "a", tiny_bert_dir, snr=5.0)
+    again = _phantom(tmp_path / "a", tiny_bert_dir, snr=5.0, n_jobs=2)  # workers change nothing
     other = _phantom(tmp_path / "b", tiny_bert_dir, snr=5.0, random_state=1)
     files = sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(phantom_root) for p in phantom_root.rglob("*") if p.is_file())
