@@ -282,18 +282,20 @@ class VSDBN:
                        disable=not self.progress)
             for epoch in bar:
                 order = rng.permutation(n_samples)
-                total = 0.0
+                source = resident if layer == 0 else inputs  # None: gather from the parts
+                order_t = torch.from_numpy(order).to(device) if source is not None else None
+                # summed on the device: no host synchronisation inside the epoch
+                total = torch.zeros((), dtype=torch.float64, device=device)
                 for s in range(0, n_samples, self.batch_size):
-                    idx = order[s:s + self.batch_size]
-                    if layer == 0:
-                        batch = (resident[torch.as_tensor(idx, device=device)] if resident is not None
-                                 else torch.from_numpy(_gather(parts, offsets, idx)))
+                    if source is not None:
+                        batch = source[order_t[s:s + self.batch_size]]
                     else:
-                        batch = inputs[torch.as_tensor(idx, device=device)]
+                        batch = torch.from_numpy(
+                            _gather(parts, offsets, order[s:s + self.batch_size]))
                     err = cd1_step(batch, W, b, c, lr=lr, l1=l1, noise_std=self.noise_std,
                                    positive_phase=self.positive_phase, generator=gen)
-                    total += float(err) * len(idx)
-                history.append(total / n_samples)
+                    total += err.double() * len(batch)
+                history.append(float(total) / n_samples)
                 bar.set_postfix(err=f"{history[-1]:.4f}")
                 self._checkpoint(layer, epoch, W, b, c, history, gen, rng)
             self.weights_.append(W.cpu().numpy())
