@@ -15,7 +15,8 @@ folder per stage holding its artifacts, its executed notebook and ``stage.json``
 A stage is skipped when its hash matches the one in its ``stage.json``; the hash covers
 the notebook's source, the parameters it receives, the hashes of the stages it reads,
 the source of the package modules the notebook imports (and those they import: see
-:func:`source_closure`) and the dataset.  A stage runs in ``.partial/<stage>`` and
+:func:`source_closure`), the dataset, and the stage hashes of any other run a parameter
+named ``*_run_dir`` points to (so re-running that run re-runs the stages that read it).  A stage runs in ``.partial/<stage>`` and
 replaces the finished folder only when it succeeds, so a failed or interrupted stage
 never touches earlier results, and re-running resumes at the first stage not done.
 """
@@ -274,6 +275,14 @@ def _notebook_hash(path: Path) -> str:
                       for c in nb.cells])
 
 
+def _run_hashes(run_dir: str | os.PathLike) -> dict[str, str]:
+    """``{stage: hash}`` of the finished stages of another run (relative paths: from the
+    repository root, where notebooks run); empty when there is no such run."""
+    root = REPO_ROOT / run_dir  # an absolute run_dir replaces REPO_ROOT
+    return {stamp.parent.name: read_json(stamp).get("hash")
+            for stamp in sorted(root.glob("*/stage.json"))}
+
+
 def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -409,6 +418,8 @@ def run(
             "needs": {n: hashes[n] for n in stage.needs},
             "code": code_hash(_notebook_imports(stage.notebook(notebook_dir))),
             "dataset": dataset_hash,
+            "other_runs": {k: _run_hashes(v) for k, v in params.items()
+                           if k.endswith("_run_dir") and v is not None},
         })
         hashes[stage.name] = h
         final = run_dir / stage.name

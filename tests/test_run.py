@@ -9,6 +9,7 @@ import yaml
 from anbn_utils.config import list_profiles, load_profile
 from anbn_utils.errors import ParameterError
 from anbn_utils.run import (
+    NOTEBOOK_DIR,
     PACKAGE_DIR,
     _imports,
     apply_overrides,
@@ -110,3 +111,32 @@ def test_stage_code_is_the_import_closure():
             "ans/__init__.py", "narratives/bold.py"} <= names
     # ... but editing the VS-DBN or the coupling does not regenerate it
     assert not names & {"bns/vsdbn.py", "coupling.py", "pos.py", "run.py", "recovery.py"}
+
+
+def test_stage_reruns_when_a_run_it_reads_changes(tmp_path, cache_dir, capsys):
+    """A ``*_run_dir`` parameter (04's ``null_run_dir``) makes that run's stage hashes an input."""
+    import shutil
+
+    import nbformat
+
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(NOTEBOOK_DIR, notebooks)
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("run_dir = None\nstage_dir = None\nnull_run_dir = None",
+                                  metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("print(null_run_dir)")],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nbformat.write(nb, notebooks / "01_data.ipynb")
+    other = tmp_path / "null-run"
+    (other / "04_coupling").mkdir(parents=True)
+    (other / "04_coupling" / "stage.json").write_text(json.dumps({"hash": "first"}))
+    kwargs = dict(run_dir=tmp_path / "run", stages=["01_data"], notebook_dir=notebooks,
+                  publish=False, progress=False)
+    profile = _profile(tmp_path, cache_dir, null_run_dir=str(other))
+
+    run(profile, **kwargs)
+    run(profile, **kwargs)
+    assert "01_data: up to date" in capsys.readouterr().out
+    (other / "04_coupling" / "stage.json").write_text(json.dumps({"hash": "second"}))
+    run(profile, **kwargs)
+    assert "01_data: inputs or parameters changed" in capsys.readouterr().out
