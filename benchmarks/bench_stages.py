@@ -86,6 +86,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
     scratch = Path(args.scratch or tempfile.mkdtemp(prefix="anbn-bench-"))
+    scratch.mkdir(parents=True, exist_ok=True)
     log = scratch / "log.txt"
     device = "cuda" if torch.cuda.is_available() else "cpu"
     walls: dict[str, list[float]] = {}
