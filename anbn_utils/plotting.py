@@ -106,8 +106,8 @@ def plot_qk_decomposition(
     panels = [("(a) pre-softmax scores $q_a^\\top k_b/\\sqrt{d}$", score)]
     panels += [(f"(b) dimension {i + 1}: $q_a[{i + 1}]\\,k_b[{i + 1}]$", products[..., i])
                for i in dims]
-    panels.append((f"(c) sum of the {d} maps $/\\sqrt{{d}}$ - (a)\n"
-                   f"max |difference| = {np.abs(products.sum(-1) / np.sqrt(d) - score).max():.1e}",
+    panels.append(((f"(c) sum of the {d} maps $/\\sqrt{{d}}$ - (a)\n"
+                    f"max |difference| = {np.abs(products.sum(-1) / np.sqrt(d) - score).max():.1e}"),
                    products.sum(-1) / np.sqrt(d) - score))
     fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.6),
                              layout="constrained")

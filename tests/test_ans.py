@@ -1,5 +1,7 @@
 """Artificial neurons: hooks against the model's own attention, closed forms against brute force."""
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -222,7 +224,7 @@ def test_segmentation_respects_the_limit_and_sentences():
             assert all(sum(lengths[i] for i in g) <= 100 for g in groups)
             # greedy: no segment could have taken the next sentence
             if method == "greedy":
-                for g, nxt in zip(groups[:-1], groups[1:]):
+                for g, nxt in itertools.pairwise(groups):
                     assert sum(lengths[i] for i in g) + lengths[nxt[0]] > 100
         greedy = segment_sentences(lengths, 100)
         balanced = segment_sentences(lengths, 100, method="balanced")

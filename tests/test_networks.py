@@ -48,7 +48,7 @@ def stories(tiny_root, tmp_path_factory):
 @pytest.mark.parametrize("method", ["vsdbn", "canica"])
 def test_fit_save_load(stories, method, tmp_path):
     bns = fit_brain_networks(stories, method=method, n_components=3,
-                             vsdbn=dict(n_hidden=(6, 4, 3), n_epochs=2), progress=False)
+                             vsdbn={"n_hidden": (6, 4, 3), "n_epochs": 2}, progress=False)
     n_vox = stories["pieman"].scans["n_voxels"].iloc[0]
     assert bns.maps[-1].shape == (n_vox, 3)
     assert len(bns.maps) == (3 if method == "vsdbn" else 1)
@@ -113,7 +113,7 @@ def test_stories_on_different_grids_are_pooled_on_a_common_grid(tiny_root, tmp_p
     pooled = {t: prepare_story(root, t, cache_dir=cache, progress=False, mask=common)
               for t in own}
     assert {int(s.scans["n_voxels"].iloc[0]) for s in pooled.values()} == {int(keep.sum())}
-    bns = fit_brain_networks(pooled, vsdbn=dict(n_hidden=(4, 3, 2), n_epochs=1), progress=False)
+    bns = fit_brain_networks(pooled, vsdbn={"n_hidden": (4, 3, 2), "n_epochs": 1}, progress=False)
     assert bns.timecourses["shapessocial"].shape == (3, 272, 2)
     with pytest.raises(DataError, match="common_grid='shapes'"):
         common_mask(masks, "shapes", cache)

@@ -57,7 +57,7 @@ def test_unknown_names_are_errors(tmp_path, cache_dir):
 
 def test_run_skips_reruns_and_never_loses_results(tmp_path, cache_dir, capsys):
     run_dir, book = tmp_path / "run", tmp_path / "book"
-    kwargs = dict(run_dir=run_dir, stages=["01_data"], book_dir=book, progress=False)
+    kwargs = {"run_dir": run_dir, "stages": ["01_data"], "book_dir": book, "progress": False}
     run(_profile(tmp_path, cache_dir), **kwargs)
     stamp = json.loads((run_dir / "01_data" / "stage.json").read_text())
     assert stamp["params"]["cache_dir"] == str(cache_dir)
@@ -130,8 +130,8 @@ def test_stage_reruns_when_a_run_it_reads_changes(tmp_path, cache_dir, capsys):
     other = tmp_path / "null-run"
     (other / "04_coupling").mkdir(parents=True)
     (other / "04_coupling" / "stage.json").write_text(json.dumps({"hash": "first"}))
-    kwargs = dict(run_dir=tmp_path / "run", stages=["01_data"], notebook_dir=notebooks,
-                  publish=False, progress=False)
+    kwargs = {"run_dir": tmp_path / "run", "stages": ["01_data"], "notebook_dir": notebooks,
+                  "publish": False, "progress": False}
     profile = _profile(tmp_path, cache_dir, null_run_dir=str(other))
 
     run(profile, **kwargs)

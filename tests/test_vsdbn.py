@@ -107,7 +107,7 @@ def test_canica_on_the_same_data_for_reference(planted_fit):
     import nibabel as nib
     from nilearn.decomposition import CanICA
 
-    model, X, S, A, shape = planted_fit
+    model, X, S, _, shape = planted_fit
     mask = nib.Nifti1Image(np.ones(shape, np.uint8), np.eye(4))
     imgs = [nib.Nifti1Image(X[i:i + 300].T.reshape(shape + (300,)), np.eye(4))
             for i in range(0, len(X), 300)]
@@ -122,7 +122,7 @@ def test_canica_on_the_same_data_for_reference(planted_fit):
 
 def test_same_seed_same_result_and_resume(tmp_path):
     X, *_ = _planted(T=200)
-    kw = dict(n_hidden=(8, 4, 2), n_epochs=3, progress=False)
+    kw = {"n_hidden": (8, 4, 2), "n_epochs": 3, "progress": False}
     a = VSDBN(**kw).fit(X)
     b = VSDBN(**kw).fit([X[:120], X[120:]])  # parts are pooled without a copy
     for wa, wb in zip(a.weights_, b.weights_):
@@ -155,8 +155,8 @@ def test_cpu_and_gpu_fits_agree():
     is NumPy's; without sampling and noise CD-1 is deterministic, so the fits differ only
     by float rounding (GEMM order) accumulated over the epochs."""
     X, *_ = _planted(T=300)
-    kw = dict(n_hidden=(16, 8, 4), n_epochs=3, positive_phase="prob", noise_std=0.0,
-              progress=False)
+    kw = {"n_hidden": (16, 8, 4), "n_epochs": 3, "positive_phase": "prob", "noise_std": 0.0,
+              "progress": False}
     cpu, gpu = VSDBN(**kw, device="cpu").fit(X), VSDBN(**kw, device="cuda").fit(X)
     for layer in (1, 2, 3):
         np.testing.assert_allclose(gpu.maps(layer), cpu.maps(layer), rtol=1e-3, atol=1e-4)
@@ -175,7 +175,7 @@ def test_bad_inputs():
 
 def test_checkpoint_of_other_data_is_not_resumed(tmp_path):
     X, *_ = _planted(T=200)
-    kw = dict(n_hidden=(8, 4, 2), n_epochs=2, progress=False, checkpoint_dir=tmp_path)
+    kw = {"n_hidden": (8, 4, 2), "n_epochs": 2, "progress": False, "checkpoint_dir": tmp_path}
     VSDBN(**kw).fit(X)
     fresh = VSDBN(**{**kw, "checkpoint_dir": None}).fit(-X)
     again = VSDBN(**kw).fit(-X)  # same shape, other values: trained anew

@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pandas as pd
 
@@ -100,7 +102,7 @@ def segment_sentences(
     if method != "balanced":
         raise DataError(f"segmentation must be 'greedy' or 'balanced', not {method!r}")
     starts = _partition_balanced(lengths, len(groups)) + [len(lengths)]
-    return [list(range(a, b)) for a, b in zip(starts[:-1], starts[1:])]
+    return [list(range(a, b)) for a, b in pairwise(starts)]
 
 
 def _chunks_of_long_sentence(word_ids: list[int], word_lengths: list[int], limit: int):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -249,7 +250,7 @@ class VSDBN:
         init = torch.Generator().manual_seed(self.random_state)
         sizes = [n_vox, *self.n_hidden]
         initial = [torch.empty(a, b).normal_(0, self.init_std, generator=init)
-                   for a, b in zip(sizes[:-1], sizes[1:])]
+                   for a, b in pairwise(sizes)]
         gen = torch.Generator(device=device).manual_seed(self.random_state)
         rng = np.random.default_rng(self.random_state)
         state = self._resume({**self.get_params(), "data": _fingerprint(parts)})

@@ -118,7 +118,7 @@ def read_story_window(
         raise DataError(f"duration_rounding must be 'ceil' or 'round', not {duration_rounding!r}")
     if initial_trim < 0:
         raise DataError(f"initial_trim must be >= 0, not {initial_trim}")
-    start = int(round(onset / tr))
+    start = round(onset / tr)
     # A small tolerance keeps 422.0/1.5 = 281.333 at 282 but 408.0/1.5 = 272 at 272.
     n = int(rounders[duration_rounding](duration / tr - 1e-9))
     start_trimmed = start + initial_trim
@@ -372,7 +372,7 @@ def common_mask(
         raise DataError(f"common_grid={target!r} is not one of the stories {sorted(mask_paths)}")
     ref = load_mask(mask_paths[target])
     keep = np.asanyarray(ref.dataobj) > 0
-    for task, path in mask_paths.items():
+    for path in mask_paths.values():
         m = resample_to_img(load_mask(path), ref, interpolation="nearest", force_resample=True,
                             copy_header=True)
         keep &= np.asanyarray(m.dataobj) > 0

@@ -41,8 +41,8 @@ def download_patterns(tasks: Sequence[str]) -> list[str]:
         check_task(task)
         patterns += [
             f"derivatives/afni-smooth/sub-*/func/sub-*_task-{task}_*{BOLD_SUFFIX}",
-            "derivatives/afni-smooth/tpl-MNI152NLin2009cAsym/"
-            f"tpl-MNI152NLin2009cAsym_res-{task}_desc-brain_mask.nii.gz",
+            ("derivatives/afni-smooth/tpl-MNI152NLin2009cAsym/"
+             f"tpl-MNI152NLin2009cAsym_res-{task}_desc-brain_mask.nii.gz"),
             f"sub-*/func/sub-*_task-{task}_*events.tsv",
             f"stimuli/gentle/{task}/align.json",
             f"stimuli/gentle/{task}/align.csv",
