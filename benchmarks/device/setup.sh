@@ -10,5 +10,5 @@ done
 export PYTHONPATH="$PWD/.device/site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export HF_HOME="$PWD/.device/hf" HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
 python3 -c "import nilearn, papermill, spacy, anbn_utils" 2>/dev/null \
-    && echo "device ready: $(python3 -c 'import torch; print(torch.cuda.get_device_name())')" \
+    && echo "ready: $(python3 -c 'import torch; print(torch.cuda.get_device_name() if torch.cuda.is_available() else "no CUDA device")')" \
     || echo "not every package is installed yet: carry the next .device/whl-N"
