@@ -16,9 +16,10 @@ A stage is skipped when its hash matches the one in its ``stage.json``; the hash
 the notebook's source, the parameters it receives, the hashes of the stages it reads,
 the source of the package modules the notebook imports (and those they import: see
 :func:`source_closure`), the dataset, and the stage hashes of any other run a parameter
-named ``*_run_dir`` points to (so re-running that run re-runs the stages that read it).  A stage runs in ``.partial/<stage>`` and
-replaces the finished folder only when it succeeds, so a failed or interrupted stage
-never touches earlier results, and re-running resumes at the first stage not done.
+named ``*_run_dir`` points to (so re-running that run re-runs the stages that read it).
+A stage runs in ``.partial/<stage>`` and replaces the finished folder only when it
+succeeds, so a failed or interrupted stage never touches earlier results, and re-running
+resumes at the first stage not done.
 """
 
 from __future__ import annotations

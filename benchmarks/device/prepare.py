@@ -10,7 +10,7 @@ It writes, into the ignored folder ``.device/``:
 
 ``whl-1/``, ``whl-2/``, ...
     Python 3.12 manylinux wheels of every package the project's notebooks need that the
-    device image lacks (the requirement closure of ``pyproject.toml``'s dependencies and
+    device image lacks (the requirement closure of the project's dependencies and
     the pinned spaCy pipeline, minus the image's packages, minus what only builds the book
     here or is optional at run time), at the versions installed in this ``.venv`` (the
     pinned ones), split into parts that each travel in one call (at most 64 MiB with the
@@ -33,7 +33,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 
@@ -61,11 +60,12 @@ def device_packages(path: Path = HERE / "device-packages.txt") -> set[str]:
 
 
 def roots() -> list[str]:
-    """The project's dependencies and the pinned spaCy pipeline (names only)."""
-    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    """The project's dependencies (as installed: ``make venv`` reinstalls when
+    ``pyproject.toml`` changes) and the pinned spaCy pipeline (names only)."""
+    deps = [Requirement(r) for r in distribution("anbn_utils").requires or []]
     model = re.search(r"^([A-Za-z0-9_.-]+)==", (REPO / "requirements" / "spacy-model.txt")
-                      .read_text(), re.M).group(1)
-    return [Requirement(d).name for d in deps] + [model]
+                      .read_text(), re.MULTILINE).group(1)
+    return [d.name for d in deps if d.marker is None] + [model]
 
 
 def missing_closure(names: list[str], present: set[str]) -> dict[str, str]:
