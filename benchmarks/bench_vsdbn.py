@@ -174,7 +174,9 @@ def main(argv=None):
            f"{t['vsdbn_layer1_epoch'] * scale:.0f} |\n"
            f"| scikit-learn `BernoulliRBM` | {t['sklearn_bernoullirbm_epoch']:.1f} | "
            f"{t['sklearn_bernoullirbm_epoch'] * scale:.0f} |\n"
-           + (f"| nilearn `CanICA`, 128 components, one fit | {t['nilearn_canica_fit']:.1f} | - |\n"
+           + (f"| nilearn `CanICA`, 128 components, one fit (10 FastICA restarts; on this "
+              f"noise matrix each runs to its iteration limit) | {t['nilearn_canica_fit']:.1f} "
+              "| - |\n"
               if "nilearn_canica_fit" in t else
               "| nilearn `CanICA` | not timed in this run (`--canica`) | - |\n"))
     if full:
