@@ -54,6 +54,8 @@ NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 BOOK_EXECUTED_DIR = REPO_ROOT / "book" / "executed"
 #: Parameters the runner sets for every notebook; profiles may not set them.
 RESERVED = ("run_dir", "stage_dir")
+#: Dataset parameters that do not change the generated files (workers, progress bars).
+_NOT_IN_DATASET_HASH = ("n_jobs", "progress")
 
 
 @dataclass(frozen=True)
@@ -337,7 +339,7 @@ def _prepare_dataset(profile: dict[str, Any], run_dir: Path, force: bool) -> tup
             f"allowed for kind {spec['kind']!r}: {', '.join(sorted(allowed))}"
         )
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in spec["params"].items()}
-    content = {k: v for k, v in params.items() if k not in ("n_jobs", "progress")}  # no effect on the files
+    content = {k: v for k, v in params.items() if k not in _NOT_IN_DATASET_HASH}
     h = hash_json({"kind": spec["kind"], "params": content, "code": code_hash([make.__module__])})
     final = run_dir / "dataset"
     stamp = final / "dataset.json"

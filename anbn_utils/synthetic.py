@@ -64,7 +64,16 @@ PIEMAN_TWO_RUNS = {f"sub-{i:03d}" for i in (1, 2, 3, 4, 5, 6, 8, 10, 11, 12, 13,
 
 _FIRST_SUBJECT = {"pieman": 1, "shapessocial": 201, "shapesphysical": 201}
 
-_VOCAB = ["the", "a", "old", "young", "man", "woman", "reporter", "city", "street", "night", "morning", "story", "pie", "face", "crowd", "square", "shape", "circle", "triangle", "small", "large", "red", "blue", "door", "house", "window", "river", "road", "walked", "looked", "said", "threw", "found", "saw", "wanted", "moved", "pushed", "waited", "followed", "heard", "told", "quickly", "slowly", "never", "always", "again", "suddenly", "almost", "then", "there", "here", "and", "but", "because", "while", "when", "after", "before", "with", "without", "into", "under", "over", "near", "he", "she", "they", "it", "we", "his", "her", "their", "its", "who", "what"]
+_VOCAB = [
+    "the", "a", "old", "young", "man", "woman", "reporter", "city", "street", "night",
+    "morning", "story", "pie", "face", "crowd", "square", "shape", "circle", "triangle",
+    "small", "large", "red", "blue", "door", "house", "window", "river", "road", "walked",
+    "looked", "said", "threw", "found", "saw", "wanted", "moved", "pushed", "waited",
+    "followed", "heard", "told", "quickly", "slowly", "never", "always", "again", "suddenly",
+    "almost", "then", "there", "here", "and", "but", "because", "while", "when", "after",
+    "before", "with", "without", "into", "under", "over", "near", "he", "she", "they", "it",
+    "we", "his", "her", "their", "its", "who", "what",
+]
 
 
 def subjects_per_task(n_subjects: int | Mapping[str, int], task: str) -> int:

@@ -13,7 +13,7 @@ from anbn_utils.recovery import load_truth, signal_check
 
 def _phantom(root, model, **kw):
     args = {"tasks": ("shapessocial",), "n_subjects": 2, "resolution": 12.0, "n_networks": 3,
-                "planted": [("L2H3D8", 0), ("L1H1D2", 2)], "model": str(model), "random_state": 0}
+            "planted": [("L2H3D8", 0), ("L1H1D2", 2)], "model": str(model), "random_state": 0}
     return make_phantom(root, **{**args, **kw})
 
 

@@ -281,9 +281,9 @@ class VSDBN:
             lr, l1 = float(self.learning_rate[layer]), float(self.l1[layer])
             bar = tqdm(range(start_epoch, self.n_epochs), desc=f"VS-DBN layer {layer + 1}",
                        disable=not self.progress)
+            source = resident if layer == 0 else inputs  # None: gather from the parts
             for epoch in bar:
                 order = rng.permutation(n_samples)
-                source = resident if layer == 0 else inputs  # None: gather from the parts
                 order_t = torch.from_numpy(order).to(device) if source is not None else None
                 # summed on the device: no host synchronisation inside the epoch
                 total = torch.zeros((), dtype=torch.float64, device=device)

@@ -101,16 +101,17 @@ def download(pins: dict[str, str], dest: Path, python: str = "3.12") -> None:
 def split(files: list[Path], limit: int = PART_BYTES) -> list[list[Path]]:
     """Largest first into the first part with room (first-fit decreasing)."""
     parts: list[list[Path]] = []
+    totals: list[int] = []
     for f in sorted(files, key=lambda f: -f.stat().st_size):
         size = f.stat().st_size
         if size > limit:
             sys.exit(f"{f.name} ({size / 2**20:.1f} MiB) does not fit in one call")
-        for part in parts:
-            if sum(g.stat().st_size for g in part) + size <= limit:
-                part.append(f)
-                break
-        else:
-            parts.append([f])
+        i = next((i for i, t in enumerate(totals) if t + size <= limit), len(parts))
+        if i == len(parts):
+            parts.append([])
+            totals.append(0)
+        parts[i].append(f)
+        totals[i] += size
     return parts
 
 
