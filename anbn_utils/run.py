@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import hashlib
 import inspect
 import os
 import platform
@@ -42,6 +41,7 @@ from typing import Any
 import yaml
 
 from . import __version__, synthetic
+from .codehash import code_hash, module_imports
 from .config import get_data_root, load_profile
 from .errors import ParameterError
 from .io import hash_json, read_json, write_json, write_text
@@ -189,71 +189,6 @@ def apply_overrides(profile: dict[str, Any], overrides: Sequence[str]) -> dict[s
     return prof
 
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-PACKAGE = PACKAGE_DIR.name
-
-
-def _module_file(module: str) -> Path | None:
-    """Source file of a module of this package (``anbn_utils.x.y``), or None."""
-    parts = module.split(".")
-    if parts[0] != PACKAGE:
-        return None
-    base = PACKAGE_DIR.joinpath(*parts[1:])
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _imports(tree: ast.AST, module: str, is_package: bool) -> set[str]:
-    """Modules of this package that ``tree`` (the source of ``module``) imports, anywhere
-    (also inside functions): ``from .x import y`` gives ``x`` and ``x.y`` when it is one."""
-    out = set()
-    package = module if is_package else module.rpartition(".")[0]
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            out.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                anchor = package.split(".")
-                anchor = anchor[:len(anchor) - node.level + 1]
-                base = ".".join(anchor + ([node.module] if node.module else []))
-            else:
-                base = node.module or ""
-            out.add(base)
-            out.update(f"{base}.{a.name}" for a in node.names)
-    return {m for m in out if _module_file(m) is not None}
-
-
-def source_closure(roots: Sequence[str]) -> list[Path]:
-    """Source files of the package modules ``roots`` run when imported: the modules, the
-    packages above them and, recursively, every package module they import."""
-    seen: set[str] = set()
-    stack = list(roots)
-    while stack:
-        module = stack.pop()
-        if module in seen or _module_file(module) is None:
-            continue
-        seen.add(module)
-        parts = module.split(".")
-        stack.extend(".".join(parts[:i]) for i in range(1, len(parts)))  # parent packages
-        path = _module_file(module)
-        stack.extend(_imports(ast.parse(path.read_text()), module, path.name == "__init__.py"))
-    return sorted(_module_file(m) for m in seen)
-
-
-def code_hash(roots: Sequence[str]) -> str:
-    """Hash of :func:`source_closure` of ``roots`` and of the package's data files (stories,
-    atlases; not the profiles, whose content reaches the stages as parameters)."""
-    data = [p for p in PACKAGE_DIR.rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc")
-            and "__pycache__" not in p.parts and "profiles" not in p.parts]
-    h = hashlib.sha256()
-    for path in sorted(set(source_closure(roots)) | set(data)):
-        h.update(str(path.relative_to(PACKAGE_DIR)).encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()
-
-
 def _notebook_imports(path: Path) -> list[str]:
     """Package modules a notebook's code cells import (lines of IPython magic skipped)."""
     import nbformat
@@ -265,7 +200,7 @@ def _notebook_imports(path: Path) -> list[str]:
             continue
         src = "\n".join(line for line in cell.source.splitlines()
                         if not line.lstrip().startswith(("%", "!")))
-        found |= _imports(ast.parse(src), "__main__", False)
+        found |= module_imports(ast.parse(src), "__main__", False)
     return sorted(found)
 
 

@@ -8,15 +8,16 @@ import yaml
 
 from anbn_utils.config import list_profiles, load_profile
 from anbn_utils.errors import ParameterError
+from anbn_utils.codehash import PACKAGE_DIR, module_imports, source_closure
 from anbn_utils.run import (
     NOTEBOOK_DIR,
-    PACKAGE_DIR,
-    _imports,
+
+
     apply_overrides,
     declared_parameters,
     resolve_params,
     run,
-    source_closure,
+
 )
 
 
@@ -102,7 +103,7 @@ def test_stage_code_is_the_import_closure():
     import ast
 
     src = "from ..ans import extract\nfrom ..io import write_json\nfrom .vsdbn import VSDBN\n"
-    found = _imports(ast.parse(src + "import anbn_utils.pos\n"), "anbn_utils.bns.networks", False)
+    found = module_imports(ast.parse(src + "import anbn_utils.pos\n"), "anbn_utils.bns.networks", False)
     assert found == {"anbn_utils.ans", "anbn_utils.ans.extract", "anbn_utils.io",
                      "anbn_utils.bns.vsdbn", "anbn_utils.pos"}
     names = {str(p.relative_to(PACKAGE_DIR)) for p in source_closure(["anbn_utils.phantom"])}
