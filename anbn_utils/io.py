@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,15 +39,18 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     The temporary file lives in the destination's folder (same file system, so the
     final :func:`os.replace` is atomic) and keeps the destination's suffixes, so
     writers that infer the format from the name (``.nii.gz``, ``.npy``) work.
-    On error the temporary file is removed and ``path`` is untouched.
+    On error the temporary file is removed and ``path`` is untouched.  The file gets the
+    permissions a plain ``open()`` would give (``0o666`` less the umask).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix="".join(path.suffixes)
-    )
-    os.close(fd)
-    tmp = Path(tmp)
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}{''.join(path.suffixes)}"
+        try:  # mode 0o666 minus the user's umask, as open() gives (mkstemp's would be 0o600)
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            break
+        except FileExistsError:
+            continue
     try:
         yield tmp
         os.replace(tmp, path)

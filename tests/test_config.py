@@ -43,3 +43,17 @@ def test_conda_and_pip_paths_agree():
     pins = (REPO_ROOT / "requirements" / "constraints.txt").read_text()
     for pkg in ("torch==", "transformers==", "spacy==3.8.", "jupyter-book==1."):
         assert pkg in pins
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        a = write_json(tmp_path / "a.json", {"x": 1})
+        b = save_array(tmp_path / "b.npy", np.arange(3))
+        os.umask(0o077)
+        c = write_json(tmp_path / "c.json", {"x": 1})
+    finally:
+        os.umask(old)
+    assert [p.stat().st_mode & 0o777 for p in (a, b, c)] == [0o644, 0o644, 0o600]
