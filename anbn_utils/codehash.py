@@ -53,9 +53,13 @@ def module_imports(tree: ast.AST, module: str, is_package: bool) -> set[str]:
     return {m for m in out if _module_file(m) is not None}
 
 
-def source_closure(roots: Sequence[str]) -> list[Path]:
+def source_closure(roots: Sequence[str], *, parents: bool = True) -> list[Path]:
     """Source files of the package modules ``roots`` run when imported: the modules, the
-    packages above them and, recursively, every package module they import."""
+    packages above them and, recursively, every package module they import.
+
+    With ``parents=False`` the packages above a module (their ``__init__.py``, which may
+    import every sibling) are left out: the code a function of the module *runs*, which is
+    what a cache of that function's results depends on."""
     seen: set[str] = set()
     stack = list(roots)
     while stack:
@@ -64,18 +68,19 @@ def source_closure(roots: Sequence[str]) -> list[Path]:
             continue
         seen.add(module)
         parts = module.split(".")
-        stack.extend(".".join(parts[:i]) for i in range(1, len(parts)))  # parent packages
+        if parents:
+            stack.extend(".".join(parts[:i]) for i in range(1, len(parts)))
         path = _module_file(module)
         stack.extend(module_imports(ast.parse(path.read_text()), module,
                                     path.name == "__init__.py"))
     return sorted(_module_file(m) for m in seen)
 
 
-def code_hash(roots: Sequence[str], *, data_files: bool = True) -> str:
-    """SHA-256 of :func:`source_closure` of ``roots`` and, with ``data_files``, of the
-    package's data files (stories, atlases; not the profiles, whose content reaches the
-    stages as parameters)."""
-    files = set(source_closure(roots))
+def code_hash(roots: Sequence[str], *, data_files: bool = True, parents: bool = True) -> str:
+    """SHA-256 of :func:`source_closure` of ``roots`` (``parents`` as there) and, with
+    ``data_files``, of the package's data files (stories, atlases; not the profiles,
+    whose content reaches the stages as parameters)."""
+    files = set(source_closure(roots, parents=parents))
     if data_files:
         files |= {p for p in PACKAGE_DIR.rglob("*")
                   if p.is_file() and p.suffix not in (".py", ".pyc")

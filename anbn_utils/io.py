@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "CONTENT_HASH_BELOW",
     "atomic_path",
     "file_fingerprint",
     "hash_json",
@@ -95,15 +96,30 @@ def save_array(path: str | os.PathLike, array: np.ndarray) -> Path:
     return Path(path)
 
 
-def file_fingerprint(path: str | os.PathLike) -> dict[str, Any]:
-    """Identify a file by absolute path, size and modification time, without reading it.
+#: Files up to this size are identified by the hash of their content.
+CONTENT_HASH_BELOW = 1 << 20
 
-    Used to key caches of large inputs (BOLD files of hundreds of MB), where hashing
-    the content on every run would cost more than the cache saves.
+
+def file_fingerprint(path: str | os.PathLike) -> dict[str, Any]:
+    """Identify a file by its content where that is cheap, without reading large files.
+
+    - a git-annex symlink (a DataLad dataset's large file): its annex key, the link
+      target's name, which holds the content's size and hash (known even before
+      ``datalad get``);
+    - a file of at most :data:`CONTENT_HASH_BELOW` bytes: the SHA-256 of its content;
+    - a larger file (a BOLD scan of hundreds of MB): its resolved path, size and
+      modification time, since hashing it on every run would cost more than a cache saves;
+    - a missing file: ``{"missing": path}``.
     """
-    path = Path(path).resolve()
+    path = Path(path)
+    if path.is_symlink() and ".git/annex/objects/" in os.readlink(path):
+        return {"annex_key": Path(os.readlink(path)).name}
+    if not path.is_file():
+        return {"missing": str(path)}
     st = path.stat()
-    return {"path": str(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    if st.st_size <= CONTENT_HASH_BELOW:
+        return {"sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
 def hash_json(obj: Any) -> str:

@@ -63,10 +63,31 @@ def test_bad_task_and_root_give_clear_errors(tmp_path, tiny_root):
     with pytest.raises(DataError, match=r"derivatives/afni-smooth does not exist.*download"):
         find_scans(tmp_path, "pieman")
     (tmp_path / "derivatives" / "afni-smooth").mkdir(parents=True)
-    with pytest.raises(DataError, match="no BOLD files of task 'pieman'"):
+    with pytest.raises(DataError, match="no scans of task .pieman."):
         find_scans(tmp_path, "pieman")
 
 
 def test_missing_scan_exclude_is_an_error(tmp_path, tiny_root):
     with pytest.raises(DataError, match=r"scan_exclude.json is missing.*exclude=False"):
         read_scan_exclude(tmp_path, "pieman")
+
+
+def test_a_missing_bold_file_is_an_error_unless_its_subject_is_left_out(tmp_path):
+    """Deleting a kept subject's BOLD used to drop the subject silently (4 of 5 subjects)."""
+    from anbn_utils.synthetic import make_narratives_like
+
+    root = make_narratives_like(tmp_path / "ds", tasks=("shapessocial",), n_subjects=3,
+                                shape=(2, 2, 2), random_state=0)
+    assert len(select_scans(root, "shapessocial")) == 3
+    gone = layout.bold_path(root, "sub-202", "shapessocial")
+    gone.unlink()
+    with pytest.raises(DataError, match=r"1 scan\(s\) of task 'shapessocial'.*sub-202.*subjects"):
+        select_scans(root, "shapessocial")
+    kept = select_scans(root, "shapessocial", subjects=["sub-201", "sub-203"])
+    assert kept["subject"].tolist() == ["sub-201", "sub-203"]
+    with pytest.raises(DataError, match=r"subjects \['sub-999'\] have no scan"):
+        select_scans(root, "shapessocial", subjects=["sub-999"])
+    # a DataLad file not yet fetched (a broken annex symlink) counts as absent too
+    gone.symlink_to("../../../.git/annex/objects/XX/YY/SHA256E-s1--abc.nii.gz")
+    with pytest.raises(DataError, match="datalad get"):
+        select_scans(root, "shapessocial")

@@ -37,6 +37,7 @@ def test_data_notebook_runs_with_papermill_cli(tiny_root, tmp_path):
     args = {
         "run_dir": tmp_path / "run", "stage_dir": tmp_path / "stage", "dataset_root": tiny_root,
         "tasks": '["pieman"]', "exclude": "False", "n_subjects": "2", "seed": "5",
+        "subjects": "{pieman: [sub-001, sub-002, sub-003]}",
         "duration_rounding": "round", "initial_trim": "6", "word_anchor": "mid",
         "words_outside": "clip", "alignment": "csv", "cache_dir": tmp_path / "cache",
         "n_jobs": "2", "example_subject": "sub-003", "common_grid": "pieman",
@@ -45,8 +46,9 @@ def test_data_notebook_runs_with_papermill_cli(tiny_root, tmp_path):
     cmd = [sys.executable, "-m", "papermill", str(REPO_ROOT / "notebooks" / "01_data.ipynb"),
            str(out), "--no-progress-bar", "-k", "python3"]
     for name, value in args.items():
-        cmd += ["-y" if name in ("tasks",) else "-p", *(
-            [f"{name}: {value}"] if name == "tasks" else [name, str(value)])]
+        yaml_value = name in ("tasks", "subjects")
+        cmd += ["-y" if yaml_value else "-p", *(
+            [f"{name}: {value}"] if yaml_value else [name, str(value)])]
     subprocess.run(cmd, check=True, cwd=REPO_ROOT, capture_output=True)
     scans = (tmp_path / "stage" / "pieman" / "scans.tsv").read_text().splitlines()
     header = scans[0].split("\t")

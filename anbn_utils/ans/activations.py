@@ -23,13 +23,12 @@ import numpy as np
 import torch
 from scipy.signal import lfilter
 
+from ..choices import AGGREGATIONS, HRF_MODELS
 from ..errors import ParameterError
 
 __all__ = ["AGGREGATIONS", "HRF_MODELS", "aggregate_trs", "an_index", "an_names", "convolve_hrf",
            "hrf_kernel"]
 
-AGGREGATIONS = ("mean", "absmean", "max", "min")
-HRF_MODELS = ("spm", "glover", "none")
 
 
 def an_names(n_layers: int, n_heads: int, head_dim: int) -> list[str]:

@@ -7,8 +7,10 @@ float32 ``.npy`` of shape ``(n_volumes, n_voxels)`` that later loads memory-mapp
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
+import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from joblib import Parallel, delayed
 from nilearn.masking import apply_mask
 from tqdm import tqdm
 
+from ..codehash import code_hash
 from ..config import get_cache_dir
 from ..errors import DataError
 from ..io import atomic_path, file_fingerprint, hash_json, read_json, save_array, write_json
@@ -33,9 +36,6 @@ __all__ = [
     "mean_and_tsnr",
     "read_story_window",
 ]
-
-#: Bumped whenever the cached arrays would change for the same inputs.
-_CACHE_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -141,8 +141,8 @@ def load_mask(path: str | os.PathLike) -> nib.Nifti1Image:
         raise DataError(
             f"brain mask {path} is missing; fetch it with `python -m anbn_utils.narratives.download`."
         )
-    img = nib.load(path)
-    data = np.asanyarray(img.dataobj)
+    img = _load_image(path)
+    data = _read_data(img, path)
     if data.ndim != 3:
         raise DataError(f"brain mask {path} has shape {data.shape}; expected a 3D image.")
     if not np.any(data > 0):
@@ -192,7 +192,7 @@ def load_masked_bold(
             f"BOLD file {bold_path} is missing (a DataLad file not yet fetched?); run "
             "`datalad get` on it or `python -m anbn_utils.narratives.download`."
         )
-    img = nib.load(bold_path)
+    img = _load_image(bold_path)
     mask_name = mask_path or "the brain mask"
     if img.ndim != 4:
         raise DataError(f"{bold_path} has shape {img.shape}; expected a 4D BOLD image.")
@@ -211,11 +211,8 @@ def load_masked_bold(
             f"{bold_path} has {img.shape[3]} volumes but the story window needs volumes "
             f"[{window.start}, {window.stop}); the file is truncated or belongs to another task."
         )
-    cropped = nib.Nifti1Image(
-        np.asarray(img.dataobj[..., window.start:window.stop], dtype=np.float32),
-        img.affine,
-        img.header,
-    )
+    volumes = _read_data(img, bold_path, np.s_[..., window.start:window.stop])
+    cropped = nib.Nifti1Image(volumes.astype(np.float32, copy=False), img.affine, img.header)
     if not same_grid:
         from nilearn.image import resample_to_img
 
@@ -236,6 +233,24 @@ def load_masked_bold(
     data = ((data - mean) / std).astype(np.float32)
     data[:, constant] = 0.0
     return data, int(constant.sum())
+
+
+def _load_image(path: str | os.PathLike) -> nib.Nifti1Image:
+    """``nib.load`` with an error that names the file when its header cannot be read."""
+    try:
+        return nib.load(path)
+    except (EOFError, OSError, ValueError, zlib.error, nib.filebasedimages.ImageFileError) as e:
+        raise DataError(f"{path} is not a readable NIfTI image ({type(e).__name__}: {e}); "
+                        "fetch it again (`datalad get`).") from e
+
+
+def _read_data(img: nib.Nifti1Image, path, index=...) -> np.ndarray:
+    """``img.dataobj[index]`` with an error that names the file when it is truncated."""
+    try:
+        return np.asarray(img.dataobj[index])
+    except (EOFError, OSError, ValueError, zlib.error) as e:
+        raise DataError(f"{path} cannot be read ({type(e).__name__}: {e}): the file is "
+                        "truncated or corrupt; fetch it again (`datalad get`).") from e
 
 
 def _cache_one(bold_path, mask_img, mask_path, window, cache_dir, key, resample) -> dict:
@@ -263,8 +278,10 @@ def cache_task_bold(
 ) -> pd.DataFrame:
     """Crop, mask, z-score and cache every scan of one task.
 
-    A scan whose cache entry exists is not read again: the cache key covers the BOLD
-    and mask files (path, size, modification time), the window and the cache version.
+    A scan whose cache entry exists is not read again: the cache key covers the BOLD file
+    (its git-annex key, else path, size and modification time), the mask's voxels and
+    grid, the window, and the source of the code that computes the arrays (this module and
+    what it imports), so an edit of that code or a changed input never serves old arrays.
     Scans are processed in parallel with joblib, one subject per worker, so memory
     holds at most ``n_jobs`` scans.
 
@@ -293,7 +310,8 @@ def cache_task_bold(
     """
     cache_dir = get_cache_dir(cache_dir) / "bold"
     mask_img = load_mask(mask_path)
-    mask_fp = file_fingerprint(mask_path)
+    mask_fp = _image_digest(mask_img)
+    code = code_hash([__name__], data_files=False, parents=False)
     windows, keys = [], []
     for row in scans.itertuples():
         w = read_story_window(row.events_path, duration_rounding=duration_rounding,
@@ -303,7 +321,7 @@ def cache_task_bold(
             load_masked_bold(row.bold_path, mask_img, w)  # raises the clear error
         keys.append(hash_json({
             "bold": file_fingerprint(row.bold_path), "mask": mask_fp,
-            "start": w.start, "stop": w.stop, "version": _CACHE_VERSION, "resample": resample,
+            "start": w.start, "stop": w.stop, "resample": resample, "code": code,
         })[:24])
     jobs = (
         delayed(_cache_one)(row.bold_path, mask_img, str(mask_path), w, cache_dir, key, resample)
@@ -364,7 +382,8 @@ def common_mask(
 
     Returns
     -------
-    Path of the common mask (a NIfTI file named by a hash of its inputs).
+    Path of the common mask (a NIfTI file named by a hash of its voxels and grid, written
+    only when no such file exists).
     """
     from nilearn.image import resample_to_img
 
@@ -378,8 +397,18 @@ def common_mask(
         keep &= np.asanyarray(m.dataobj) > 0
     if not keep.any():
         raise DataError(f"the masks of {sorted(mask_paths)} do not overlap on the grid of {target!r}")
-    key = hash_json({t: file_fingerprint(p) for t, p in mask_paths.items()} | {"target": target})
-    out = get_cache_dir(cache_dir) / "masks" / f"common_{key[:24]}.nii.gz"
-    with atomic_path(out) as tmp:
-        nib.save(nib.Nifti1Image(keep.astype(np.uint8), ref.affine), tmp)
+    img = nib.Nifti1Image(keep.astype(np.uint8), ref.affine)
+    out = get_cache_dir(cache_dir) / "masks" / f"common_{_image_digest(img)[:24]}.nii.gz"
+    if not out.is_file():  # named by its content: an existing file is this mask
+        with atomic_path(out) as tmp:
+            nib.save(img, tmp)
     return out
+
+
+def _image_digest(img: nib.Nifti1Image) -> str:
+    """SHA-256 of an image's voxel values, shape and affine (not of its file: the same mask
+    written again, with a new modification time or header, has the same digest)."""
+    data = np.ascontiguousarray(np.asanyarray(img.dataobj))
+    return hash_json({"shape": data.shape, "dtype": str(data.dtype),
+                      "affine": np.round(img.affine, 6).tolist(),
+                      "data": hashlib.sha256(data.tobytes()).hexdigest()})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,6 +86,7 @@ def prepare_story(
     task: str,
     *,
     exclude: bool = True,
+    subjects: Sequence[str] | None = None,
     n_subjects: int | None = None,
     random_state: int | None = 0,
     duration_rounding: str = "ceil",
@@ -100,7 +102,7 @@ def prepare_story(
     """Select, crop, mask, z-score and cache the scans of ``task``; read and place its words.
 
     Parameters mirror the data chapter's (see the book's "How to run" page):
-    ``exclude``/``n_subjects``/``random_state`` go to
+    ``exclude``/``subjects``/``n_subjects``/``random_state`` go to
     :func:`~anbn_utils.narratives.layout.select_scans`, ``duration_rounding`` and
     ``initial_trim`` to :func:`~anbn_utils.narratives.bold.read_story_window`,
     ``word_anchor``/``words_outside`` to
@@ -112,7 +114,7 @@ def prepare_story(
     """
     check_task(task)
     root = Path(root)
-    scans = select_scans(root, task, exclude=exclude, n_subjects=n_subjects,
+    scans = select_scans(root, task, exclude=exclude, subjects=subjects, n_subjects=n_subjects,
                          random_state=random_state)
     mask = str(mask) if mask is not None else str(mask_path(root, task))
     scans = cache_task_bold(

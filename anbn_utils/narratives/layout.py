@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..choices import TASKS
 from ..errors import DataError
 
 __all__ = [
@@ -36,16 +38,9 @@ __all__ = [
 #: Repetition time of every Narratives task, in seconds.
 TR = 1.5
 
-#: Tasks this project knows.  ``shapessocial`` is the default "Shapes" of the paper
-#: (its 910 words match); ``shapesphysical`` has the paper's 270 volumes.
-TASKS = ("pieman", "shapessocial", "shapesphysical")
 
 SPACE = "space-MNI152NLin2009cAsym_res-native"
 BOLD_SUFFIX = f"{SPACE}_desc-clean_bold.nii.gz"
-_SCAN_RE = re.compile(
-    r"^(?P<subject>sub-[0-9A-Za-z]+)_task-(?P<task>[0-9A-Za-z]+)"
-    r"(?:_run-(?P<run>\d+))?_" + re.escape(BOLD_SUFFIX) + "$"
-)
 
 
 def dataset_name(root: Path) -> str:
@@ -134,14 +129,25 @@ def is_excluded(basename: str, stems: list[str]) -> bool:
     )
 
 
+def _scan_entities(name: str, suffix: str) -> tuple[str, str, int | None] | None:
+    """(subject, task, run) of a file named ``sub-X_task-Y[_run-N]_<suffix>``, else None."""
+    m = re.match(r"^(sub-[0-9A-Za-z]+)_task-([0-9A-Za-z]+)(?:_run-(\d+))?_" + re.escape(suffix)
+                 + "$", name)
+    return (m[1], m[2], int(m[3]) if m[3] else None) if m else None
+
+
 def find_scans(root: Path, task: str) -> pd.DataFrame:
-    """Every AFNI-smooth BOLD file of ``task`` under ``root``, before exclusions.
+    """Every scan of ``task`` in the dataset, before exclusions.
+
+    A scan is known from its raw BIDS ``events.tsv`` (tracked in git, so present in every
+    clone) or its AFNI-smooth BOLD file; ``bold_present`` says whether the BOLD file is
+    there with its content (a DataLad file not yet fetched is a broken symlink: absent).
 
     Returns
     -------
     pandas.DataFrame
         One row per scan, sorted, with columns ``subject``, ``run`` (``<NA>`` when the
-        file has no run entity), ``bold_path``, ``events_path``.
+        file has no run entity), ``bold_path``, ``events_path``, ``bold_present``.
     """
     check_task(task)
     root = Path(root)
@@ -152,27 +158,25 @@ def find_scans(root: Path, task: str) -> pd.DataFrame:
             "AFNI-smooth derivatives. Fetch them with `python -m anbn_utils.narratives.download "
             f"--root {root}` or pass the right dataset_root."
         )
-    rows = []
-    for path in sorted(deriv.glob(f"sub-*/func/sub-*_task-{task}_*{BOLD_SUFFIX}")):
-        m = _SCAN_RE.match(path.name)
-        if m is None or m["task"] != task:
-            continue
-        run = int(m["run"]) if m["run"] else None
-        rows.append({
-            "subject": m["subject"],
-            "run": run,
-            "bold_path": str(path),
-            "events_path": str(events_path(root, m["subject"], task, run)),
-        })
+    found = set()
+    for path in deriv.glob(f"sub-*/func/sub-*_task-{task}_*{BOLD_SUFFIX}"):
+        found.add(_scan_entities(path.name, BOLD_SUFFIX))
+    for path in root.glob(f"sub-*/func/sub-*_task-{task}_*events.tsv"):
+        found.add(_scan_entities(path.name, "events.tsv"))
+    rows = [{"subject": sub, "run": run,
+             "bold_path": str(bold_path(root, sub, task, run)),
+             "events_path": str(events_path(root, sub, task, run)),
+             "bold_present": bold_path(root, sub, task, run).is_file()}
+            for sub, t, run in found - {None} if t == task]
     if not rows:
         raise DataError(
-            f"no BOLD files of task {task!r} under {deriv} (expected names like "
-            f"{bold_path(root, 'sub-001', task).name}). Fetch them with "
-            "`python -m anbn_utils.narratives.download`."
+            f"no scans of task {task!r} under {root} (expected BOLD files like "
+            f"{bold_path(root, 'sub-001', task).relative_to(root)} and their events.tsv). "
+            "Fetch them with `python -m anbn_utils.narratives.download`."
         )
     table = pd.DataFrame(rows)
     table["run"] = table["run"].astype("Int64")
-    return table
+    return table.sort_values(["subject", "run"], na_position="first").reset_index(drop=True)
 
 
 def select_scans(
@@ -180,6 +184,7 @@ def select_scans(
     task: str,
     *,
     exclude: bool = True,
+    subjects: Sequence[str] | None = None,
     n_subjects: int | None = None,
     random_state: int | None = 0,
 ) -> pd.DataFrame:
@@ -187,7 +192,9 @@ def select_scans(
 
     A subject's scan is its first run (``run-1``, or the file without a run entity).
     If that scan is listed in ``scan_exclude.json`` the subject is left out: for Pie Man
-    this keeps 75 of 82 subjects, as the paper.
+    this keeps 75 of 82 subjects, as the paper.  A kept scan whose BOLD file is absent is
+    an error (a subject silently dropped would change every result): fetch it, or name
+    the subjects to use with ``subjects``.
 
     Parameters
     ----------
@@ -197,6 +204,8 @@ def select_scans(
         Task name, one of :data:`TASKS`.
     exclude : bool
         Apply ``code/scan_exclude.json``.
+    subjects : sequence of str or None
+        Use only these subjects (e.g. ``["sub-002", "sub-003"]``); None: all of the task's.
     n_subjects : int or None
         Keep a random subset of this many subjects (drawn with ``random_state``,
         returned in subject order); None keeps all.
@@ -209,12 +218,28 @@ def select_scans(
         Columns ``subject``, ``run``, ``bold_path``, ``events_path``, one row per subject.
     """
     scans = find_scans(root, task)
-    first = scans.sort_values(["subject", "run"], na_position="first").groupby("subject").head(1)
+    if subjects is not None:
+        unknown = sorted(set(subjects) - set(scans["subject"]))
+        if unknown:
+            raise DataError(f"subjects {unknown} have no scan of task {task!r} under {root}; "
+                            f"its subjects are {', '.join(scans['subject'].unique())}")
+        scans = scans[scans["subject"].isin(subjects)]
+    first = scans.groupby("subject").head(1)
     if exclude:
         stems = read_scan_exclude(root, task)
         keep = [not is_excluded(Path(p).name, stems) for p in first["bold_path"]]
         first = first[keep]
     first = first.reset_index(drop=True)
+    absent = first.loc[~first["bold_present"], "bold_path"].tolist()
+    if absent:
+        raise DataError(
+            f"{len(absent)} scan(s) of task {task!r} that the dataset lists (events.tsv) and "
+            f"{'scan_exclude.json does not exclude' if exclude else 'are not excluded'} have "
+            f"no BOLD file: {', '.join(absent[:5])}{' ...' if len(absent) > 5 else ''}. "
+            "Fetch them (`python -m anbn_utils.narratives.download`, or `datalad get` on "
+            "each), or name the subjects to use with the `subjects` parameter."
+        )
+    first = first.drop(columns="bold_present")
     if n_subjects is not None:
         if not 0 < n_subjects <= len(first):
             raise DataError(

@@ -1,0 +1,23 @@
+"""The values that categorical parameters take, in one light module.
+
+The modules that implement them import these tuples, and so does the parameter schema
+(:mod:`anbn_utils.runner.schema`), which every notebook imports: keeping them here keeps
+that schema's import closure small, so editing, say, the VS-DBN does not re-run every
+stage of the book.
+"""
+
+__all__ = ["AGGREGATIONS", "BETWEEN_LAYERS", "BN_METHODS", "HRF_MODELS", "NULL_MODELS", "TASKS"]
+
+#: Narratives tasks this project knows.  ``shapessocial`` is the default "Shapes" of the
+#: paper (its 910 words match); ``shapesphysical`` has the paper's 270 volumes.
+TASKS = ("pieman", "shapessocial", "shapesphysical")
+#: Per-TR aggregations of an AN's query-key products.
+AGGREGATIONS = ("mean", "absmean", "max", "min")
+#: Hemodynamic response models.
+HRF_MODELS = ("spm", "glover", "none")
+#: Brain-network decompositions: the paper's VS-DBN and nilearn's baselines.
+BN_METHODS = ("vsdbn", "canica", "dictlearning")
+#: What the next VS-DBN layer reads.
+BETWEEN_LAYERS = ("rownorm", "zscore", "sigmoid")
+#: Null models of the coupling permutation tests.
+NULL_MODELS = ("shuffle", "circular", "phase")
