@@ -110,3 +110,43 @@ def test_cache_is_reused(tiny_root, cache_dir, monkeypatch):
                             duration_rounding="round", progress=False)
     assert set(other["cache_path"]).isdisjoint(first["cache_path"])
     assert other["n_volumes"].tolist() == [281, 281]
+
+
+def test_cache_is_keyed_by_the_code_and_the_mask_content(tiny_root, tmp_path, monkeypatch):
+    """An edit of this module's code is a new cache entry (it served old arrays under a
+    hand-bumped version); a mask rewritten with the same voxels is not (the `paper`
+    profile's common mask made a new full copy of the data on every run)."""
+    import os
+    import shutil
+
+    scans = select_scans(tiny_root, "pieman")
+    mask = tmp_path / "mask.nii.gz"
+    shutil.copyfile(layout.mask_path(tiny_root, "pieman"), mask)
+    kwargs = {"cache_dir": tmp_path / "cache", "progress": False}
+    first = cache_task_bold(scans, mask, **kwargs)
+    nib.save(nib.load(mask), mask)  # the same voxels, written again
+    os.utime(mask, ns=(1, 1))
+    assert cache_task_bold(scans, mask, **kwargs)["cache_path"].tolist() == \
+        first["cache_path"].tolist()
+    monkeypatch.setattr(bold_module, "code_hash", lambda *a, **k: "edited code")
+    edited = cache_task_bold(scans, mask, **kwargs)
+    assert set(edited["cache_path"]).isdisjoint(first["cache_path"])
+
+
+def test_common_mask_is_written_once(tiny_root, tmp_path):
+    from anbn_utils.narratives import common_mask
+
+    masks = {t: layout.mask_path(tiny_root, t) for t in ("pieman", "shapessocial")}
+    path = common_mask(masks, "pieman", tmp_path)
+    stamp = path.stat().st_mtime_ns
+    assert common_mask(masks, "pieman", tmp_path) == path
+    assert path.stat().st_mtime_ns == stamp
+
+
+def test_truncated_nifti_is_named(tmp_path, tiny_root):
+    src = layout.bold_path(tiny_root, "sub-002", "pieman", 1)
+    cut = tmp_path / "cut_bold.nii.gz"
+    cut.write_bytes(src.read_bytes()[: src.stat().st_size // 2])
+    mask = load_mask(layout.mask_path(tiny_root, "pieman"))
+    with pytest.raises(DataError, match=r"cut_bold.nii.gz cannot be read.*truncated"):
+        load_masked_bold(cut, mask, read_story_window(_events(tiny_root)))
