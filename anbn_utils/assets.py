@@ -27,8 +27,8 @@ import importlib.util
 import os
 from pathlib import Path
 
-__all__ = ["DEFAULT_MODEL", "RANDOM_MODELS", "SPACY_PIPELINES", "load_spacy", "random_model",
-           "resolve_model"]
+__all__ = ["DEFAULT_MODEL", "RANDOM_MODELS", "SPACY_PIPELINES", "load_spacy", "model_source",
+           "random_model", "resolve_model"]
 
 #: The model of the embedded default profile.
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -55,6 +55,52 @@ def resolve_model(name: str | os.PathLike) -> str:
     if module is not None and importlib.util.find_spec(module) is not None:
         return str(importlib.import_module(module).get_model_path())
     return str(name)
+
+
+def _offline() -> bool:
+    return any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on")
+               for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def model_source(name: str | os.PathLike) -> str:
+    """Where ``name`` loads from, checked without loading it (in milliseconds).
+
+    Returns a short description: a local folder, a bundled package, random weights, the
+    Hugging Face cache, or the hub (which needs internet).
+
+    Raises
+    ------
+    DataError
+        When the model is none of the first four and Hugging Face is in offline mode
+        (``HF_HUB_OFFLINE=1``), naming the model and the ways to provide it.
+    """
+    from .errors import DataError
+
+    if str(name) in RANDOM_MODELS:
+        return "random weights (built offline)"
+    if Path(name).is_dir():
+        return f"local folder {name}"
+    if str(name) in _BUNDLED and resolve_model(name) != str(name):
+        return f"bundled package {_BUNDLED[str(name)]}"
+    from huggingface_hub import try_to_load_from_cache
+    from huggingface_hub.errors import HFValidationError
+
+    try:
+        cached = try_to_load_from_cache(str(name), "config.json")
+    except (HFValidationError, ValueError):  # not a hub name (e.g. a path that does not exist)
+        cached = None
+    if isinstance(cached, str):
+        return f"Hugging Face cache ({Path(cached).parent})"
+    message = (
+        f"model {str(name)!r} is neither a local folder, a bundled model "
+        f"({', '.join(sorted(_BUNDLED))}, {', '.join(RANDOM_MODELS)}), nor in the Hugging "
+        "Face cache")
+    if _offline():
+        raise DataError(f"{message}, and Hugging Face is offline (HF_HUB_OFFLINE). Download "
+                        f"it once where there is internet (`huggingface-cli download {name}`, "
+                        "with HF_HOME pointing at the cache this machine reads) or pass the "
+                        "path of a folder holding it (`model=/path/to/model`).")
+    return f"the Hugging Face hub (not cached: {message}; needs internet)"
 
 
 #: Models built with random weights from an architecture (see the module docstring).

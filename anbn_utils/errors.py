@@ -1,6 +1,6 @@
 """Exceptions with messages that name the offending file and the fix."""
 
-__all__ = ["DataError", "ParameterError"]
+__all__ = ["DataError", "ParameterError", "RunError"]
 
 
 class DataError(ValueError):
@@ -12,3 +12,10 @@ class DataError(ValueError):
 
 class ParameterError(ValueError):
     """A profile or notebook parameter is unknown or has an invalid value."""
+
+
+class RunError(RuntimeError):
+    """A run cannot start or did not finish (its directory is in use, a stage failed).
+
+    The message says what happened, where the details are, and what to do.
+    """

@@ -8,7 +8,7 @@ import sys
 import nbformat
 import pytest
 
-from anbn_utils.run import REPO_ROOT, STAGES, notebook_parameters
+from anbn_utils.runner.stages import REPO_ROOT, STAGES, notebook_parameters
 
 NOTEBOOKS = [REPO_ROOT / "notebooks" / f"{s.name}.ipynb" for s in STAGES]
 

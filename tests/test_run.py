@@ -2,23 +2,14 @@
 
 import json
 
-import papermill
 import pytest
 import yaml
 
-from anbn_utils.config import list_profiles, load_profile
-from anbn_utils.errors import ParameterError
 from anbn_utils.codehash import PACKAGE_DIR, module_imports, source_closure
-from anbn_utils.run import (
-    NOTEBOOK_DIR,
-
-
-    apply_overrides,
-    declared_parameters,
-    resolve_params,
-    run,
-
-)
+from anbn_utils.errors import ParameterError, RunError
+from anbn_utils.run import NOTEBOOK_DIR, run
+from anbn_utils.runner.profiles import apply_overrides, list_profiles, load_profile, resolve_params
+from anbn_utils.runner.stages import declared_parameters
 
 
 def _profile(tmp_path, cache_dir, **params):
@@ -77,14 +68,21 @@ def test_run_skips_reruns_and_never_loses_results(tmp_path, cache_dir, capsys):
     run(_profile(tmp_path, cache_dir, duration_rounding="round"), **kwargs)
     assert "inputs or parameters changed" in capsys.readouterr().out
     assert "\t281\t" in (run_dir / "01_data" / "pieman" / "scans.tsv").read_text()
-    assert (run_dir / "params.previous.yaml").is_file()
     good = (run_dir / "01_data" / "stage.json").read_text()
+    assert json.loads(good)["params"]["duration_rounding"] == "round"
+    params = (run_dir / "params.yaml").read_text()
 
-    # a failing stage leaves the finished results untouched and its partial output for inspection
-    with pytest.raises(papermill.PapermillExecutionError, match="shapesphysical"):
+    # a failing stage leaves the finished results untouched and its partial output for
+    # inspection, and says so in a few lines
+    with pytest.raises(RunError, match="shapesphysical") as failed:
         run(_profile(tmp_path, cache_dir, tasks=["shapesphysical"]), **kwargs)
+    message = str(failed.value)
+    assert "stage 01_data failed in cell" in message and len(message.splitlines()) < 8
+    assert str(run_dir / ".partial" / "01_data" / "01_data.ipynb") in message
     assert (run_dir / "01_data" / "stage.json").read_text() == good
     assert (run_dir / ".partial" / "01_data" / "01_data.ipynb").is_file()
+    # params.yaml still describes the run that succeeded (a failed run rewrote it)
+    assert (run_dir / "params.yaml").read_text() == params
 
 
 def test_overrides_change_params_and_dataset_params():
@@ -141,3 +139,201 @@ def test_stage_reruns_when_a_run_it_reads_changes(tmp_path, cache_dir, capsys):
     (other / "04_coupling" / "stage.json").write_text(json.dumps({"hash": "second"}))
     run(profile, **kwargs)
     assert "01_data: inputs or parameters changed" in capsys.readouterr().out
+
+
+def _narratives_profile(tmp_path, root, cache_dir, **params):
+    spec = {"description": "test", "dataset": {"kind": "narratives"},
+            "params": {"dataset_root": str(root), "cache_dir": str(cache_dir), **params}}
+    path = tmp_path / "narratives.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+@pytest.mark.parametrize("override, message", [
+    ("n_epochs=abc", r"n_epochs='abc': Input should be a valid integer"),
+    ("n_hidden=5", r"n_hidden=5: Input should be a valid list"),
+    ("batch_size=0", r"batch_size=0: Input should be greater than or equal to 1"),
+    ("top_k=0", r"top_k=0: Input should be greater than or equal to 1"),
+    ("n_permutations=0", r"n_permutations=0: Input should be greater than or equal to 1"),
+    ("tasks=[pieman, shapes]", r"tasks=\['pieman', 'shapes'\]: Input should be 'pieman'"),
+    ("learning_rate=[0.1]", r"one value per VS-DBN layer"),
+    ("common_grid=shapessocial", r"common_grid='shapessocial' is not one of tasks"),
+])
+def test_bad_values_fail_when_the_profile_is_loaded(tmp_path, cache_dir, override, message):
+    """Each of these used to fail minutes in (or, for n_permutations=0, report p = 1)."""
+    with pytest.raises(ParameterError, match=message):
+        run(_profile(tmp_path, cache_dir, tasks=["pieman"]), run_dir=tmp_path / "r",
+            overrides=[override], progress=False, publish=False)
+    assert not (tmp_path / "r").exists()
+
+
+def test_every_declared_parameter_has_a_schema_entry_and_valid_defaults():
+    from anbn_utils.runner.preflight import stage_values
+    from anbn_utils.runner.schema import PARAMETERS, validate_params
+
+    declared = declared_parameters()
+    names = {n for params in declared.values() for n in params}
+    assert names == set(PARAMETERS)
+    for stage, params in declared.items():
+        validate_params(stage_values(params, {}), where=stage)  # the notebooks' defaults
+
+
+def test_force_takes_only_stage_names(tmp_path, cache_dir):
+    with pytest.raises(ParameterError, match=r"--force 03_bnss: no such stage"):
+        run(_profile(tmp_path, cache_dir), run_dir=tmp_path / "r", force=["03_bnss"])
+
+
+def test_undeclared_papermill_parameter_is_an_error(tmp_path):
+    import papermill
+
+    with pytest.raises(papermill.PapermillExecutionError, match=r"\['n_epoch'\] are not declared"):
+        papermill.execute_notebook(str(NOTEBOOK_DIR / "01_data.ipynb"), str(tmp_path / "o.ipynb"),
+                                   parameters={"run_dir": str(tmp_path), "n_epoch": 3},
+                                   progress_bar=False)
+    with pytest.raises(papermill.PapermillExecutionError, match=r"initial_trim=-1"):
+        papermill.execute_notebook(str(NOTEBOOK_DIR / "01_data.ipynb"), str(tmp_path / "o.ipynb"),
+                                   parameters={"run_dir": str(tmp_path), "initial_trim": -1},
+                                   progress_bar=False)
+
+
+def test_files_written_outside_the_runner_make_the_stage_run_again(tmp_path, cache_dir, capsys):
+    """`papermill -p run_dir <a finished run>` rewrote a stage's files while its stage.json
+    still described the old parameters, and the runner said `up to date`."""
+    import papermill
+
+    run_dir = tmp_path / "run"
+    kwargs = {"run_dir": run_dir, "stages": ["01_data"], "publish": False, "progress": False}
+    profile = _profile(tmp_path, cache_dir)
+    run(profile, **kwargs)
+    scans = run_dir / "01_data" / "pieman" / "scans.tsv"
+    assert "\t282\t" in scans.read_text()
+    papermill.execute_notebook(
+        str(NOTEBOOK_DIR / "01_data.ipynb"), str(tmp_path / "direct.ipynb"), progress_bar=False,
+        parameters={"run_dir": str(run_dir), "dataset_root": str(run_dir / "dataset"),
+                    "cache_dir": str(cache_dir), "duration_rounding": "round"})
+    assert "\t281\t" in scans.read_text()
+    capsys.readouterr()
+    run(profile, **kwargs)
+    assert "01_data: its files were changed outside the runner" in capsys.readouterr().out
+    assert "\t282\t" in scans.read_text()
+
+
+def test_one_run_per_run_directory(tmp_path, cache_dir):
+    import os
+
+    from anbn_utils.runner.lock import run_lock
+
+    with run_lock(tmp_path / "run"), \
+            pytest.raises(RunError, match=rf"in use by process {os.getpid()} on .* since"):
+        run(_profile(tmp_path, cache_dir), run_dir=tmp_path / "run", stages=["01_data"],
+            publish=False, progress=False)
+    assert not (tmp_path / "run" / "dataset").exists()  # nothing was written meanwhile
+
+
+def test_checkpoints_are_dropped_on_success_and_on_force(tmp_path, cache_dir):
+    run_dir = tmp_path / "run"
+    kwargs = {"run_dir": run_dir, "stages": ["01_data"], "publish": False, "progress": False}
+    stale = run_dir / ".checkpoints" / "01_data" / "state.pt"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("from older code")
+    run(_profile(tmp_path, cache_dir), **kwargs)
+    assert not stale.exists()
+    stale.parent.mkdir(parents=True)
+    stale.write_text("from older code")
+    from anbn_utils.runner import execute
+
+    calls = []
+    real = execute._execute
+
+    def spy(stage, *args, **kw):
+        calls.append(stale.exists())  # what the stage would find when it starts
+        return real(stage, *args, **kw)
+
+    try:
+        execute._execute = spy
+        run(_profile(tmp_path, cache_dir), force=["01_data"], **kwargs)
+    finally:
+        execute._execute = real
+    assert calls == [False]
+
+
+def test_a_narratives_dataset_is_hashed_by_the_files_it_reads(tmp_path, cache_dir, capsys):
+    """Deleting a BOLD file or editing scan_exclude.json left `01_data: up to date`."""
+    import shutil
+
+    import nibabel as nib
+    import numpy as np
+
+    from anbn_utils.narratives import layout
+    from anbn_utils.synthetic import make_narratives_like
+
+    root = make_narratives_like(tmp_path / "ds", tasks=("pieman",), n_subjects=4,
+                                shape=(2, 2, 2), random_state=0)
+    profile = _narratives_profile(tmp_path, root, cache_dir, tasks=["pieman"])
+    kwargs = {"run_dir": tmp_path / "run", "stages": ["01_data"], "publish": False,
+              "progress": False}
+    run(profile, **kwargs)
+    run(profile, **kwargs)
+    assert "01_data: up to date" in capsys.readouterr().out
+    exclude = layout.exclude_path(root)
+    table = json.loads(exclude.read_text())
+    table["pieman"]["sub-004"] = ["sub-004_task-pieman"]
+    exclude.write_text(json.dumps(table))
+    run(profile, **kwargs)
+    assert "01_data: inputs or parameters changed" in capsys.readouterr().out
+    assert "sub-004" not in (tmp_path / "run" / "01_data" / "pieman" / "scans.tsv").read_text()
+    bold = layout.bold_path(root, "sub-002", "pieman", 1)
+    bold.write_bytes(bold.read_bytes())  # the same content written again: nothing to do
+    run(profile, **kwargs)
+    assert "01_data: up to date" in capsys.readouterr().out
+    img = nib.load(bold)
+    nib.save(nib.Nifti1Image(np.asarray(img.dataobj)[::-1].copy(), img.affine), bold)
+    run(profile, **kwargs)
+    assert "01_data: inputs or parameters changed" in capsys.readouterr().out
+    shutil.move(layout.bold_path(root, "sub-003", "pieman", 1), tmp_path / "away.nii.gz")
+    with pytest.raises(RunError, match=r"(?s)1 problem\(s\) found before any compute.*sub-003"):
+        run(profile, **kwargs)
+
+
+def test_preflight_reports_every_problem_before_compute(tmp_path, cache_dir, monkeypatch):
+    """With common_grid set, a wrong root or a grid mismatch surfaced as a misleading error
+    minutes in; an unknown model offline printed hundreds of lines without its name."""
+    import nibabel as nib
+    import numpy as np
+
+    from anbn_utils.narratives import layout
+    from anbn_utils.run import check
+    from anbn_utils.synthetic import make_narratives_like
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    problems, _ = check(_narratives_profile(tmp_path, tmp_path / "nowhere", cache_dir,
+                                            common_grid="pieman"))
+    assert len(problems) == 1 and "nowhere does not exist" in problems[0]
+
+    root = make_narratives_like(tmp_path / "ds", n_subjects=3, shape=(2, 2, 2), random_state=0)
+    bad = layout.bold_path(root, "sub-202", "shapessocial")
+    img = nib.load(bad)
+    nib.save(nib.Nifti1Image(np.asarray(img.dataobj)[:1], img.affine), bad)  # another grid
+    problems, _ = check(_narratives_profile(tmp_path, root, cache_dir, common_grid="pieman",
+                                                model="no-such/model"))
+    assert len(problems) == 2, problems
+    assert "sub-202" in problems[0] and "differs from its task's mask" in problems[0]
+    assert "model 'no-such/model' is neither a local folder" in problems[1]
+    with pytest.raises(RunError, match="2 problem"):
+        run(_narratives_profile(tmp_path, root, cache_dir, common_grid="pieman",
+                                model="no-such/model"), run_dir=tmp_path / "r", publish=False)
+    assert not (tmp_path / "r").exists()
+
+
+def test_cli_check_and_failures_are_short(tmp_path, cache_dir):
+    import subprocess
+    import sys
+
+    ok = subprocess.run([sys.executable, "-m", "anbn_utils.run", "--profile", "phantom",
+                         "--check"], capture_output=True, text=True, check=False)
+    assert ok.returncode == 0 and "ready to run" in ok.stdout
+    bad = subprocess.run([sys.executable, "-m", "anbn_utils.run", "--profile", "phantom",
+                          "--set", "n_epochs=abc", "--run-dir", str(tmp_path / "r")],
+                         capture_output=True, text=True, check=False)
+    assert bad.returncode == 2 and "n_epochs='abc'" in bad.stderr
+    assert len(bad.stderr.splitlines()) < 6

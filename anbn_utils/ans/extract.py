@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from ..assets import RANDOM_MODELS, random_model, resolve_model
+from ..assets import RANDOM_MODELS, model_source, random_model, resolve_model
 from ..config import resolve_device
 from ..errors import DataError
 from ..io import read_json, read_table, save_array, write_json, write_table
@@ -36,9 +36,14 @@ def load_model(name: str, device: str = "auto"):
     if name in RANDOM_MODELS:
         model, tokenizer = random_model(name)
     else:
+        model_source(name)  # a clear error for a model that cannot be loaded offline
         path = resolve_model(name)
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModel.from_pretrained(path, attn_implementation="eager")
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(path)
+            model = AutoModel.from_pretrained(path, attn_implementation="eager")
+        except OSError as e:
+            raise DataError(f"model {name!r} could not be loaded from {model_source(name)}: "
+                            f"{str(e).splitlines()[0]}") from None
     adapter_for(model)  # fail early on an unsupported architecture
     return model.eval().to(resolve_device(device)), tokenizer
 

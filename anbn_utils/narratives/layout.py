@@ -29,6 +29,7 @@ __all__ = [
     "exclude_path",
     "find_scans",
     "gentle_dir",
+    "input_files",
     "is_excluded",
     "mask_path",
     "read_scan_exclude",
@@ -250,3 +251,20 @@ def select_scans(
         idx = np.sort(rng.choice(len(first), size=n_subjects, replace=False))
         first = first.iloc[idx].reset_index(drop=True)
     return first
+
+
+def input_files(root: Path, tasks: Sequence[str]) -> list[Path]:
+    """Every file the data stage may read for ``tasks`` (present or not): the dataset
+    description, ``code/scan_exclude.json``, and per task the brain mask, the Gentle
+    alignments and each scan's ``events.tsv`` and BOLD file (all runs, all subjects)."""
+    root = Path(root)
+    files = [root / "dataset_description.json", exclude_path(root)]
+    for task in tasks:
+        files += [mask_path(root, task), gentle_dir(root, task) / "align.json",
+                  gentle_dir(root, task) / "align.csv"]
+        try:
+            scans = find_scans(root, task)
+        except DataError:  # no dataset there: what is missing is reported by the checks
+            continue
+        files += [Path(p) for p in scans["events_path"]] + [Path(p) for p in scans["bold_path"]]
+    return files

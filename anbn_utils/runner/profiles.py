@@ -21,7 +21,8 @@ from typing import Any
 import yaml
 
 from ..errors import ParameterError
-from .schema import validate_params
+from .schema import problems, raise_problems
+from .stages import stage_values
 
 __all__ = ["DATASET_KINDS", "PROFILE_DIR", "RESERVED", "apply_overrides", "list_profiles",
            "load_profile", "resolve_params"]
@@ -120,8 +121,8 @@ def resolve_params(
     ParameterError
         For a name no notebook declares (a typo would otherwise be silently ignored),
         a reserved name (``run_dir``, ``stage_dir``), ``dataset_root`` in a profile whose
-        dataset is generated (the runner sets it), or a value of the wrong type or range
-        (:func:`anbn_utils.runner.schema.validate_params`).
+        dataset is generated (the runner sets it), or a value of the wrong type or range,
+        alone or with the other values of a stage (:mod:`anbn_utils.runner.schema`).
     """
     where = profile.get("path", profile.get("name"))
     for name, params in declared.items():
@@ -144,8 +145,13 @@ def resolve_params(
             f"profile {where}: dataset_root is set by the runner for a generated "
             "dataset; remove it, or use dataset.kind: narratives"
         )
-    validate_params(given, where=f"profile {where}"
-                    + (f" with --set {' '.join(profile['overrides'])}"
-                       if profile.get("overrides") else ""))
-    return {name: {k: v for k, v in given.items() if k in params}
-            for name, params in declared.items()}
+    per_stage = {name: {k: v for k, v in given.items() if k in params}
+                 for name, params in declared.items()}
+    found: dict[str, None] = {}  # each stage's values with its notebook's defaults, in order
+    for name, params in declared.items():
+        values = stage_values(params, per_stage[name])
+        found.update(dict.fromkeys(problems({k: v for k, v in values.items()
+                                             if k not in RESERVED})))
+    raise_problems(list(found), where=f"profile {where}" + (
+        f" with --set {' '.join(profile['overrides'])}" if profile.get("overrides") else ""))
+    return per_stage

@@ -22,7 +22,8 @@ from pydantic import AfterValidator, Field, TypeAdapter, ValidationError
 from ..choices import AGGREGATIONS, BETWEEN_LAYERS, BN_METHODS, HRF_MODELS, NULL_MODELS, TASKS
 from ..errors import ParameterError
 
-__all__ = ["PARAMETERS", "check_notebook_parameters", "validate_params"]
+__all__ = ["PARAMETERS", "check_notebook_parameters", "problems", "raise_problems",
+           "validate_params"]
 
 
 def _unique(values: list) -> list:
@@ -52,8 +53,8 @@ def _choices(values: tuple[str, ...]) -> Any:
 
 
 def _list_of(item: Any, *, unique: bool = False) -> Any:
-    checks = [AfterValidator(_unique)] if unique else []
-    return Annotated[list[item], Field(min_length=1), *checks]
+    kind = Annotated[list[item], Field(min_length=1)]
+    return Annotated[kind, AfterValidator(_unique)] if unique else kind
 
 
 #: name -> type (with its range) of every parameter any notebook declares.
@@ -133,21 +134,9 @@ def _message(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def validate_params(params: Mapping[str, Any], where: str = "") -> dict[str, Any]:
-    """Check values against :data:`PARAMETERS` and each other; return them unchanged.
-
-    Parameters
-    ----------
-    params : mapping
-        Parameter name -> value (any subset of :data:`PARAMETERS`).
-    where : str
-        Named in the error (a profile path, a stage).
-
-    Raises
-    ------
-    ParameterError
-        Listing every bad value with what it should be.
-    """
+def problems(params: Mapping[str, Any]) -> list[str]:
+    """What is wrong with ``params`` (name -> value, any subset of :data:`PARAMETERS`):
+    each value against its type and range, and the values against each other."""
     problems = []
     for name, value in params.items():
         if name not in _ADAPTERS:
@@ -164,10 +153,27 @@ def validate_params(params: Mapping[str, Any], where: str = "") -> dict[str, Any
     grid, tasks = params.get("common_grid"), params.get("tasks")
     if grid is not None and isinstance(tasks, list) and grid not in tasks:
         problems.append(f"common_grid={grid!r} is not one of tasks={tasks!r}")
-    if problems:
+    return problems
+
+
+def raise_problems(found: list[str], where: str = "") -> None:
+    """A :class:`ParameterError` listing ``found`` (what :func:`problems` returns), if any."""
+    if found:
         head = f"invalid parameter(s){f' in {where}' if where else ''}:"
-        raise ParameterError("\n  ".join([head, *problems])
+        raise ParameterError("\n  ".join([head, *found])
                              + "\nSee the parameter tables on the book's 'How to run' page.")
+
+
+def validate_params(params: Mapping[str, Any], where: str = "") -> dict[str, Any]:
+    """Check values against :data:`PARAMETERS` and each other; return them unchanged.
+
+    Raises
+    ------
+    ParameterError
+        Listing every bad value with what it should be; ``where`` (a profile, a stage) is
+        named in the message.
+    """
+    raise_problems(problems(params), where)
     return dict(params)
 
 

@@ -20,7 +20,7 @@ from ..io import hash_json
 
 __all__ = ["BOOK_EXECUTED_DIR", "NOTEBOOK_DIR", "REPO_ROOT", "STAGES", "Stage", "closure",
            "declared_parameters", "notebook_hash", "notebook_imports", "notebook_parameters",
-           "stage_named"]
+           "stage_named", "stage_values"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
@@ -121,3 +121,14 @@ def notebook_hash(path: str | os.PathLike) -> str:
     nb = nbformat.read(Path(path), as_version=4)
     return hash_json([(c.cell_type, c.source, sorted(c.metadata.get("tags", [])))
                       for c in nb.cells])
+
+
+def stage_values(declared: dict[str, dict[str, Any]], given: dict[str, Any]) -> dict[str, Any]:
+    """The values a stage runs with: its notebook's defaults, then the profile's."""
+    values = {}
+    for name, spec in declared.items():
+        try:
+            values[name] = ast.literal_eval(spec["default"])
+        except (ValueError, SyntaxError):  # a default that is an expression
+            values[name] = None
+    return {**values, **given}

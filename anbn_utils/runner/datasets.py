@@ -1,0 +1,109 @@
+"""The dataset of a run: generated into the run (phantom, synthetic) or read (Narratives).
+
+A generated dataset is written to ``<run>/.partial/dataset`` and moved to ``<run>/dataset``
+with its stamp ``dataset.json`` written last, so a half-written dataset is never taken for
+a finished one; it is made again when its parameters or its generator's source change.
+A Narratives dataset is identified by the files the data stage reads (:func:`dataset_hash`),
+so deleting a scan or editing ``scan_exclude.json`` re-runs the stages.
+"""
+
+from __future__ import annotations
+
+import inspect
+import shutil
+import time
+import typing
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from ..codehash import code_hash
+from ..config import get_data_root
+from ..errors import DataError, ParameterError
+from ..io import file_fingerprint, hash_json, read_json, write_json
+from .state import replace_dir
+
+__all__ = ["dataset_hash", "generator", "prepare_dataset", "validate_dataset_params"]
+
+#: Dataset parameters that do not change the generated files (workers, progress bars).
+_NOT_IN_DATASET_HASH = ("n_jobs", "progress")
+
+
+def generator(kind: str):
+    """The function that writes a generated dataset of this kind."""
+    if kind == "phantom":
+        from ..phantom import make_phantom
+
+        return make_phantom
+    from ..synthetic import make_narratives_like
+
+    return make_narratives_like
+
+
+def validate_dataset_params(profile: dict[str, Any]) -> dict[str, Any]:
+    """A generated dataset's parameters, checked against its generator's signature (names
+    and annotated types); lists become tuples where the generator takes tuples."""
+    spec = profile["dataset"]
+    make = generator(spec["kind"])
+    hints = typing.get_type_hints(make)
+    allowed = set(inspect.signature(make).parameters) - {"root"}
+    unknown = sorted(set(spec["params"]) - allowed)
+    if unknown:
+        raise ParameterError(
+            f"profile {profile['path']}: unknown dataset parameter(s) {unknown}; "
+            f"allowed for kind {spec['kind']!r}: {', '.join(sorted(allowed))}"
+        )
+    out, problems = {}, []
+    for name, value in spec["params"].items():
+        try:
+            out[name] = TypeAdapter(hints[name]).validate_python(value)
+        except ValidationError as e:
+            problems.append(f"dataset.{name}={value!r}: "
+                            + "; ".join(err["msg"] for err in e.errors()))
+    if problems:
+        raise ParameterError(f"invalid dataset parameter(s) in profile {profile['path']}:\n  "
+                             + "\n  ".join(problems))
+    return out
+
+
+def dataset_hash(root: Path, tasks: Sequence[str]) -> str:
+    """Hash of the Narratives files the data stage reads for ``tasks``: the exclusions,
+    the dataset description, and per task the mask, the Gentle alignment and every scan's
+    events and BOLD (annex key, content hash or size and modification time: see
+    :func:`anbn_utils.io.file_fingerprint`)."""
+    from ..narratives.layout import input_files
+
+    files = input_files(root, tasks)
+    return hash_json({"kind": "narratives", "root": str(Path(root).resolve()),
+                      "files": {str(p.relative_to(root)): file_fingerprint(p) for p in files}})
+
+
+def prepare_dataset(profile: dict[str, Any], run_dir: Path, *, force: bool,
+                    tasks: Sequence[str], log=print) -> tuple[Path, str]:
+    """Dataset root and its hash; generates the dataset of phantom and synthetic profiles."""
+    spec = profile["dataset"]
+    if spec["kind"] == "narratives":
+        root = get_data_root(profile["params"].get("dataset_root"))
+        return root, dataset_hash(root, tasks)
+    make = generator(spec["kind"])
+    params = validate_dataset_params(profile)
+    content = {k: v for k, v in params.items() if k not in _NOT_IN_DATASET_HASH}
+    h = hash_json({"kind": spec["kind"], "params": content, "code": code_hash([make.__module__])})
+    final = run_dir / "dataset"
+    stamp = final / "dataset.json"
+    if not force and stamp.is_file() and read_json(stamp).get("hash") == h:
+        log("dataset: up to date")
+        return final, h
+    log(f"dataset: generating the {spec['kind']} dataset")
+    partial = run_dir / ".partial" / "dataset"
+    shutil.rmtree(partial, ignore_errors=True)
+    t0 = time.perf_counter()
+    make(partial, **params)
+    if not partial.is_dir():
+        raise DataError(f"the {spec['kind']} generator wrote nothing to {partial}")
+    write_json(partial / "dataset.json", {"kind": spec["kind"], "hash": h, "params": params,
+                                          "wall_s": time.perf_counter() - t0})
+    replace_dir(partial, final)
+    return final, h

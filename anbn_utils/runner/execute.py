@@ -1,0 +1,267 @@
+"""Run the stages of a profile with papermill, skipping those that are up to date.
+
+Every artifact goes under one run directory (``runs/<profile>/`` by default): ``dataset/``
+(generated datasets), one folder per stage holding its artifacts, its executed notebook and
+``stage.json`` (what it ran with, see :mod:`.state`), and ``params.yaml``, the resolved
+profile of the last run that succeeded.
+
+A stage's hash covers the notebook's source, the parameters it receives, the hashes of the
+stages it reads, the source of the package modules the notebook imports (their import
+closure, :func:`anbn_utils.codehash.code_hash`), the dataset (:mod:`.datasets`), and the
+stage hashes of any other run a parameter named ``*_run_dir`` points to.  A stage runs in
+``.partial/<stage>`` and replaces the finished folder only when it succeeds, so a failed or
+interrupted stage never touches earlier results, and re-running resumes at the first stage
+not done.  Checkpoints a stage keeps to resume a long fit (``.checkpoints/<stage>``) are
+removed when it succeeds and before a ``--force``\\ d run.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .. import __version__
+from ..codehash import code_hash
+from ..errors import ParameterError, RunError
+from ..io import hash_json, read_json, write_json, write_text
+from .datasets import prepare_dataset
+from .lock import run_lock
+from .preflight import preflight
+from .profiles import apply_overrides, load_profile, resolve_params
+from .stages import (
+    BOOK_EXECUTED_DIR,
+    NOTEBOOK_DIR,
+    REPO_ROOT,
+    STAGES,
+    Stage,
+    closure,
+    declared_parameters,
+    notebook_hash,
+    notebook_imports,
+    stage_values,
+)
+from .state import STAMP, manifest, replace_dir, stage_status
+
+__all__ = ["check", "publish_notebooks", "run"]
+
+#: Names ``--force`` takes besides the stages.
+FORCE_EXTRA = ("dataset",)
+
+
+def _log(msg: str) -> None:
+    print(f"[anbn {datetime.now():%H:%M:%S}] {msg}", flush=True)
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version(), "anbn_utils": __version__}
+    for pkg in ("numpy", "nilearn", "nibabel", "torch", "transformers", "spacy", "papermill"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def _run_hashes(run_dir: str | os.PathLike) -> dict[str, str]:
+    """``{stage: hash}`` of the finished stages of another run (relative paths: from the
+    repository root, where notebooks run); empty when there is no such run."""
+    root = REPO_ROOT / run_dir  # an absolute run_dir replaces REPO_ROOT
+    return {stamp.parent.name: read_json(stamp).get("hash")
+            for stamp in sorted(root.glob(f"*/{STAMP}"))}
+
+
+def _prepare(profile, overrides, stages, force, notebook_dir):
+    """Load and check everything that can be checked before the run directory is touched."""
+    prof = apply_overrides(load_profile(profile), overrides)
+    known = [s.name for s in STAGES] + list(FORCE_EXTRA)
+    typos = sorted(set(force) - set(known))
+    if typos:
+        raise ParameterError(f"--force {', '.join(typos)}: no such stage; --force takes "
+                             f"{', '.join(known)}")
+    selected = closure(stages or [s.name for s in STAGES])
+    declared = declared_parameters(STAGES, notebook_dir)  # names are checked against all
+    per_stage = resolve_params(prof, declared)
+    return prof, selected, declared, per_stage
+
+
+def check(profile: str | os.PathLike = "phantom", *, stages: Sequence[str] | None = None,
+          overrides: Sequence[str] = (), notebook_dir: str | os.PathLike = NOTEBOOK_DIR,
+          ) -> tuple[list[str], list[str]]:
+    """The preflight checks of a run, without running it: ``(problems, notes)``."""
+    prof, selected, declared, per_stage = _prepare(profile, overrides, stages, (), notebook_dir)
+    return preflight(prof, {s.name: per_stage[s.name] for s in selected}, declared)
+
+
+def _report(problems: Sequence[str], where: str) -> str:
+    lines = [f"{len(problems)} problem(s) found before any compute ({where}):"]
+    lines += [f"  {i}. {p}" for i, p in enumerate(problems, 1)]
+    return "\n".join(lines)
+
+
+def _failure(stage: Stage, error: Exception, notebook: Path) -> RunError:
+    """A short account of a failed notebook cell (papermill's error carries the cell)."""
+    ename = getattr(error, "ename", type(error).__name__)
+    evalue = str(getattr(error, "evalue", error)).strip()
+    cell = getattr(error, "exec_count", None)
+    source = (getattr(error, "source", "") or "").strip().splitlines()
+    where = f" in cell [{cell}] ({source[0][:80]}{' ...' if len(source) > 1 else ''})" \
+        if cell and source else ""
+    return RunError(f"stage {stage.name} failed{where}:\n  {ename}: {evalue}\n"
+                    f"The executed notebook with the full traceback: {notebook}\n"
+                    "Earlier results are untouched; fix the cause and run again to resume.")
+
+
+def _execute(stage: Stage, params: dict[str, Any], run_dir: Path, notebook_dir: Path,
+             progress: bool) -> Path:
+    """Run one stage's notebook into ``.partial/<stage>``; return that folder."""
+    import papermill
+
+    partial = run_dir / ".partial" / stage.name
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    out = partial / f"{stage.name}.ipynb"
+    try:
+        papermill.execute_notebook(
+            str(stage.notebook(notebook_dir)), str(out),
+            parameters={**params, "run_dir": str(run_dir), "stage_dir": str(partial)},
+            cwd=str(REPO_ROOT), progress_bar=progress,
+        )
+    except papermill.PapermillExecutionError as e:
+        raise _failure(stage, e, out) from None
+    return partial
+
+
+def run(
+    profile: str | os.PathLike = "phantom",
+    *,
+    run_dir: str | os.PathLike | None = None,
+    stages: Sequence[str] | None = None,
+    force: Sequence[str] = (),
+    publish: bool = True,
+    notebook_dir: str | os.PathLike = NOTEBOOK_DIR,
+    book_dir: str | os.PathLike = BOOK_EXECUTED_DIR,
+    progress: bool = True,
+    overrides: Sequence[str] = (),
+) -> Path:
+    """Execute the stages of a profile; skip those whose inputs and parameters are unchanged.
+
+    Parameters
+    ----------
+    profile : str or path
+        Name of a shipped profile (``anbn_utils/profiles/<name>.yaml``) or a YAML path.
+    run_dir : path, optional
+        Run directory; default ``runs/<profile name>`` under the current folder.
+    stages : sequence of str, optional
+        Stages to bring up to date (with the stages they need); default all.
+    force : sequence of str
+        Stages to re-run even if up to date (``'dataset'`` regenerates a generated dataset).
+    publish : bool
+        Copy the executed notebooks to ``book_dir`` for ``jupyter-book build``.
+    notebook_dir, book_dir : path
+        Source notebooks; where the book reads executed ones.
+    progress : bool
+        Show papermill's cell progress bar.
+    overrides : sequence of str
+        ``NAME=VALUE`` changes to the profile (see :func:`.profiles.apply_overrides`).
+
+    Returns
+    -------
+    Path
+        The run directory.
+
+    Raises
+    ------
+    ParameterError
+        A bad profile, parameter value or ``--force`` name (before anything runs).
+    RunError
+        Problems found by the preflight checks (all of them, before anything runs), the
+        run directory in use by another run, or a failed stage (its cell's error and the
+        path of its executed notebook).
+    """
+    notebook_dir = Path(notebook_dir)
+    prof, selected, declared, per_stage = _prepare(profile, overrides, stages, force,
+                                                   notebook_dir)
+    run_dir = Path(run_dir or Path("runs") / prof["name"]).resolve()
+    problems, _ = preflight(prof, {s.name: per_stage[s.name] for s in selected}, declared)
+    if problems:
+        raise RunError(_report(problems, f"profile {prof['path']}"))
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    with run_lock(run_dir):
+        tasks = stage_values(declared["01_data"], per_stage["01_data"]).get("tasks") or ()
+        root, dataset_hash = prepare_dataset(prof, run_dir, force="dataset" in force,
+                                             tasks=tasks, log=_log)
+        hashes: dict[str, str] = {}
+        for stage in selected:
+            params = {**per_stage[stage.name]}
+            if "dataset_root" in declared[stage.name]:
+                params["dataset_root"] = str(root)
+            hashes[stage.name] = h = hash_json({
+                "notebook": notebook_hash(stage.notebook(notebook_dir)),
+                "params": params,
+                "needs": {n: hashes[n] for n in stage.needs},
+                "code": code_hash(notebook_imports(stage.notebook(notebook_dir))),
+                "dataset": dataset_hash,
+                "other_runs": {k: _run_hashes(v) for k, v in params.items()
+                               if k.endswith("_run_dir") and v is not None},
+            })
+            final = run_dir / stage.name
+            done, why = stage_status(final, h, forced=stage.name in force)
+            _log(f"{stage.name}: {why}")
+            if done:
+                continue
+            checkpoints = run_dir / ".checkpoints" / stage.name
+            if stage.name in force:
+                shutil.rmtree(checkpoints, ignore_errors=True)
+            t0 = time.perf_counter()
+            started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            partial = _execute(stage, params, run_dir, notebook_dir, progress)
+            wall = time.perf_counter() - t0
+            write_json(partial / STAMP, {
+                "stage": stage.name, "hash": h, "params": params, "profile": prof["name"],
+                "overrides": prof.get("overrides", []), "needs": stage.needs,
+                "needs_hashes": {n: hashes[n] for n in stage.needs}, "dataset": str(root),
+                "versions": _versions(), "started": started, "wall_s": round(wall, 2),
+                "manifest": manifest(partial),
+            })
+            replace_dir(partial, final)
+            shutil.rmtree(checkpoints, ignore_errors=True)
+            _log(f"{stage.name}: done in {wall:.1f} s")
+        _record_params(prof, run_dir)
+    if publish:
+        publish_notebooks(run_dir, book_dir)
+    return run_dir
+
+
+def _record_params(prof: dict[str, Any], run_dir: Path) -> None:
+    """Write the resolved profile of a run that succeeded to ``params.yaml`` (each stage's
+    own parameters are in its ``stage.json``)."""
+    write_text(run_dir / "params.yaml", yaml.safe_dump(
+        {"profile": prof["name"], "source": prof["path"], "overrides": prof.get("overrides", []),
+         "description": prof.get("description", ""), "dataset": prof["dataset"],
+         "params": prof["params"]}, sort_keys=True))
+
+
+def publish_notebooks(run_dir: str | os.PathLike, book_dir: str | os.PathLike) -> list[Path]:
+    """Copy each finished stage's executed notebook to ``book_dir`` (what the book renders)."""
+    run_dir, book_dir = Path(run_dir), Path(book_dir)
+    book_dir.mkdir(parents=True, exist_ok=True)
+    out = []
+    for stage in STAGES:
+        src = run_dir / stage.name / f"{stage.name}.ipynb"
+        if src.is_file():
+            dst = book_dir / src.name
+            shutil.copyfile(src, dst)
+            out.append(dst)
+    write_text(book_dir / "RUN.txt", f"{run_dir}\n")
+    return out

@@ -1,0 +1,61 @@
+"""What a run directory says about its stages: stamps, output manifests, replacement.
+
+A finished stage's folder holds ``stage.json``: the hash of everything it depends on, the
+parameters it ran with, versions, wall time, and the *manifest* of the files it wrote
+(size and modification time of each).  A stage is up to date when both the hash and the
+manifest match, so files rewritten outside the runner (``papermill -p run_dir <this run>``,
+an edit by hand) make it run again instead of being reported as up to date.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from ..io import read_json
+
+__all__ = ["STAMP", "manifest", "replace_dir", "stage_status"]
+
+STAMP = "stage.json"
+
+
+def manifest(folder: str | os.PathLike) -> dict[str, list[int]]:
+    """``{relative path: [size, mtime_ns]}`` of every file under ``folder`` but the stamp."""
+    folder = Path(folder)
+    out = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.relative_to(folder) != Path(STAMP):
+            st = path.stat()
+            out[str(path.relative_to(folder))] = [st.st_size, st.st_mtime_ns]
+    return out
+
+
+def stage_status(final: Path, stage_hash: str, forced: bool) -> tuple[bool, str]:
+    """Whether the stage in ``final`` is up to date for ``stage_hash``, and why not."""
+    stamp = final / STAMP
+    if not stamp.is_file():
+        return False, "running"
+    if forced:
+        return False, "re-running (--force)"
+    recorded: dict[str, Any] = read_json(stamp)
+    if recorded.get("hash") != stage_hash:
+        return False, ("inputs or parameters changed, re-running (the previous results stay "
+                       "until it succeeds)")
+    if recorded.get("manifest") != manifest(final):
+        return False, ("its files were changed outside the runner (e.g. by `papermill -p "
+                       "run_dir` into this run), re-running")
+    return True, "up to date"
+
+
+def replace_dir(partial: Path, final: Path) -> None:
+    """Move ``partial`` to ``final``; the previous ``final`` is removed only afterwards."""
+    trash = final.parent / ".trash" / final.name
+    if trash.exists():
+        shutil.rmtree(trash)
+    if final.exists():
+        trash.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(final, trash)
+    os.replace(partial, final)
+    shutil.rmtree(trash, ignore_errors=True)
