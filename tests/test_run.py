@@ -337,3 +337,28 @@ def test_cli_check_and_failures_are_short(tmp_path, cache_dir):
                          capture_output=True, text=True, check=False)
     assert bad.returncode == 2 and "n_epochs='abc'" in bad.stderr
     assert len(bad.stderr.splitlines()) < 6
+
+
+def test_runs_sharing_a_store_compute_each_stage_once(tmp_path, cache_dir, capsys):
+    store = tmp_path / "study" / ".store"
+    kwargs = {"stages": ["01_data"], "publish": False, "progress": False, "store": store}
+    profile = _profile(tmp_path, cache_dir)
+    a = run(profile, run_dir=tmp_path / "study" / "a", **kwargs)
+    log_a = capsys.readouterr().out
+    assert "dataset: generating" in log_a and "01_data: done" in log_a
+    b = run(profile, run_dir=tmp_path / "study" / "b", **kwargs)
+    log_b = capsys.readouterr().out
+    assert "dataset: up to date (shared" in log_b
+    assert f"01_data: reused from {store}/01_data/" in log_b and f"computed by {a}" in log_b
+    for name in ("dataset", "01_data"):
+        assert (b / name).is_symlink() and (b / name).resolve() == (a / name).resolve()
+    assert (b / "01_data" / "pieman" / "scans.tsv").read_text() == \
+        (a / "01_data" / "pieman" / "scans.tsv").read_text()
+    run(profile, run_dir=b, **kwargs)
+    assert "01_data: up to date" in capsys.readouterr().out
+    # another value: computed for this run only, the shared entry untouched
+    run(profile, run_dir=b, overrides=["duration_rounding=round"], **kwargs)
+    assert "01_data: inputs or parameters changed" in capsys.readouterr().out
+    assert "\t281\t" in (b / "01_data" / "pieman" / "scans.tsv").read_text()
+    assert "\t282\t" in (a / "01_data" / "pieman" / "scans.tsv").read_text()
+    assert len([p for p in (store / "01_data").iterdir() if not p.name.startswith(".")]) == 2

@@ -23,6 +23,7 @@ from ..codehash import code_hash
 from ..config import get_data_root
 from ..errors import DataError, ParameterError
 from ..io import file_fingerprint, hash_json, read_json, write_json
+from .lock import hold
 from .state import replace_dir
 
 __all__ = ["dataset_hash", "generator", "prepare_dataset", "validate_dataset_params"]
@@ -81,8 +82,13 @@ def dataset_hash(root: Path, tasks: Sequence[str]) -> str:
 
 
 def prepare_dataset(profile: dict[str, Any], run_dir: Path, *, force: bool,
-                    tasks: Sequence[str], log=print) -> tuple[Path, str]:
-    """Dataset root and its hash; generates the dataset of phantom and synthetic profiles."""
+                    tasks: Sequence[str], store: Path | None = None,
+                    log=print) -> tuple[Path, str]:
+    """Dataset root and its hash; generates the dataset of phantom and synthetic profiles.
+
+    With a ``store`` (runs that share their stages), a generated dataset is kept once, in
+    ``<store>/dataset/<hash>``, and ``<run_dir>/dataset`` links to it.
+    """
     spec = profile["dataset"]
     if spec["kind"] == "narratives":
         root = get_data_root(profile["params"].get("dataset_root"))
@@ -91,19 +97,24 @@ def prepare_dataset(profile: dict[str, Any], run_dir: Path, *, force: bool,
     params = validate_dataset_params(profile)
     content = {k: v for k, v in params.items() if k not in _NOT_IN_DATASET_HASH}
     h = hash_json({"kind": spec["kind"], "params": content, "code": code_hash([make.__module__])})
-    final = run_dir / "dataset"
-    stamp = final / "dataset.json"
-    if not force and stamp.is_file() and read_json(stamp).get("hash") == h:
-        log("dataset: up to date")
-        return final, h
-    log(f"dataset: generating the {spec['kind']} dataset")
-    partial = run_dir / ".partial" / "dataset"
-    shutil.rmtree(partial, ignore_errors=True)
-    t0 = time.perf_counter()
-    make(partial, **params)
-    if not partial.is_dir():
-        raise DataError(f"the {spec['kind']} generator wrote nothing to {partial}")
-    write_json(partial / "dataset.json", {"kind": spec["kind"], "hash": h, "params": params,
-                                          "wall_s": time.perf_counter() - t0})
-    replace_dir(partial, final)
+    final = store / "dataset" / h if store else run_dir / "dataset"
+    with hold(final.parent / f".{final.name}.lock", wait=True,
+              on_wait=lambda who: log(f"dataset: waiting for {who}, which makes it")):
+        stamp = final / "dataset.json"
+        if not force and stamp.is_file() and read_json(stamp).get("hash") == h:
+            log(f"dataset: up to date{f' (shared: {final})' if store else ''}")
+        else:
+            log(f"dataset: generating the {spec['kind']} dataset")
+            partial = final.parent / ".partial" / final.name
+            shutil.rmtree(partial, ignore_errors=True)
+            t0 = time.perf_counter()
+            make(partial, **params)
+            if not partial.is_dir():
+                raise DataError(f"the {spec['kind']} generator wrote nothing to {partial}")
+            write_json(partial / "dataset.json", {"kind": spec["kind"], "hash": h,
+                                                  "params": params,
+                                                  "wall_s": time.perf_counter() - t0})
+            replace_dir(partial, final)
+    if store:
+        replace_dir(final, run_dir / "dataset", link=True)
     return final, h

@@ -33,7 +33,7 @@ from ..codehash import code_hash
 from ..errors import ParameterError, RunError
 from ..io import hash_json, read_json, write_json, write_text
 from .datasets import prepare_dataset
-from .lock import run_lock
+from .lock import hold, run_lock
 from .preflight import preflight
 from .profiles import apply_overrides, load_profile, resolve_params
 from .stages import (
@@ -141,6 +141,29 @@ def _execute(stage: Stage, params: dict[str, Any], run_dir: Path, notebook_dir: 
     return partial
 
 
+def _compute(stage, params, h, hashes, prof, root, run_dir, entry, notebook_dir, progress,
+             forced) -> None:
+    """Execute a stage and put its folder, stamped, at ``entry``."""
+    checkpoints = run_dir / ".checkpoints" / stage.name
+    if forced:
+        shutil.rmtree(checkpoints, ignore_errors=True)
+    t0 = time.perf_counter()
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    partial = _execute(stage, params, run_dir, notebook_dir, progress)
+    wall = time.perf_counter() - t0
+    write_json(partial / STAMP, {
+        "stage": stage.name, "hash": h, "params": params, "profile": prof["name"],
+        "overrides": prof.get("overrides", []), "run": str(run_dir), "needs": stage.needs,
+        "needs_hashes": {n: hashes[n] for n in stage.needs}, "dataset": str(root),
+        "versions": _versions(), "started": started, "wall_s": round(wall, 2),
+        "manifest": manifest(partial),
+    })
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    replace_dir(partial, entry)
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    _log(f"{stage.name}: done in {wall:.1f} s")
+
+
 def run(
     profile: str | os.PathLike = "phantom",
     *,
@@ -152,6 +175,7 @@ def run(
     book_dir: str | os.PathLike = BOOK_EXECUTED_DIR,
     progress: bool = True,
     overrides: Sequence[str] = (),
+    store: str | os.PathLike | None = None,
 ) -> Path:
     """Execute the stages of a profile; skip those whose inputs and parameters are unchanged.
 
@@ -173,6 +197,11 @@ def run(
         Show papermill's cell progress bar.
     overrides : sequence of str
         ``NAME=VALUE`` changes to the profile (see :func:`.profiles.apply_overrides`).
+    store : path, optional
+        A folder of stages shared between runs (a study's variants): a stage is computed
+        once per hash into ``<store>/<stage>/<hash>`` (a run computing it holds a lock there,
+        and a run that needs the same stage waits, then reuses it) and the run's folder of
+        that stage is a link to it; the generated dataset likewise.
 
     Returns
     -------
@@ -199,8 +228,9 @@ def run(
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     with run_lock(run_dir):
         tasks = stage_values(declared["01_data"], per_stage["01_data"]).get("tasks") or ()
+        store = Path(store).resolve() if store else None
         root, dataset_hash = prepare_dataset(prof, run_dir, force="dataset" in force,
-                                             tasks=tasks, log=_log)
+                                             tasks=tasks, store=store, log=_log)
         hashes: dict[str, str] = {}
         for stage in selected:
             params = {**per_stage[stage.name]}
@@ -216,27 +246,21 @@ def run(
                                if k.endswith("_run_dir") and v is not None},
             })
             final = run_dir / stage.name
-            done, why = stage_status(final, h, forced=stage.name in force)
-            _log(f"{stage.name}: {why}")
-            if done:
-                continue
-            checkpoints = run_dir / ".checkpoints" / stage.name
-            if stage.name in force:
-                shutil.rmtree(checkpoints, ignore_errors=True)
-            t0 = time.perf_counter()
-            started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            partial = _execute(stage, params, run_dir, notebook_dir, progress)
-            wall = time.perf_counter() - t0
-            write_json(partial / STAMP, {
-                "stage": stage.name, "hash": h, "params": params, "profile": prof["name"],
-                "overrides": prof.get("overrides", []), "needs": stage.needs,
-                "needs_hashes": {n: hashes[n] for n in stage.needs}, "dataset": str(root),
-                "versions": _versions(), "started": started, "wall_s": round(wall, 2),
-                "manifest": manifest(partial),
-            })
-            replace_dir(partial, final)
-            shutil.rmtree(checkpoints, ignore_errors=True)
-            _log(f"{stage.name}: done in {wall:.1f} s")
+            entry = store / stage.name / h if store else final
+            with hold(entry.parent / f".{entry.name}.lock", wait=True, on_wait=lambda who, s=stage:
+                      _log(f"{s.name}: waiting for {who}, which computes the same stage")):
+                done, why = stage_status(entry, h, forced=stage.name in force)
+                if not done and entry != final and (final / STAMP).is_file():
+                    why = stage_status(final, h, forced=stage.name in force)[1]
+                if done and entry != final and final.resolve() != entry.resolve():
+                    replace_dir(entry, final, link=True)
+                    why = f"reused from {entry} (computed by {read_json(entry / STAMP)['run']})"
+                _log(f"{stage.name}: {why}")
+                if not done:
+                    _compute(stage, params, h, hashes, prof, root, run_dir, entry, notebook_dir,
+                             progress, forced=stage.name in force)
+                    if entry != final:
+                        replace_dir(entry, final, link=True)
         _record_params(prof, run_dir)
     if publish:
         publish_notebooks(run_dir, book_dir)

@@ -49,13 +49,26 @@ def stage_status(final: Path, stage_hash: str, forced: bool) -> tuple[bool, str]
     return True, "up to date"
 
 
-def replace_dir(partial: Path, final: Path) -> None:
-    """Move ``partial`` to ``final``; the previous ``final`` is removed only afterwards."""
+def replace_dir(new: Path, final: Path, *, link: bool = False) -> None:
+    """Put ``new`` at ``final``: moved there, or with ``link`` a relative symbolic link to it
+    (a stage shared through a store).  The previous ``final`` (a folder or a link) is
+    removed only once the new one is in place."""
     trash = final.parent / ".trash" / final.name
-    if trash.exists():
-        shutil.rmtree(trash)
-    if final.exists():
+    _remove(trash)
+    if link:
+        tmp = final.parent / f".{final.name}.link"
+        _remove(tmp)
+        tmp.symlink_to(os.path.relpath(new, final.parent))
+        new = tmp
+    if final.is_symlink() or final.exists():
         trash.parent.mkdir(parents=True, exist_ok=True)
         os.replace(final, trash)
-    os.replace(partial, final)
-    shutil.rmtree(trash, ignore_errors=True)
+    os.replace(new, final)
+    _remove(trash)
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
