@@ -22,7 +22,7 @@ Three parts, each on data with a known answer:
   (the setting of ``tests/test_coupling.py``): the share of ANs with p < 0.05 under each
   null model.
 
-    python benchmarks/sweep_vsdbn_canica.py            # about 30 min on one CPU core
+    python benchmarks/sweep_vsdbn_canica.py            # its duration is in the results
     python benchmarks/sweep_vsdbn_canica.py --quick    # a smoke run (not for the book)
 """
 

@@ -22,7 +22,7 @@ from book_values import Resolver, UnresolvedValue, evaluate  # noqa: E402
 
 def _value_role(name, rawtext, text, lineno, inliner, options=None, content=None):
     env = inliner.document.settings.env
-    root = Path(env.app.confdir)
+    root = Path(env.srcdir)  # the book is built from the repository root
     resolver = Resolver(root=root, run_file=root / "book" / "executed" / "RUN.txt")
     try:
         shown = evaluate(text, resolver)

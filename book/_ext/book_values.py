@@ -5,13 +5,13 @@ committed results file, profile or package constant that holds it, and the build
 
 Syntax
 ------
-``{value}`EXPRESSION | FILTER | FILTER ...` ``, for example::
+``{value}`EXPRESSION ; FILTER ; FILTER ...` ``, for example::
 
-    {value}`benchmarks/results/vsdbn_cpu.json#/times_s/nilearn_canica_fit / 60 | .0f`
-    {value}`benchmarks/results/vsdbn_canica_sweep_cpu.json#/phantom/canica/map_r | range | .2f`
-    {value}`anbn_utils/profiles/paper.yaml#/params/n_hidden | join / `
+    {value}`benchmarks/results/vsdbn_cpu.json#/times_s/nilearn_canica_fit / 60 ; .0f`
+    {value}`benchmarks/results/vsdbn_canica_sweep_cpu.json#/phantom/canica/map_r ; range ; .2f`
+    {value}`anbn_utils/profiles/paper.yaml#/params/n_hidden ; join / `
     {value}`anbn_utils.coupling.PAPER#/pieman/ans_significant_pct`
-    {value}`@run/04_coupling/summary.json#/stories/*/nulls/shuffle/ans_significant_pct | range | .0f`
+    {value}`@run/04_coupling/summary.json#/stories/*/nulls/shuffle/ans_significant_pct ; range ; .0f`
 
 A **reference** is ``SOURCE#POINTER``:
 
@@ -21,19 +21,20 @@ A **reference** is ``SOURCE#POINTER``:
   a function stands for the defaults of its signature, so
   ``anbn_utils.phantom.make_phantom#/snr`` is ``make_phantom``'s default ``snr``).
 - ``POINTER`` is a JSON pointer (RFC 6901: ``/key/0/key``; ``~1`` is ``/``, ``~0`` is
-  ``~``).  A ``*`` segment takes every key (or item) at that level, and a ``[key=value]``
+  ``~``; empty for the whole value, as in ``anbn_utils.narratives.layout.TR#``).  A ``*`` segment takes every key (or item) at that level, and a ``[key=value]``
   segment (conditions joined by ``&``) the items of a list whose fields have these
   values; either makes the value a list.  A ``.tsv`` file is a list of rows
   (``/0/column``; numbers are parsed).
 
-An **expression** combines references, numbers and ``+ - * /`` (written with spaces
+Filters are separated by `` ; `` (not ``|``, which would split a table cell).  An
+**expression** combines references, numbers and ``+ - * /`` (written with spaces
 around them) and parentheses, element-wise over lists, e.g. unit conversions
 (``... / 2**30``).  **Filters**, left to right: ``min``, ``max``, ``mean``, ``sum``,
 ``len``, ``abs``; ``range`` (a list shown as ``lowest-highest``, or one value when both
 print the same); ``join SEP`` (a list joined by SEP, default ``", "``; quote SEP to keep
 spaces: ``join " -> "``); anything else is a
 Python format specification applied to each number (``.2f``, ``,.0f``, ``.1%``).
-Without one, integers print as they are and floats with ``g``.
+Without one, numbers print as they are stored (floats without an exponent).
 
 A missing file, key or run is an error naming the reference and the page (the book is
 built with ``--warningiserror``).
@@ -192,13 +193,22 @@ def _number(text):
     return text
 
 
+def _array(values: list):
+    """Numbers as an array (element-wise arithmetic); anything else stays a list."""
+    try:
+        out = np.asarray(values)
+    except ValueError:  # ragged
+        return values
+    return values if out.dtype == object else out
+
+
 def _compute(expression: str, resolver: Resolver):
     names = {}
 
     def substitute(match):
         name = f"_ref{len(names)}"
         value = resolver.get(match["source"], match["pointer"])
-        names[name] = np.asarray(value) if isinstance(value, list) else value
+        names[name] = _array(value) if isinstance(value, list) else value
         return name
 
     code = REFERENCE.sub(substitute, expression)
@@ -216,7 +226,11 @@ def _compute(expression: str, resolver: Resolver):
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
             return node.value
         if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
-            return _OPERATORS[type(node.op)](walk(node.left), walk(node.right))
+            left, right = walk(node.left), walk(node.right)
+            try:
+                return _OPERATORS[type(node.op)](left, right)
+            except (TypeError, ValueError, ZeroDivisionError) as e:
+                raise UnresolvedValue(f"{expression!r}: {e}") from None
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             return -walk(node.operand)
         raise UnresolvedValue(f"{expression!r}: only references, numbers, + - * / ** and "
@@ -234,13 +248,13 @@ def _format_one(value, spec: str) -> str:
         except (ValueError, TypeError) as e:
             raise UnresolvedValue(f"cannot format {value!r} with {spec!r} ({e})") from None
     if isinstance(value, float):
-        return format(value, "g")
+        return np.format_float_positional(value, trim="-")
     return str(value)
 
 
 def evaluate(text: str, resolver: Resolver) -> str:
     """The printed value of a ``{value}`` role's text."""
-    expression, *filters = [part.strip() for part in text.split(" | ")]
+    expression, *filters = [part.strip() for part in text.split(" ; ")]
     value = _compute(expression, resolver)
     spec, joiner, as_range = "", ", ", False
     for f in filters:
