@@ -189,8 +189,9 @@ def _range(values, fmt=".2f") -> str:
 def markdown(r: dict) -> str:
     m, mx, ph, ind = r["machine"], r["mixture"], r["phantom"], r["independence"]
     pr = mx["paper_rules"]
+    threads = f"{m['cores']} torch thread" + ("s" if m["cores"] != 1 else "")
     md = (f"**VS-DBN against CanICA, and null models** on {m['device']} ({m['cpu']}, "
-          f"{m['cores']} threads), torch {m['torch']}, nilearn {r['versions']['nilearn']}, "
+          f"{threads}), torch {m['torch']}, nilearn {r['versions']['nilearn']}, "
           f"commit `{r['commit']}`, {r['date'][:10]}.\n\n"
           f"Planted mixture ({mx['data']['n_sources']} blobs, {mx['data']['n_samples']:,} "
           f"samples x {mx['data']['n_voxels']:,} voxels), mean matched |r| of the maps:\n\n"

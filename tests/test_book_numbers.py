@@ -13,8 +13,8 @@ do not hold prose (``{include}``, ...).
 - numbers of figures, equations, tables, chapters, sections and network layers
   (``Fig. 6, 7``, ``Eq. 1``, ``chapter 03``, ``layer-1 maps``) and chapter names
   (``00 · The phantom``, ``01_data``);
-- years of citations (``et al. (2018)``, ``AAAI 2023``), ``0-based``/``1-based`` and
-  required versions of software (``Python 3.11``).
+- years of citations (``et al. (2018)``, ``AAAI 2023``), ``0-based``/``1-based``,
+  ``3D``/``4D`` and required versions of software (``Python 3.11``).
 
 Numbers the paper reports are results too: they are read from the paper's profile
 (``anbn_utils/profiles/paper.yaml``) or from ``anbn_utils.coupling.PAPER``.
@@ -51,7 +51,7 @@ ALLOWED = [
     r"|\b[Ll]ayers?)[ -]\(?\d+[a-z]?\)?(?:(?:, | and | or |-|/)\d+[a-z]?)*",  # Fig. 6, 7
     r"\b\d\d ·|\b\d\d_[a-z]\w*",                                # 00 · The phantom, 01_data
     r"(?:et al\.,? \(?|AAAI |\()(?:19|20)\d\d\b",               # citation years
-    r"\b[01]-based\b",
+    r"\b[01]-based\b|\b[1-4]D\b",                               # 1-based, 4D image
     r"\b(?:Python|PyTorch|torch|CUDA|spaCy) \d+(?:\.\d+)+",     # required versions
 ]
 _ALLOWED = re.compile("|".join(f"(?:{p})" for p in ALLOWED))
@@ -134,6 +134,7 @@ def test_no_number_is_typed_in_the_book():
     ("AN `L8H2D51`, L8H2D51, MNI152, float32, one H100, all-MiniLM-L6-v2, CD-1, AR(1)", 0),
     ("Seitzman et al. (2018), (AAAI 2023), 1-based, chapter 03, chapters 05, 06, 01_data", 0),
     ("with Python 3.11 and `pip`; the Python 3.12 wheels; 3.12 wheels", 1),
+    ("a 4D image, one 3D volume per network, 5D", 1),
     ("# 00 · The phantom: what was planted", 0),
     ("layer-1 and layer-2 maps; $12 \\times 12 = 144$ and {value}`a.json#/x ; .2f`", 0),
     ("```{admonition} Note\n:class: note\nit took 3 minutes\n```\n", 1),
@@ -154,7 +155,8 @@ def resolver(tmp_path):
     (tmp_path / "r.json").write_text('{"a": {"x": 1.23456, "y": [3, 4]}, "b": {"x": 2.5}, '
                                      '"t": {"s1": {"p": 0.5}, "s2": {"p": 2.0}}, "n": 36926, '
                                      '"rows": [{"k": "a", "n": 1, "v": 10}, '
-                                     '{"k": "b, c d", "n": 2, "v": 20}, {"k": "a", "n": 3, "v": 30}]}')
+                                     '{"k": "b, c d", "n": 2, "v": 20}, '
+                                     '{"k": "a", "n": 3, "v": 30}]}')
     (tmp_path / "p.yaml").write_text("params:\n  n_hidden: [512, 256, 128]\n  lr: 0.001\n")
     (tmp_path / "t.tsv").write_text("name\tvalue\nfirst\t7\nsecond\t0.25\n")
     run = tmp_path / "runs" / "r1"

@@ -8,10 +8,10 @@ Syntax
 ``{value}`EXPRESSION ; FILTER ; FILTER ...` ``, for example::
 
     {value}`benchmarks/results/vsdbn_cpu.json#/times_s/nilearn_canica_fit / 60 ; .0f`
-    {value}`benchmarks/results/vsdbn_canica_sweep_cpu.json#/phantom/canica/map_r ; range ; .2f`
-    {value}`anbn_utils/profiles/paper.yaml#/params/n_hidden ; join / `
-    {value}`anbn_utils.coupling.PAPER#/pieman/ans_significant_pct`
-    {value}`@run/04_coupling/summary.json#/stories/*/nulls/shuffle/ans_significant_pct ; range ; .0f`
+    {value}`benchmarks/results/scaling_cpu.json#/points/[axis=voxels]/seconds ; join " -> "`
+    {value}`anbn_utils/profiles/paper.yaml#/params/n_hidden ; join /`
+    {value}`anbn_utils.coupling.PAPER#/*/ans_significant_pct ; range ; .1f`
+    {value}`@run/04_coupling/summary.json#/stories/pieman/nulls/phase/ans_significant_pct`
 
 A **reference** is ``SOURCE#POINTER``:
 
@@ -21,20 +21,21 @@ A **reference** is ``SOURCE#POINTER``:
   a function stands for the defaults of its signature, so
   ``anbn_utils.phantom.make_phantom#/snr`` is ``make_phantom``'s default ``snr``).
 - ``POINTER`` is a JSON pointer (RFC 6901: ``/key/0/key``; ``~1`` is ``/``, ``~0`` is
-  ``~``; empty for the whole value, as in ``anbn_utils.narratives.layout.TR#``).  A ``*`` segment takes every key (or item) at that level, and a ``[key=value]``
-  segment (conditions joined by ``&``) the items of a list whose fields have these
-  values; either makes the value a list.  A ``.tsv`` file is a list of rows
+  ``~``; empty for the whole value, as in ``anbn_utils.narratives.layout.TR#``).  A
+  ``*`` segment takes every key (or item) at that level, and a ``[key=value]`` segment
+  (conditions joined by ``&``) the items of a list whose fields have these values;
+  either makes the value a list.  A ``.tsv`` file is a list of rows
   (``/0/column``; numbers are parsed).
 
-Filters are separated by `` ; `` (not ``|``, which would split a table cell).  An
-**expression** combines references, numbers and ``+ - * /`` (written with spaces
-around them) and parentheses, element-wise over lists, e.g. unit conversions
-(``... / 2**30``).  **Filters**, left to right: ``min``, ``max``, ``mean``, ``sum``,
+An **expression** combines references, numbers, ``+ - * / **`` (written with spaces
+around them) and parentheses, element-wise over lists: unit conversions (``... / 1e6``)
+and ratios of two measurements.  **Filters** follow, each after `` ; `` (not ``|``, which
+would split a table cell), applied left to right: ``min``, ``max``, ``mean``, ``sum``,
 ``len``, ``abs``; ``range`` (a list shown as ``lowest-highest``, or one value when both
 print the same); ``join SEP`` (a list joined by SEP, default ``", "``; quote SEP to keep
-spaces: ``join " -> "``); anything else is a
-Python format specification applied to each number (``.2f``, ``,.0f``, ``.1%``).
-Without one, numbers print as they are stored (floats without an exponent).
+its spaces: ``join " -> "``); anything else is a Python format specification applied to
+each number (``.2f``, ``,``, ``.1%``).  Without one, numbers print as they are stored
+(floats without an exponent).
 
 A missing file, key or run is an error naming the reference and the page (the book is
 built with ``--warningiserror``).
@@ -55,7 +56,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-__all__ = ["UnresolvedValue", "Resolver", "evaluate", "REFERENCE"]
+__all__ = ["REFERENCE", "Resolver", "UnresolvedValue", "evaluate"]
 
 #: a reference: a file (extension), a run file or a dotted Python name, then ``#/pointer``
 REFERENCE = re.compile(
@@ -146,8 +147,9 @@ class Resolver:
                 continue
             if key == "*":
                 wild = True
-                values = [v for node in values for v in
-                          (node.values() if isinstance(node, dict) else _items(node, source, pointer))]
+                values = [v for node in values
+                          for v in (node.values() if isinstance(node, dict)
+                                    else _items(node, source, pointer))]
                 continue
             values = [_child(node, key, source, pointer) for node in values]
         return values if wild else values[0]
@@ -156,7 +158,8 @@ class Resolver:
 def _items(node, source, pointer):
     if isinstance(node, (list, tuple)):
         return node
-    raise UnresolvedValue(f"{source}#{pointer}: '*' over a {type(node).__name__}, not a mapping or list")
+    raise UnresolvedValue(f"{source}#{pointer}: a '*' or '[...]' segment over a "
+                          f"{type(node).__name__}")
 
 
 def _selected(item, conditions: str) -> bool:
@@ -173,12 +176,14 @@ def _child(node, key, source, pointer):
         for k in (key, _number(key)):
             if k in node:
                 return node[k]
-        raise UnresolvedValue(f"{source}#{pointer}: no key {key!r} (keys: {', '.join(map(str, node))})")
+        raise UnresolvedValue(f"{source}#{pointer}: no key {key!r} "
+                              f"(keys: {', '.join(map(str, node))})")
     if isinstance(node, (list, tuple)):
         try:
             return node[int(key)]
         except (ValueError, IndexError):
-            raise UnresolvedValue(f"{source}#{pointer}: no item {key!r} in a list of {len(node)}") from None
+            raise UnresolvedValue(f"{source}#{pointer}: no item {key!r} "
+                                  f"in a list of {len(node)}") from None
     raise UnresolvedValue(f"{source}#{pointer}: {key!r} inside a {type(node).__name__}")
 
 
@@ -213,12 +218,13 @@ def _compute(expression: str, resolver: Resolver):
 
     code = REFERENCE.sub(substitute, expression)
     if not names:
-        raise UnresolvedValue(f"{expression!r} reads no file: a number needs a source (SOURCE#/POINTER)")
+        raise UnresolvedValue(f"{expression!r} reads no file: a number needs a source "
+                              "(SOURCE#/POINTER)")
     try:
         tree = ast.parse(code.strip(), mode="eval").body
     except SyntaxError as e:
-        raise UnresolvedValue(f"{expression!r}: not an expression ({e.msg}); write operators "
-                          "with spaces around them") from None
+        raise UnresolvedValue(f"{expression!r}: not an expression ({e.msg}); write "
+                              "operators with spaces around them") from None
 
     def walk(node):
         if isinstance(node, ast.Name) and node.id in names:
@@ -233,8 +239,8 @@ def _compute(expression: str, resolver: Resolver):
                 raise UnresolvedValue(f"{expression!r}: {e}") from None
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             return -walk(node.operand)
-        raise UnresolvedValue(f"{expression!r}: only references, numbers, + - * / ** and "
-                          "parentheses are allowed")
+        raise UnresolvedValue(f"{expression!r}: only references, numbers, + - * / ** "
+                              "and parentheses are allowed")
 
     return walk(tree)
 
