@@ -1,14 +1,26 @@
 """anbn_utils: couple artificial neurons of transformers with brain networks from fMRI.
 
 The package holds all computation of the *anbn* book; the notebooks in ``notebooks/``
-call it, plot and explain.  Modules, one concern each:
+call it, plot and explain.  Modules, one concern each (``tests/test_package_docstring.py``
+checks that every module is listed here):
 
-- :mod:`anbn_utils.config`      data locations, profiles and parameter validation
-- :mod:`anbn_utils.io`          atomic writes and artifact readers/writers
-- :mod:`anbn_utils.run`         the papermill runner (``python -m anbn_utils.run``)
 - :mod:`anbn_utils.narratives`  the Narratives dataset: layout, BOLD, transcripts, download
-- :mod:`anbn_utils.synthetic`   small datasets in the exact Narratives layout (tests, default)
+- :mod:`anbn_utils.ans`         artificial neurons: query/key capture, tokens on the TR grid,
+  activations, top pairs
+- :mod:`anbn_utils.bns`         brain networks: the VS-DBN, nilearn baselines, maps, labels
+- :mod:`anbn_utils.coupling`    synchronization, anchors, permutation tests, FDR
+- :mod:`anbn_utils.pos`         part-of-speech tags of tokens and ANs
 - :mod:`anbn_utils.plotting`    figures
+- :mod:`anbn_utils.phantom`     the phantom: simulated data with planted couplings and truth
+- :mod:`anbn_utils.recovery`    scoring what the pipeline recovered against that truth
+- :mod:`anbn_utils.synthetic`   small datasets in the exact Narratives layout (tests, phantom)
+- :mod:`anbn_utils.paper`       what the paper reports, quoted once
+- :mod:`anbn_utils.run`         the papermill runner (``python -m anbn_utils.run``)
+- :mod:`anbn_utils.config`      data locations and run profiles (``profiles/*.yaml``)
+- :mod:`anbn_utils.codehash`    which package source a computation depends on, and its hash
+- :mod:`anbn_utils.assets`      pretrained assets installed from the package registries
+- :mod:`anbn_utils.io`          atomic writes and artifact readers/writers
+- :mod:`anbn_utils.errors`      exceptions that name the offending file and the fix
 """
 
 __version__ = "0.1.0"

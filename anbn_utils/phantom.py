@@ -82,8 +82,10 @@ def story_text(task: str) -> str:
     return files("anbn_utils").joinpath("phantom_stories", f"{task}.txt").read_text("utf-8")
 
 
-def network_maps(mask_img: nib.Nifti1Image, names: list[str], sigma_mm: float) -> np.ndarray:
-    """Spatial maps, shape (n_networks, n_voxels in mask): sums of Gaussian blobs, peak 1."""
+def network_maps(mask_img: nib.Nifti1Image, names: list[str], sigma_mm: float,
+                 cutoff: float = 0.05) -> np.ndarray:
+    """Spatial maps, shape (n_networks, n_voxels in mask): sums of Gaussian blobs, peak 1,
+    values below ``cutoff`` set to 0."""
     mask = np.asanyarray(mask_img.dataobj) > 0
     ijk = np.argwhere(mask)
     xyz = nib.affines.apply_affine(mask_img.affine, ijk)
@@ -93,7 +95,7 @@ def network_maps(mask_img: nib.Nifti1Image, names: list[str], sigma_mm: float) -
             d2 = ((xyz - np.asarray(centre)) ** 2).sum(1)
             maps[n] += np.exp(-d2 / (2 * sigma_mm**2)).astype(np.float32)
         maps[n] /= maps[n].max()
-        maps[n][maps[n] < 0.05] = 0.0
+        maps[n][maps[n] < cutoff] = 0.0
     return maps
 
 
@@ -144,6 +146,7 @@ def make_phantom(
     snr: float = 0.3,
     amplitude_sd: float = 0.2,
     noise_ar: float = 0.3,
+    network_ar: float = 0.8,
     sigma_mm: float = 10.0,
     n_unaligned: int = 3,
     random_state: int = 0,
@@ -179,6 +182,8 @@ def make_phantom(
         Standard deviation of the log subject amplitudes.
     noise_ar : float
         AR(1) coefficient of the noise.
+    network_ar : float
+        AR(1) coefficient of the networks' signals unrelated to the text (before the HRF).
     sigma_mm : float
         Width of the network blobs.
     n_unaligned : int
@@ -217,8 +222,8 @@ def make_phantom(
     parameters = {"tasks": list(tasks), "n_subjects": n_subjects, "resolution": resolution,
                   "mask": mask, "n_networks": n_networks, "planted": [list(p) for p in planted],
                   "model": model, "snr": snr, "amplitude_sd": amplitude_sd,
-                  "noise_ar": noise_ar, "sigma_mm": sigma_mm, "n_unaligned": n_unaligned,
-                  "random_state": random_state}
+                  "noise_ar": noise_ar, "network_ar": network_ar, "sigma_mm": sigma_mm,
+                  "n_unaligned": n_unaligned, "random_state": random_state}
     write_dataset_files(root, tasks, n_subjects, mask_img, alignments,
                         name="anbn phantom in the Narratives layout (simulated data, planted "
                              f"{'couplings' if planted else 'networks, no coupling'})",
@@ -245,7 +250,7 @@ def make_phantom(
     for t, task in enumerate(tasks):
         n_volumes = EVENTS[task]["n_volumes"]
         w = _story_window(root, task)
-        courses = _zscore(convolve_hrf(ar1(rng, n_volumes, n_networks, 0.8), layout.TR),
+        courses = _zscore(convolve_hrf(ar1(rng, n_volumes, n_networks, network_ar), layout.TR),
                           slice(w.start, w.stop))
         if planted:
             drivers = _planted_drivers(root, task, net, tok, [p[0] for p in planted])

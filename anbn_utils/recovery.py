@@ -13,7 +13,8 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
-__all__ = ["coupling_recovery", "load_truth", "map_recovery", "signal_check"]
+__all__ = ["coupling_recovery", "load_truth", "map_recovery", "matched_correlation",
+           "signal_check"]
 
 
 def load_truth(root: str | os.PathLike) -> dict | None:
@@ -68,6 +69,23 @@ def signal_check(story, truth: dict) -> list[dict]:
             "mean |r| outside networks": float(np.abs(x @ z_out / len(x)).mean()),
         })
     return rows
+
+
+def matched_correlation(estimate: np.ndarray, truth: np.ndarray) -> float:
+    """Mean |correlation| of planted rows and estimated columns after a Hungarian matching.
+
+    Parameters
+    ----------
+    estimate : ndarray of shape (n_features, n_components)
+        Estimated maps (or time courses), one per column; at least as many as ``truth``.
+    truth : ndarray of shape (n_planted, n_features)
+        Planted maps (or time courses), one per row.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    corr = np.corrcoef(truth, estimate.T)[: len(truth), len(truth):]
+    rows, cols = linear_sum_assignment(-np.abs(corr))
+    return float(np.abs(corr[rows, cols]).mean())
 
 
 def map_recovery(maps: np.ndarray, truth: dict, mask_img) -> pd.DataFrame:

@@ -26,11 +26,13 @@ from .narratives import layout
 
 __all__ = [
     "EVENTS",
+    "PAUSES_S",
     "REAL_SCAN_EXCLUDE",
     "ar1",
     "brain_mask",
     "gentle_alignment",
     "make_narratives_like",
+    "planted_mixture",
     "scans_of",
     "subjects_per_task",
     "write_bold",
@@ -45,6 +47,10 @@ EVENTS = {
     "shapessocial": {"rows": [(4.5, 37.0, "music"), (49.5, 408.0, "story")], "n_volumes": 310},
     "shapesphysical": {"rows": [(4.5, 37.0, "music"), (49.5, 405.0, "story")], "n_volumes": 310},
 }
+
+#: Pause (s, before rescaling to the story) after a paragraph, a full stop (``.!?``) and a
+#: comma (``,;:``) in :func:`gentle_alignment`.
+PAUSES_S = {"paragraph": 0.9, "sentence": 0.5, "clause": 0.25}
 
 #: ``code/scan_exclude.json`` of the dataset for the tasks used here.
 REAL_SCAN_EXCLUDE = {
@@ -142,6 +148,31 @@ def ar1(rng: np.random.Generator, n_times: int, n_series: int, phi: float) -> np
     return out
 
 
+def planted_mixture(random_state: int = 0, n_sources: int = 6,
+                    shape: tuple[int, int, int] = (10, 10, 20), n_samples: int = 1500,
+                    noise: float = 0.7):
+    """A linear mixture of Gaussian blobs: the known answer for brain-network methods.
+
+    Each sample is ``A[t] @ S`` plus white noise, with ``S`` ``n_sources`` Gaussian blobs
+    (variance 2.25 voxels squared) at random centres of a ``shape`` grid and ``A`` standard
+    normal; every voxel is then z-scored over the samples.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_voxels), float32
+    S : ndarray of shape (n_sources, n_voxels), the planted maps
+    A : ndarray of shape (n_samples, n_sources), the planted time courses
+    shape : tuple, the grid (``n_voxels = prod(shape)``)
+    """
+    rng = np.random.default_rng(random_state)
+    grid = np.indices(shape).reshape(3, -1).T
+    S = np.stack([np.exp(-((grid - rng.uniform([1, 1, 1], np.array(shape) - 1)) ** 2).sum(1)
+                         / 4.5) for _ in range(n_sources)])
+    A = rng.standard_normal((n_samples, n_sources))
+    X = A @ S + noise * rng.standard_normal((n_samples, S.shape[1]))
+    return ((X - X.mean(0)) / X.std(0)).astype(np.float32), S, A, shape
+
+
 def gentle_alignment(transcript: str, task: str, rng: np.random.Generator,
                      n_unaligned: int = 3, rate_jitter: float = 0.25) -> dict:
     """A Gentle-style ``align.json`` for ``transcript``, spoken over the task's story.
@@ -163,8 +194,9 @@ def gentle_alignment(transcript: str, task: str, rng: np.random.Generator,
     gap = rng.uniform(0.01, 0.06, size=n)
     for i, m in enumerate(matches):
         after = transcript[m.end():matches[i + 1].start()] if i + 1 < n else ""
-        gap[i] += (0.9 if "\n\n" in after else 0.5 if re.search(r"[.!?]", after)
-                   else 0.25 if re.search(r"[,;:]", after) else 0.0)
+        gap[i] += (PAUSES_S["paragraph"] if "\n\n" in after
+                   else PAUSES_S["sentence"] if re.search(r"[.!?]", after)
+                   else PAUSES_S["clause"] if re.search(r"[,;:]", after) else 0.0)
     scale = (duration - 1.5) / (dur.sum() + gap.sum())
     dur, gap = dur * scale, gap * scale
     starts = onset - audio_offset + 0.5 + np.concatenate([[0.0], np.cumsum(dur + gap)[:-1]])

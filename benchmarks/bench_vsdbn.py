@@ -13,7 +13,8 @@ hidden units, batch 20, as in the paper.  Timed on the same matrix:
 - ``sklearn.neural_network.BernoulliRBM``, one epoch (``n_iter=1``, same units and batch);
 - ``nilearn.decomposition.CanICA`` with 128 components, one fit (with ``--canica``);
 - ``--full-fit``: the paper's configuration (512/256/128, 100 epochs per layer) on
-  ``--fit-volumes`` volumes (default the paper's 37,080), the matrix resident on the GPU.
+  ``--fit-volumes`` volumes (default the paper's, ``anbn_utils.paper.POOLED_VOLUMES``),
+  the matrix resident on the GPU.
 
 The floor: a step must read ``W`` (n_voxels x 512 float32) at least five times (three
 products, then read and write it in the update), so ``floor = 5 x bytes(W) / bandwidth``
@@ -33,9 +34,9 @@ import torch
 from _common import RESULTS, header, spread, write
 
 from anbn_utils.bns import VSDBN, apply_update, cd1_gradients, cd1_step
+from anbn_utils.paper import POOLED_VOLUMES as PAPER_VOLUMES
 from anbn_utils.synthetic import brain_mask
 
-PAPER_VOLUMES = 37_080
 N_HIDDEN, BATCH = 512, 20
 
 
@@ -168,7 +169,8 @@ def main(argv=None):
                f"{v['median'] / floor:.1f} | {flops / v['median'] / 1e9:.0f} | "
                f"{result['layer1_100_epochs_s'][k]:.0f} |\n")
     t = times
-    md += ("\n| one epoch of layer 1 | time (s) | per 37,080 volumes (s, extrapolated) |\n"
+    md += (f"\n| one epoch of layer 1 | time (s) | per {PAPER_VOLUMES:,} volumes "
+           "(s, extrapolated) |\n"
            "|---|---|---|\n"
            f"| anbn_utils `VSDBN` | {t['vsdbn_layer1_epoch']:.1f} | "
            f"{t['vsdbn_layer1_epoch'] * scale:.0f} |\n"

@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 import torch
-from scipy.optimize import linear_sum_assignment
 
 from anbn_utils.bns import VSDBN, apply_update, cd1_gradients, cd1_step, free_energy
 from anbn_utils.errors import DataError
+from anbn_utils.recovery import matched_correlation
+from anbn_utils.synthetic import planted_mixture
 
 
 def _params(n_vis=7, n_hid=4, seed=0):
@@ -68,21 +69,12 @@ def test_fused_step_equals_gradients_then_update(positive_phase):
         torch.testing.assert_close(a, r, rtol=1e-12, atol=1e-14)
 
 
-def _planted(seed=0, K=6, shape=(10, 10, 20), T=1500, noise=0.7):
-    rng = np.random.default_rng(seed)
-    grid = np.indices(shape).reshape(3, -1).T
-    S = np.stack([np.exp(-((grid - rng.uniform([1, 1, 1], np.array(shape) - 1)) ** 2).sum(1) / 4.5)
-                  for _ in range(K)])
-    A = rng.standard_normal((T, K))
-    X = A @ S + noise * rng.standard_normal((T, S.shape[1]))
-    return ((X - X.mean(0)) / X.std(0)).astype(np.float32), S, A, shape
+def _planted(T=1500):
+    """The planted mixture that the Methods sweep (benchmarks/sweep_vsdbn_canica.py) uses."""
+    return planted_mixture(n_samples=T)
 
 
-def _matched(estimate, truth):
-    """Mean |correlation| after Hungarian matching of truth rows to estimate columns."""
-    C = np.corrcoef(truth, estimate.T)[: len(truth), len(truth):]
-    r, c = linear_sum_assignment(-np.abs(C))
-    return float(np.abs(C[r, c]).mean())
+_matched = matched_correlation
 
 
 @pytest.fixture(scope="module")
