@@ -15,8 +15,11 @@ checks that every module is listed here):
 - :mod:`anbn_utils.recovery`    scoring what the pipeline recovered against that truth
 - :mod:`anbn_utils.synthetic`   small datasets in the exact Narratives layout (tests, phantom)
 - :mod:`anbn_utils.paper`       what the paper reports, quoted once
-- :mod:`anbn_utils.run`         the papermill runner (``python -m anbn_utils.run``)
-- :mod:`anbn_utils.config`      data locations and run profiles (``profiles/*.yaml``)
+- :mod:`anbn_utils.run`         the runner's command line (``python -m anbn_utils.run``)
+- :mod:`anbn_utils.runner`      the runner: profiles, parameter schema, preflight checks,
+  stage hashing, locks, papermill execution
+- :mod:`anbn_utils.choices`     the values categorical parameters take
+- :mod:`anbn_utils.config`      data locations and the compute device
 - :mod:`anbn_utils.codehash`    which package source a computation depends on, and its hash
 - :mod:`anbn_utils.assets`      pretrained assets installed from the package registries
 - :mod:`anbn_utils.io`          atomic writes and artifact readers/writers
