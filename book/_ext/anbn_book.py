@@ -17,7 +17,7 @@ from pathlib import Path
 from docutils import nodes
 
 sys.path.insert(0, str(Path(__file__).parent))
-from book_values import Resolver, UnresolvedValue, evaluate  # noqa: E402
+from book_values import Resolver, UnresolvedValue, evaluate
 
 
 def _value_role(name, rawtext, text, lineno, inliner, options=None, content=None):
