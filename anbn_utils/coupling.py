@@ -358,8 +358,8 @@ def significance_table(summary: dict, *, paper: dict | None = None) -> pd.DataFr
     -------
     DataFrame with one row per (story, null, alpha): ``story``, ``null``, ``alpha``,
     ``ans_significant_pct``, ``bns_significant``, ``n_bns``, ``bn_max_pcc_mean``,
-    ``bn_max_pcc_sd``; sorted by story, then alpha in the order the summary lists it (the
-    paper's first), then null model.
+    ``bn_max_pcc_sd``; sorted by story, then level in the order of the run's ``alphas``
+    (the paper's first), then null model in the run's order (the paper's row last).
 
     Raises
     ------
@@ -384,14 +384,15 @@ def significance_table(summary: dict, *, paper: dict | None = None) -> pd.DataFr
                          **{k: p[k] for k in ("ans_significant_pct", "bns_significant", "n_bns",
                                               "bn_max_pcc_mean", "bn_max_pcc_sd")}})
     table = pd.DataFrame(rows)
-    # levels in the summary's order; the paper's row beside the run's rows at its level
-    level_rank = {a: i for i, a in enumerate(dict.fromkeys(table["alpha"]))}
-    table["_level"] = table["alpha"].map(level_rank)
-    table["_paper"] = table["null"] == "paper"
-    story_rank = {t: i for i, t in enumerate(summary["stories"])}
-    table["_story"] = table["story"].map(story_rank)
-    table = table.sort_values(["_story", "_level", "_paper"], kind="stable")
-    return table.drop(columns=["_level", "_paper", "_story"]).reset_index(drop=True)
+    # levels in the summary's order (alphas), null models in the run's order (summary.json
+    # is written with sorted keys), the paper's row last at its level
+    levels = summary.get("parameters", {}).get("alphas") or list(dict.fromkeys(table["alpha"]))
+    nulls = summary.get("parameters", {}).get("nulls") or list(dict.fromkeys(table["null"]))
+    table["_level"] = table["alpha"].map({a: i for i, a in enumerate(levels)}).fillna(len(levels))
+    table["_null"] = table["null"].map({n: i for i, n in enumerate(nulls)}).fillna(len(nulls))
+    table["_story"] = table["story"].map({t: i for i, t in enumerate(summary["stories"])})
+    table = table.sort_values(["_story", "_level", "_null"], kind="stable")
+    return table.drop(columns=["_level", "_null", "_story"]).reset_index(drop=True)
 
 
 def couple_story(ans: np.ndarray, bns: np.ndarray, *, nulls=NULL_MODELS,

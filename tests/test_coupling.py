@@ -208,3 +208,19 @@ def test_significance_table_orders_levels_and_puts_the_paper_beside_its_level():
     del summary["stories"]["pieman"]["nulls"]["phase"]["by_alpha"]
     with pytest.raises(DataError, match="re-run that stage"):
         significance_table(summary)
+
+
+def test_significance_table_keeps_the_runs_order_after_a_json_round_trip(tmp_path):
+    """summary.json is written with sorted keys: the table still follows the parameters."""
+    from anbn_utils.coupling import significance_table, summarize
+    from anbn_utils.io import read_json, write_json
+
+    result = _fake_result()
+    result["tests"] = {"phase": result["tests"]["phase"], "circular": result["tests"]["circular"]}
+    summary = {"parameters": {"alphas": [0.05, 0.01], "nulls": ["phase", "circular"]},
+               "stories": {"shapessocial": summarize(result, 2, alphas=[0.05, 0.01]),
+                           "pieman": summarize(result, 2, alphas=[0.05, 0.01])}}
+    write_json(tmp_path / "summary.json", summary)
+    table = significance_table(read_json(tmp_path / "summary.json"))
+    assert list(zip(table.alpha, table.null))[:4] == [
+        (0.05, "phase"), (0.05, "circular"), (0.01, "phase"), (0.01, "circular")]
