@@ -53,3 +53,17 @@ def test_best_pairs_time_axis_uses_the_given_tr():
     assert line.get_xdata()[-1] == 39 * 2.0
     assert fig.axes[1].lines[1].get_label() == "BN2"
     plt.close("all")
+
+
+def test_bn_timecourses_are_z_scored_and_stacked_on_the_storys_tr():
+    from anbn_utils.plotting import plot_bn_timecourses
+    from anbn_utils.stats import zscore
+
+    tc = np.random.default_rng(2).standard_normal((20, 4)) * 5 + 3
+    fig = plot_bn_timecourses({"pieman": tc}, [0, 3], tr={"pieman": 1.5}, n_subjects={"pieman": 6})
+    lines = fig.axes[0].lines
+    assert [ln.get_label() for ln in lines] == ["BN1", "BN4"]
+    np.testing.assert_allclose(lines[1].get_ydata(), zscore(tc[:, 3]) - 3 * 3 / 3)
+    assert lines[0].get_xdata()[-1] == 19 * 1.5
+    assert "(6 subjects)" in fig.axes[0].get_title()
+    plt.close("all")
