@@ -65,7 +65,8 @@ def signal_check(story, truth: dict) -> list[dict]:
 
     For each network: the correlation, over the kept TRs, of its true time course with
     the subject-averaged z-scored BOLD averaged over the network's map (weighted), and,
-    for reference, the mean |correlation| with voxels outside every network.
+    for reference, the mean |correlation| with the (non-constant) voxels outside every
+    network.
 
     Parameters
     ----------
@@ -87,7 +88,8 @@ def signal_check(story, truth: dict) -> list[dict]:
         mean += story.bold(s)
     mean /= len(story.scans)
     courses = true_timecourses(truth, story)
-    outside = np.flatnonzero(maps.max(0) == 0)
+    # voxels outside every network; a constant one has no correlation and is left out
+    outside = np.flatnonzero((maps.max(0) == 0) & (mean.std(0) > 0))
     z_out = zscore(mean[:, outside])
     rows = []
     for k, net in enumerate(truth["networks"]):
