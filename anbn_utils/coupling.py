@@ -18,28 +18,40 @@ all BNs at once.  Three null models:
 - ``'phase'``: phase randomization (the same random phases for every BN), which keeps the
   power spectrum and the cross-BN correlations.
 
-p-values are ``(1 + #null >= observed) / (1 + n_permutations)``; q-values come from
-Benjamini-Hochberg (``scipy.stats.false_discovery_control``).
+p-values are ``(1 + #null >= observed) / (1 + n_permutations)`` (Phipson and Smyth 2010,
+:func:`anbn_utils.stats.permutation_p_values`); q-values come from Benjamini-Hochberg
+(``scipy.stats.false_discovery_control``).  A unit is significant at level ``alpha`` when
+its q-value is below ``alpha``; :func:`summarize` reports each of several levels, the
+paper's (p < 0.01 with FDR) first.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 import numpy as np
+import pandas as pd
 import torch
 from scipy.stats import false_discovery_control
 from tqdm import tqdm
 
 from .errors import DataError, ParameterError
+from .stats import check_n_permutations, permutation_p_values, zscore
+from .units import an_layers
 
 __all__ = [
     "NULL_MODELS",
     "PAPER",
+    "PAPER_ALPHA",
     "anchors",
+    "check_alphas",
     "couple_story",
     "max_statistic_test",
     "pcc_matrix",
     "randomize",
     "save_coupling",
+    "significance_table",
     "standardize",
     "summarize",
 ]
@@ -48,20 +60,27 @@ NULL_MODELS = ("shuffle", "circular", "phase")
 
 
 def standardize(x: torch.Tensor, names=None, what: str = "series") -> torch.Tensor:
-    """Columns with zero mean and unit norm (so that ``a.T @ b`` is Pearson's r).
+    """Columns with zero mean and unit norm (so that ``a.T @ b`` is Pearson's r): the
+    z-scores (:func:`anbn_utils.stats.zscore`) divided by ``sqrt(n_trs)``.
+
+    Parameters
+    ----------
+    x : Tensor of shape (n_trs, n_units)
+
+    Returns
+    -------
+    Tensor of shape (n_trs, n_units)
 
     Raises a :class:`DataError` naming the constant or non-finite columns.
     """
     bad = ~torch.isfinite(x).all(0)
     if bad.any():
         raise DataError(f"{what}: NaN or infinite values in {_name(bad, names)}")
-    xc = x - x.mean(0)
-    norm = xc.norm(dim=0)
-    const = norm <= 1e-8 * (1 + x.abs().amax(0))
+    const = (x - x.mean(0)).norm(dim=0) <= 1e-8 * (1 + x.abs().amax(0))
     if const.any():
         raise DataError(f"{what}: constant (zero-variance) series {_name(const, names)}; "
                         "a correlation is undefined")
-    return xc / norm
+    return zscore(x, axis=0) / math.sqrt(x.shape[0])
 
 
 def _name(mask: torch.Tensor, names) -> str:
@@ -146,8 +165,7 @@ def randomize(b: torch.Tensor, n: int, null: str, generator: torch.Generator,
         out = torch.fft.irfft(f[None] * torch.exp(1j * phase), n=T, dim=1)
     else:
         raise ParameterError(f"null model must be one of {NULL_MODELS}, not {null!r}")
-    out = out - out.mean(1, keepdim=True)
-    return out / out.norm(dim=1, keepdim=True).clamp(min=1e-12)
+    return zscore(out, axis=1) / math.sqrt(T)
 
 
 def _draw_lags(T: int, n: int, generator, min_shift: int, device) -> torch.Tensor:
@@ -191,6 +209,7 @@ def max_statistic_test(
     bns : Tensor of shape (n_trs, n_bns)
     null : {'shuffle', 'circular', 'phase'}
     n_permutations : int
+        Randomizations B >= 1; p-values are ``(1 + count) / (1 + B)``, at least ``1 / (1 + B)``.
     mode : {'signed', 'abs'}
     random_state : int
     chunk : int
@@ -202,7 +221,15 @@ def max_statistic_test(
     -------
     dict of ndarrays: ``pcc`` (n_ans, n_bns), ``an_max``, ``an_p``, ``an_q`` (n_ans,),
     ``an_to_bn``, ``bn_max``, ``bn_p``, ``bn_q``, ``bn_to_an`` (n_bns,).
+
+    Raises
+    ------
+    ParameterError
+        If ``n_permutations`` is not a positive integer or ``null`` is unknown.
     """
+    n_permutations = check_n_permutations(n_permutations)
+    if null not in NULL_MODELS:
+        raise ParameterError(f"null model must be one of {NULL_MODELS}, not {null!r}")
     a = standardize(ans.to(torch.float32), what=f"story {story!r}, ANs")
     b = standardize(bns.to(torch.float32), what=f"story {story!r}, BNs")
     if a.shape[0] != b.shape[0]:
@@ -230,8 +257,8 @@ def max_statistic_test(
         null_pcc = _score((a.T @ flat).reshape(a.shape[1], n, b.shape[1]), mode)  # (A, n, K)
         exceed_an += (null_pcc.amax(2) >= obs_an[:, None]).sum(1)
         exceed_bn += (null_pcc.amax(0) >= obs_bn).sum(0)
-    an_p = ((1 + exceed_an) / (1 + n_permutations)).cpu().numpy()
-    bn_p = ((1 + exceed_bn) / (1 + n_permutations)).cpu().numpy()
+    an_p = permutation_p_values(exceed_an, n_permutations).cpu().numpy()
+    bn_p = permutation_p_values(exceed_bn, n_permutations).cpu().numpy()
     return {
         "pcc": pcc.cpu().numpy(), "an_to_bn": obs["an_to_bn"].cpu().numpy(),
         "an_max": obs["an_max"].cpu().numpy(), "an_p": an_p,
@@ -241,18 +268,34 @@ def max_statistic_test(
     }
 
 
-#: Headline numbers of the paper (BERT-base, Narratives Pie Man / Shapes, VS-DBN 128 BNs).
+#: The paper's significance level: p < 0.01 after FDR correction.
+PAPER_ALPHA = 0.01
+
+#: Headline numbers of the paper (BERT-base, Narratives Pie Man / Shapes, VS-DBN 128 BNs),
+#: significance at :data:`PAPER_ALPHA`.
 PAPER = {
     "pieman": {"ans_significant_pct": 99.57, "bn_max_pcc_mean": 0.4364, "bn_max_pcc_sd": 0.0473,
-               "bns_significant": 128},
+               "bns_significant": 128, "n_bns": 128, "alpha": PAPER_ALPHA},
     "shapessocial": {"ans_significant_pct": 98.71, "bn_max_pcc_mean": 0.4422,
-                     "bn_max_pcc_sd": 0.0592, "bns_significant": 128},
+                     "bn_max_pcc_sd": 0.0592, "bns_significant": 128, "n_bns": 128,
+                     "alpha": PAPER_ALPHA},
 }
 
 
-def summarize(result: dict, n_layers: int, *, alpha: float = 0.05,
+def check_alphas(alphas: Sequence[float]) -> list[float]:
+    """``alphas`` as a list of floats, or a :class:`ParameterError` unless it is a non-empty
+    list of distinct levels in (0, 1)."""
+    if isinstance(alphas, (int, float)) or not len(alphas) or \
+            not all(isinstance(a, (int, float)) and 0 < a < 1 for a in alphas) or \
+            len(set(alphas)) != len(alphas):
+        raise ParameterError(f"alphas must be a non-empty list of distinct FDR levels in (0, 1), "
+                             f"the primary one first (the paper: [0.01, 0.05]), not {alphas!r}")
+    return [float(a) for a in alphas]
+
+
+def summarize(result: dict, n_layers: int, *, alphas: Sequence[float] = (PAPER_ALPHA, 0.05),
               threshold: float = 0.25) -> dict:
-    """Headline numbers of one story: AN and BN maxima, significance per null model.
+    """Headline numbers of one story: AN and BN maxima, significance per null model and level.
 
     Parameters
     ----------
@@ -261,9 +304,24 @@ def summarize(result: dict, n_layers: int, *, alpha: float = 0.05,
         ``test`` the output of :func:`max_statistic_test`.
     n_layers : int
         ANs are in layer order (``an_names``): layer of AN ``i`` is ``i // (n_ans / n_layers)``.
+    alphas : sequence of float
+        FDR levels; a unit is significant at ``alpha`` when its q-value is below it.  The
+        first is the primary level (the paper's 0.01).
+    threshold : float
+        The PCC threshold of Fig. 4 (c-d).
+
+    Returns
+    -------
+    dict
+        ``n_ans``, ``n_bns``, AN and BN maxima (mean, s.d., per layer), the % of ANs below
+        ``threshold`` per layer, the ANs anchored by BNs per layer, and ``nulls``: per null
+        model ``{"alpha", "ans_significant_pct", "ans_significant", "bns_significant"}`` at
+        the primary level and ``by_alpha``, the same for every level, in the order of
+        ``alphas``.
     """
+    alphas = check_alphas(alphas)
     n_ans, n_bns = result["pcc"].shape
-    layer = np.arange(n_ans) // (n_ans // n_layers)
+    layer = an_layers(n_ans, n_layers)
     an_max, bn_max = result["an_max"], result["bn_max"]
     out = {
         "n_ans": int(n_ans), "n_bns": int(n_bns),
@@ -277,11 +335,64 @@ def summarize(result: dict, n_layers: int, *, alpha: float = 0.05,
         "nulls": {},
     }
     for null, test in result["tests"].items():
-        out["nulls"][null] = {
-            "ans_significant_pct": float(100 * (test["an_q"] < alpha).mean()),
-            "bns_significant": int((test["bn_q"] < alpha).sum()),
-        }
+        levels = [{"alpha": a,
+                   "ans_significant_pct": float(100 * (test["an_q"] < a).mean()),
+                   "ans_significant": int((test["an_q"] < a).sum()),
+                   "bns_significant": int((test["bn_q"] < a).sum())} for a in alphas]
+        out["nulls"][null] = {**levels[0], "by_alpha": levels}
     return out
+
+
+def significance_table(summary: dict, *, paper: dict | None = None) -> pd.DataFrame:
+    """Significance per story, null model and FDR level, from a ``summary.json``.
+
+    Parameters
+    ----------
+    summary : dict
+        The content of ``04_coupling/summary.json`` (``{"stories": {task: summarize(...)}}``).
+    paper : dict, optional
+        The paper's numbers per story (:data:`PAPER`); its rows come last in each story
+        with ``null='paper'``.
+
+    Returns
+    -------
+    DataFrame with one row per (story, null, alpha): ``story``, ``null``, ``alpha``,
+    ``ans_significant_pct``, ``bns_significant``, ``n_bns``, ``bn_max_pcc_mean``,
+    ``bn_max_pcc_sd``; sorted by story, then level in the order of the run's ``alphas``
+    (the paper's first), then null model in the run's order (the paper's row last).
+
+    Raises
+    ------
+    DataError
+        If ``summary`` has no per-level results (written before levels were reported).
+    """
+    rows = []
+    for task, s in summary["stories"].items():
+        for null, n in s["nulls"].items():
+            if "by_alpha" not in n:
+                raise DataError("summary.json has no 'by_alpha' results (written by an older "
+                                "version of 04_coupling): re-run that stage")
+            for lev in n["by_alpha"]:
+                rows.append({"story": task, "null": null, "alpha": lev["alpha"],
+                             "ans_significant_pct": lev["ans_significant_pct"],
+                             "bns_significant": lev["bns_significant"], "n_bns": s["n_bns"],
+                             "bn_max_pcc_mean": s["bn_max_pcc_mean"],
+                             "bn_max_pcc_sd": s["bn_max_pcc_sd"]})
+        if paper and task in paper:
+            p = paper[task]
+            rows.append({"story": task, "null": "paper", "alpha": p["alpha"],
+                         **{k: p[k] for k in ("ans_significant_pct", "bns_significant", "n_bns",
+                                              "bn_max_pcc_mean", "bn_max_pcc_sd")}})
+    table = pd.DataFrame(rows)
+    # levels in the summary's order (alphas), null models in the run's order (summary.json
+    # is written with sorted keys), the paper's row last at its level
+    levels = summary.get("parameters", {}).get("alphas") or list(dict.fromkeys(table["alpha"]))
+    nulls = summary.get("parameters", {}).get("nulls") or list(dict.fromkeys(table["null"]))
+    table["_level"] = table["alpha"].map({a: i for i, a in enumerate(levels)}).fillna(len(levels))
+    table["_null"] = table["null"].map({n: i for i, n in enumerate(nulls)}).fillna(len(nulls))
+    table["_story"] = table["story"].map({t: i for i, t in enumerate(summary["stories"])})
+    table = table.sort_values(["_story", "_level", "_null"], kind="stable")
+    return table.drop(columns=["_level", "_null", "_story"]).reset_index(drop=True)
 
 
 def couple_story(ans: np.ndarray, bns: np.ndarray, *, nulls=NULL_MODELS,
@@ -296,7 +407,16 @@ def couple_story(ans: np.ndarray, bns: np.ndarray, *, nulls=NULL_MODELS,
         HRF-convolved AN series.
     bns : ndarray of shape (n_trs, n_bns)
         Subject-averaged BN series.
+
+    Returns
+    -------
+    dict with ``pcc`` (n_ans, n_bns), the anchors of :func:`anchors` as ndarrays, and
+    ``tests``: null model -> :func:`max_statistic_test` output.
     """
+    check_n_permutations(n_permutations)  # before any computation
+    unknown = [n for n in nulls if n not in NULL_MODELS]
+    if unknown or not len(nulls):
+        raise ParameterError(f"nulls must be a non-empty list of {NULL_MODELS}, not {nulls!r}")
     a = torch.tensor(np.asarray(ans, dtype=np.float32), device=device)
     b = torch.tensor(np.asarray(bns, dtype=np.float32), device=device)
     pcc = pcc_matrix(a, b, an_names=an_names, bn_names=bn_names, story=story)

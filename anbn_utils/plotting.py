@@ -6,15 +6,25 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from .stats import zscore
+from .units import an_layers, bn_name
+
 __all__ = [
     "plot_an_distributions",
     "plot_an_examples",
     "plot_an_heatmaps",
+    "plot_anchor_counts",
+    "plot_best_pairs",
+    "plot_bn_timecourses",
     "plot_category_heatmap",
+    "plot_exemplars",
     "plot_fig4",
     "plot_fig5",
     "plot_network_maps",
+    "plot_over_representation",
+    "plot_peak_slices",
     "plot_qk_decomposition",
+    "plot_tag_distributions",
     "plot_timecourses",
     "plot_transcript_on_trs",
     "text_heatmap_html",
@@ -140,8 +150,7 @@ def plot_an_heatmaps(activations: np.ndarray, *, title: str = "") -> plt.Figure:
         if layer >= n_layers:
             ax.axis("off")
             continue
-        x = activations[:, layer].reshape(n_trs, -1)
-        z = (x - x.mean(0)) / np.where(x.std(0) > 0, x.std(0), 1)
+        z = zscore(activations[:, layer].reshape(n_trs, -1))
         im = ax.imshow(z.T, aspect="auto", cmap="RdBu_r", vmin=-3, vmax=3, interpolation="none")
         ax.set_title(f"layer {layer + 1}", fontsize=9)
         ax.set_xlabel("TR")
@@ -167,13 +176,9 @@ def plot_an_examples(
     t = np.arange(raw.shape[0]) * tr
     fig, axes = plt.subplots(n, 1, figsize=(11, 1.7 * n), sharex=True, squeeze=False,
                              layout="constrained")
-
-    def z(x):
-        return (x - x.mean()) / (x.std() or 1)
-
     for i, ax in enumerate(axes[:, 0]):
-        ax.plot(t, z(raw[:, i]), color="0.6", lw=0.8, label="per-TR activation")
-        ax.plot(t, z(hrf[:, i]), color="tab:red", lw=1.4, label="convolved with the HRF")
+        ax.plot(t, zscore(raw[:, i]), color="0.6", lw=0.8, label="per-TR activation")
+        ax.plot(t, zscore(hrf[:, i]), color="tab:red", lw=1.4, label="convolved with the HRF")
         ax.set_ylabel(names[i], fontsize=8)
     axes[0, 0].legend(loc="upper right", fontsize=7, ncol=2)
     axes[-1, 0].set_xlabel("time from the first kept volume (s)")
@@ -266,7 +271,7 @@ def plot_fig4(results: dict, n_layers: int, *, threshold: float = 0.25, title: s
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.4), layout="constrained")
     for task, r in results.items():
         an_max = r["an_max"]
-        layer = np.arange(len(an_max)) // (len(an_max) // n_layers)
+        layer = an_layers(len(an_max), n_layers)
         axes[0].hist(an_max, bins=40, alpha=0.5, label=task)
         axes[1].plot(range(1, n_layers + 1), [an_max[layer == l].mean() for l in range(n_layers)],
                      marker="o", label=task)
@@ -293,8 +298,8 @@ def plot_fig5(results: dict, n_layers: int, *, title: str = "") -> plt.Figure:
         axes[0, j].set(xlabel="BN", ylabel="max PCC over ANs",
                        title=f"({'ab'[j % 2]}) {task}: BNs' max PCC "
                              f"(mean {bn_max.mean():.3f} ± {bn_max.std():.3f})")
-        n_ans = r["pcc"].shape[0]
-        counts = np.bincount(r["bn_to_an"] // (n_ans // n_layers), minlength=n_layers)
+        layer = an_layers(r["pcc"].shape[0], n_layers)
+        counts = np.bincount(layer[r["bn_to_an"]], minlength=n_layers)
         axes[1, j].bar(np.arange(1, n_layers + 1), counts, color="tab:orange")
         axes[1, j].set(xlabel="layer", ylabel="ANs anchored by BNs (Eq. 2)",
                        title=f"({'cd'[j % 2]}) {task}: layers of the BNs' anchors")
@@ -304,11 +309,13 @@ def plot_fig5(results: dict, n_layers: int, *, title: str = "") -> plt.Figure:
 
 def plot_category_heatmap(matrix: np.ndarray, labels, *, ax=None, title: str = "",
                           diverging: bool = False, fmt: str = "{:.0f}") -> plt.Axes:
-    """A 17 x 17 (query tag x key tag) matrix as an annotated heatmap."""
+    """A 17 x 17 (query tag x key tag) matrix as an annotated heatmap (NaN cells in grey)."""
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 6))
-    lim = np.abs(matrix).max() or 1.0
-    im = ax.imshow(matrix, cmap="RdBu_r" if diverging else "Reds",
+    finite = np.isfinite(matrix)
+    lim = (np.abs(matrix[finite]).max() if finite.any() else 0.0) or 1.0
+    cmap = plt.get_cmap("RdBu_r" if diverging else "Reds").with_extremes(bad="0.85")
+    im = ax.imshow(np.ma.masked_invalid(matrix), cmap=cmap,
                    vmin=-lim if diverging else 0, vmax=lim)
     ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
     ax.set_yticks(range(len(labels)), labels, fontsize=7)
@@ -320,6 +327,198 @@ def plot_category_heatmap(matrix: np.ndarray, labels, *, ax=None, title: str = "
     ax.figure.colorbar(im, ax=ax, shrink=0.7)
     ax.set_title(title, fontsize=9)
     return ax
+
+
+def plot_bn_timecourses(timecourses: dict[str, np.ndarray], bns: list[int], *,
+                        tr: dict[str, float], n_subjects: dict[str, int],
+                        title: str = "") -> plt.Figure:
+    """Subject-averaged time courses of a few BNs per story, each z-scored, stacked.
+
+    Parameters
+    ----------
+    timecourses : dict of str -> ndarray of shape (n_trs, n_bns)
+        Per story, the subject-averaged BN time courses.
+    bns : list of int
+        BNs shown (0-based).
+    tr : dict of str -> float
+        Repetition time of each story (s).
+    n_subjects : dict of str -> int
+        Subjects averaged, per story (for the titles).
+    """
+    n_bns = next(iter(timecourses.values())).shape[1]
+    fig, axes = plt.subplots(len(timecourses), 1, figsize=(11, 2.4 * len(timecourses)),
+                             squeeze=False, layout="constrained")
+    for ax, (task, tc) in zip(axes[:, 0], timecourses.items()):
+        t = np.arange(tc.shape[0]) * tr[task]
+        for j in bns:
+            ax.plot(t, zscore(tc[:, j]) - 3 * j / max(1, n_bns - 1), lw=1, label=bn_name(j))
+        ax.set_title(f"{task}: subject-averaged BN time courses ({n_subjects[task]} subjects), "
+                     "z-scored", fontsize=9)
+        ax.set_yticks([])
+        ax.legend(fontsize=7, loc="upper right")
+    axes[-1, 0].set_xlabel("time from the first kept volume (s)")
+    fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def plot_anchor_counts(counts: pd.DataFrame, *, threshold: float, title: str = "") -> plt.Figure:
+    """Fig. 6a: ANs anchored to each BN (Eq. 1, max PCC >= threshold), per story.
+
+    Parameters
+    ----------
+    counts : DataFrame
+        ``story``, ``bn``, ``n_ans``, ``most_anchored``
+        (:func:`anbn_utils.interpret.anchor_counts` per story); the most anchored BN in red.
+    """
+    stories = list(dict.fromkeys(counts["story"]))
+    fig, axes = plt.subplots(1, len(stories), figsize=(6 * len(stories), 2.8), squeeze=False,
+                             layout="constrained")
+    for ax, task in zip(axes[0], stories):
+        c = counts[counts["story"] == task]
+        ax.bar(c["bn"] + 1, c["n_ans"],
+               color=np.where(c["most_anchored"], "tab:red", "tab:blue"))
+        top = c[c["most_anchored"]]
+        what = (f"most anchored {bn_name(top['bn'].iloc[0])} ({top['n_ans'].iloc[0]} ANs)"
+                if len(top) else f"no AN reaches PCC {threshold}")
+        ax.set(xlabel="BN", ylabel=f"ANs anchored (PCC >= {threshold})",
+               title=f"(a) {task}: {what}")
+    fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def plot_tag_distributions(dist: dict[str, np.ndarray], labels, *, title: str = "") -> plt.Figure:
+    """Fig. 7 (a-c): % of ANs per (query tag, key tag) category per story, and the
+    difference of the first two stories.
+
+    Parameters
+    ----------
+    dist : dict of str -> ndarray of shape (17, 17)
+        From :func:`anbn_utils.pos.tag_distribution`, per story.
+    labels : sequence of str
+        The 17 tags.
+    """
+    tasks = list(dist)
+    n = len(tasks) + (len(tasks) >= 2)
+    fig, axes = plt.subplots(1, n, figsize=(7 * n, 6), squeeze=False, layout="constrained")
+    for i, task in enumerate(tasks):
+        plot_category_heatmap(dist[task], labels, ax=axes[0, i],
+                              title=f"({'ab'[i % 2]}) {task}: % of ANs")
+    if len(tasks) >= 2:
+        plot_category_heatmap(dist[tasks[0]] - dist[tasks[1]], labels, ax=axes[0, -1],
+                              diverging=True, fmt="{:+.1f}", title=f"(c) {tasks[0]} - {tasks[1]}")
+    fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def plot_over_representation(shares: np.ndarray, ratio: np.ndarray, labels, *, story: str,
+                             title: str = "") -> plt.Figure:
+    """The categories of all top pairs (share) and their log2 over-representation against
+    all token pairs of the text (grey: undefined).
+
+    Parameters
+    ----------
+    shares, ratio : ndarray of shape (17, 17)
+        From :func:`anbn_utils.pos.top_pair_shares` and
+        :func:`anbn_utils.pos.over_representation`.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(14, 6), layout="constrained")
+    plot_category_heatmap(100 * shares, labels, ax=axes[0], title=f"{story}: % of all top pairs",
+                          fmt="{:.1f}")
+    plot_category_heatmap(ratio, labels, ax=axes[1], diverging=True, fmt="{:+.1f}",
+                          title=f"{story}: log2(top pairs / all token pairs of the text)")
+    fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def plot_exemplars(exemplars: pd.DataFrame, counts: np.ndarray, labels, *, story: str,
+                   title: str = "") -> plt.Figure:
+    """Fig. 10: the (query tag, key tag) shares of the top pairs of exemplar ANs.
+
+    Parameters
+    ----------
+    exemplars : DataFrame
+        ``an``, ``an_name``, ``bn``, ``pcc``, one row per AN shown.
+    counts : ndarray of shape (n_ans, 17, 17)
+        From :func:`anbn_utils.pos.an_categories`.
+    labels : sequence of str
+        The 17 tags.
+    """
+    from .pos import tag_marginals
+
+    fig, axes = plt.subplots(1, len(exemplars), figsize=(7 * len(exemplars), 6.2),
+                             squeeze=False, layout="constrained")
+    for ax, row in zip(axes[0], exemplars.itertuples()):
+        c = counts[row.an]
+        query, key = tag_marginals(c)
+        top = [", ".join(f"{labels[j]} {m[j]:.1f}%" for j in np.argsort(-m, kind="stable")[:2])
+               for m in (query, key)]
+        plot_category_heatmap(100 * c / c.sum(), labels, ax=ax, fmt="{:.1f}",
+                              title=f"{story}: {row.an_name} - {bn_name(row.bn)} ({row.pcc:.2f})\n"
+                                    f"queries: {top[0]}; keys: {top[1]}")
+    fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def plot_best_pairs(pairs: pd.DataFrame, maps_img, an_series: np.ndarray,
+                    bn_series: np.ndarray, *, tr: float, title: str = "") -> plt.Figure:
+    """Fig. 8: per layer, the best pair's BN map (glass brain) and both time courses.
+
+    Parameters
+    ----------
+    pairs : DataFrame
+        ``layer``, ``an``, ``an_name``, ``bn``, ``pcc`` (:func:`anbn_utils.interpret.best_pairs`).
+    maps_img : 4D image
+        The BN maps as displayed, one volume per BN.
+    an_series : ndarray of shape (n_trs, n_ans)
+        HRF-convolved AN series.
+    bn_series : ndarray of shape (n_trs, n_bns)
+        Subject-averaged BN time courses.
+    tr : float
+        Repetition time (s).
+    """
+    from nilearn import plotting
+    from nilearn.image import index_img
+
+    n = len(pairs)
+    fig, axes = plt.subplots(n, 2, figsize=(13, 1.9 * n), width_ratios=[1, 1.6], squeeze=False)
+    fig.subplots_adjust(hspace=0.55, wspace=0.05, top=1 - 0.35 / n)
+    t = np.arange(len(an_series)) * tr
+    for (ax_map, ax_tc), row in zip(axes, pairs.itertuples()):
+        plotting.plot_glass_brain(index_img(maps_img, row.bn), axes=ax_map, display_mode="lzr",
+                                  cmap="inferno", black_bg=False, plot_abs=False, threshold=1e-6,
+                                  colorbar=False, annotate=False)
+        ax_map.set_title(f"L{row.layer}: {row.an_name} - {bn_name(row.bn)} ({row.pcc:.2f})",
+                         fontsize=8)
+        ax_tc.plot(t, zscore(an_series[:, row.an]), color="tab:red", lw=1, label=row.an_name)
+        ax_tc.plot(t, zscore(bn_series[:, row.bn]), color="tab:blue", lw=1, label=bn_name(row.bn))
+        ax_tc.legend(fontsize=6, loc="upper right", ncol=2)
+        ax_tc.set_yticks([])
+    axes[-1, 1].set_xlabel("time from the first kept volume (s)")
+    fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def plot_peak_slices(pairs: pd.DataFrame, maps_img, *, title: str = "") -> plt.Figure:
+    """Fig. 9: one axial slice per layer through the best pair's BN peak.
+
+    Parameters
+    ----------
+    pairs : DataFrame
+        ``layer``, ``bn``, ``peak_z`` (MNI mm of the BN's displayed peak).
+    maps_img : 4D image
+        The BN maps as displayed.
+    """
+    from nilearn import plotting
+    from nilearn.image import index_img
+
+    fig, axes = plt.subplots(1, len(pairs), figsize=(2.6 * len(pairs), 2.6), squeeze=False)
+    for ax, row in zip(axes[0], pairs.itertuples()):
+        plotting.plot_stat_map(index_img(maps_img, row.bn), display_mode="z", axes=ax,
+                               colorbar=False, cut_coords=[row.peak_z], cmap="inferno",
+                               threshold=1e-6, annotate=False, title=None)
+        ax.set_title(f"L{row.layer}: {bn_name(row.bn)}, z = {row.peak_z:.0f}", fontsize=8)
+    fig.suptitle(title, fontsize=9, y=1.1)
+    return fig
 
 
 def text_heatmap_html(tokens: pd.DataFrame, transcript: str, top_query: np.ndarray,

@@ -15,8 +15,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["TAGS", "UPOS_TO_TAG", "an_categories", "an_tags", "category_names", "tag_tokens",
-           "text_baseline"]
+__all__ = ["TAGS", "UPOS_TO_TAG", "an_categories", "an_tag_table", "an_tags", "category_names",
+           "category_tags", "over_representation", "tag_distribution", "tag_marginals",
+           "tag_tokens", "text_baseline", "top_pair_shares"]
 
 #: The 17 tags: 15 part-of-speech categories, then the special tokens.
 TAGS = ("NOUN", "PROPN", "PRON", "VERB", "AUX", "ADJ", "ADV", "ADP", "DET", "NUM", "PART",
@@ -32,6 +33,21 @@ TAG_INDEX = {t: i for i, t in enumerate(TAGS)}
 def category_names() -> list[str]:
     """The 289 category names ``'QUERY->KEY'`` in index order (query-major)."""
     return [f"{q}->{k}" for q in TAGS for k in TAGS]
+
+
+def category_tags(categories) -> tuple[np.ndarray, np.ndarray]:
+    """Query and key tag (indices into :data:`TAGS`) of category indices.
+
+    Parameters
+    ----------
+    categories : int or array-like of int
+        Indices into :func:`category_names` (query-major: ``query * 17 + key``).
+
+    Returns
+    -------
+    query, key : ndarrays of the shape of ``categories``, int
+    """
+    return np.divmod(np.asarray(categories, dtype=int), len(TAGS))
 
 
 def tag_tokens(tokens: pd.DataFrame, transcript: str, nlp) -> np.ndarray:
@@ -103,6 +119,28 @@ def an_tags(counts: np.ndarray) -> np.ndarray:
     return counts.reshape(len(counts), -1).argmax(1)
 
 
+def an_tag_table(categories: np.ndarray, names) -> pd.DataFrame:
+    """Each AN's tag as typed columns (the ``an_tags.tsv`` artifact).
+
+    Parameters
+    ----------
+    categories : ndarray of shape (n_ans,), int
+        From :func:`an_tags`.
+    names : sequence of str
+        AN names, in the same order.
+
+    Returns
+    -------
+    DataFrame: ``an`` (index), ``an_name``, ``category`` (index into
+    :func:`category_names`), ``query_tag``, ``key_tag`` (names in :data:`TAGS`)
+    """
+    query, key = category_tags(categories)
+    tags = np.array(TAGS)
+    return pd.DataFrame({"an": np.arange(len(categories)), "an_name": list(names),
+                         "category": np.asarray(categories, dtype=int), "query_tag": tags[query],
+                         "key_tag": tags[key]})
+
+
 def text_baseline(tokens: pd.DataFrame, tags: np.ndarray, causal: bool = False) -> np.ndarray:
     """Category distribution of all within-segment token pairs (shape (17, 17), sums to 1):
     what the top pairs would look like if they were drawn at random from the text."""
@@ -118,3 +156,79 @@ def text_baseline(tokens: pd.DataFrame, tags: np.ndarray, causal: bool = False) 
             out += np.outer(c, c)
     return out / out.sum()
 
+
+
+def tag_distribution(categories: np.ndarray) -> np.ndarray:
+    """Share of ANs (in %) tagged by each (query tag, key tag) category (Fig. 7 a-b).
+
+    Parameters
+    ----------
+    categories : ndarray of shape (n_ans,), int
+        Each AN's category (:func:`an_tags`).
+
+    Returns
+    -------
+    ndarray of shape (17, 17), float: % of ANs, rows query tags, columns key tags; sums
+    to 100
+    """
+    categories = np.asarray(categories, dtype=int)
+    n_tags = len(TAGS)
+    if categories.size == 0:
+        raise ValueError("no AN categories to count")
+    counts = np.bincount(categories, minlength=n_tags * n_tags)
+    return (100 * counts / len(categories)).reshape(n_tags, n_tags)
+
+
+def top_pair_shares(counts: np.ndarray) -> np.ndarray:
+    """Share of all ANs' top pairs in each category, pooled over ANs (sums to 1).
+
+    Parameters
+    ----------
+    counts : ndarray of shape (n_ans, 17, 17)
+        From :func:`an_categories`.
+
+    Returns
+    -------
+    ndarray of shape (17, 17), float
+    """
+    total = counts.sum(0).astype(float)
+    return total / total.sum()
+
+
+def over_representation(shares: np.ndarray, baseline: np.ndarray) -> np.ndarray:
+    """log2 ratio of the top pairs' category shares to the text's (chance) shares.
+
+    Parameters
+    ----------
+    shares : ndarray of shape (17, 17)
+        From :func:`top_pair_shares`.
+    baseline : ndarray of shape (17, 17)
+        From :func:`text_baseline`.
+
+    Returns
+    -------
+    ndarray of shape (17, 17), float: ``log2(shares / baseline)``; NaN where the ratio is
+    undefined or infinite (a category absent from the top pairs or from the text), so that
+    a category that no top pair falls into is not shown as "at chance" (0)
+    """
+    shares, baseline = np.asarray(shares, float), np.asarray(baseline, float)
+    ok = (shares > 0) & (baseline > 0)
+    out = np.full(shares.shape, np.nan)
+    out[ok] = np.log2(shares[ok] / baseline[ok])
+    return out
+
+
+def tag_marginals(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Share (in %) of one AN's top pairs by query tag and by key tag (Fig. 10).
+
+    Parameters
+    ----------
+    counts : ndarray of shape (17, 17)
+        One AN's top pairs per (query tag, key tag) (a row of :func:`an_categories`).
+
+    Returns
+    -------
+    query, key : ndarrays of shape (17,), float, each summing to 100
+    """
+    share = 100 * counts / counts.sum()
+    return share.sum(1), share.sum(0)

@@ -13,8 +13,11 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
+from .errors import DataError
+from .stats import zscore
+
 __all__ = ["coupling_recovery", "load_truth", "map_recovery", "matched_correlation",
-           "signal_check"]
+           "signal_check", "timecourse_recovery", "true_timecourses"]
 
 
 def load_truth(root: str | os.PathLike) -> dict | None:
@@ -35,18 +38,47 @@ def load_truth(root: str | os.PathLike) -> dict | None:
     return out
 
 
+def true_timecourses(truth: dict, story) -> np.ndarray:
+    """The planted networks' true time courses over a story's kept TRs.
+
+    Parameters
+    ----------
+    truth : dict
+        From :func:`load_truth`.
+    story : anbn_utils.narratives.Story
+        Or any object with ``task``, ``start`` (first kept volume) and ``n_trs``.
+
+    Returns
+    -------
+    ndarray of shape (n_trs, n_networks)
+    """
+    courses = truth["timecourses"][story.task]
+    if story.start + story.n_trs > len(courses):
+        raise DataError(f"story {story.task!r}: kept volumes [{story.start}, "
+                        f"{story.start + story.n_trs}) run past the phantom's "
+                        f"{len(courses)} volumes; the run's data are not this phantom's")
+    return courses[story.start:story.start + story.n_trs]
+
+
 def signal_check(story, truth: dict) -> list[dict]:
     """How strongly each planted network's time course is in the prepared data.
 
     For each network: the correlation, over the kept TRs, of its true time course with
     the subject-averaged z-scored BOLD averaged over the network's map (weighted), and,
-    for reference, the mean |correlation| with voxels outside every network.
+    for reference, the mean |correlation| with the (non-constant) voxels outside every
+    network.
 
     Parameters
     ----------
     story : anbn_utils.narratives.Story
     truth : dict
         From :func:`load_truth`.
+
+    Returns
+    -------
+    list of dict, one per network: ``network`` (index), ``network_name``, ``driven by``
+    (the planted AN or "unrelated signal"), ``r with network average``,
+    ``mean |r| outside networks``.
     """
     from nilearn.masking import apply_mask
 
@@ -55,15 +87,16 @@ def signal_check(story, truth: dict) -> list[dict]:
     for s in story.scans["subject"]:  # one subject in memory at a time
         mean += story.bold(s)
     mean /= len(story.scans)
-    courses = truth["timecourses"][story.task][story.start:story.start + story.n_trs]
-    outside = np.flatnonzero(maps.max(0) == 0)
-    z_out = (mean[:, outside] - mean[:, outside].mean(0)) / mean[:, outside].std(0)
+    courses = true_timecourses(truth, story)
+    # voxels outside every network; a constant one has no correlation and is left out
+    outside = np.flatnonzero((maps.max(0) == 0) & (mean.std(0) > 0))
+    z_out = zscore(mean[:, outside])
     rows = []
     for k, net in enumerate(truth["networks"]):
-        x = (courses[:, k] - courses[:, k].mean()) / courses[:, k].std()
+        x = zscore(courses[:, k])
         planted = [p["an"] for p in truth["planted"] if p["network"] == k]
         rows.append({
-            "network": f"{k}: {net['name']}",
+            "network": k, "network_name": net["name"],
             "driven by": planted[0] if planted else "unrelated signal",
             "r with network average": float(np.corrcoef(x, mean @ maps[k])[0, 1]),
             "mean |r| outside networks": float(np.abs(x @ z_out / len(x)).mean()),
@@ -100,24 +133,60 @@ def map_recovery(maps: np.ndarray, truth: dict, mask_img) -> pd.DataFrame:
 
     Returns
     -------
-    DataFrame with one row per planted network: the matched BN (``BN{k}``, 1-based), the
-    spatial correlation, and the planted AN (if any).
+    DataFrame with one row per planted network, in network order: ``network`` (index),
+    ``network_name``, ``planted_an`` (the AN that drives it; missing if none), ``bn`` (the
+    matched BN, 0-based), ``spatial_r`` (signed correlation of the two maps).
     """
     from nilearn.masking import apply_mask
     from scipy.optimize import linear_sum_assignment
 
     true_maps = apply_mask(truth["maps_img"], mask_img)  # (n_networks, n_vox)
     k = len(true_maps)
+    if maps.shape[1] < k:
+        raise DataError(f"{maps.shape[1]} BNs cannot be matched one-to-one to the phantom's "
+                        f"{k} networks; fit at least {k} BNs")
     corr = np.corrcoef(true_maps, maps.T)[:k, k:]
     rows, cols = linear_sum_assignment(-np.abs(corr))
     planted = {p["network"]: p["an"] for p in truth["planted"]}
-    return pd.DataFrame([{"network": f"{r}: {truth['networks'][r]['name']}",
-                          "planted AN": planted.get(int(r), ""), "matched BN": f"BN{c + 1}",
-                          "spatial r": float(corr[r, c])} for r, c in zip(rows, cols)])
+    return pd.DataFrame([{"network": int(r), "network_name": truth["networks"][r]["name"],
+                          "planted_an": planted.get(int(r)), "bn": int(c),
+                          "spatial_r": float(corr[r, c])} for r, c in zip(rows, cols)])
 
 
-def coupling_recovery(truth: dict, matched: pd.DataFrame, pcc: np.ndarray,
-                      tests: dict[str, dict], names: list[str]) -> pd.DataFrame:
+def timecourse_recovery(matched: pd.DataFrame, true_courses: dict[str, np.ndarray],
+                        bn_courses: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Correlation of each planted network's true time course with its matched BN's.
+
+    Parameters
+    ----------
+    matched : DataFrame
+        From :func:`map_recovery` (``network``, ``bn``).
+    true_courses : dict of str -> ndarray of shape (n_trs, n_networks)
+        Per story, the networks' true time courses over the kept TRs
+        (:func:`true_timecourses`).
+    bn_courses : dict of str -> ndarray of shape (n_trs, n_bns)
+        Per story, the subject-averaged BN time courses.
+
+    Returns
+    -------
+    DataFrame with one row per story and network: ``story``, ``network``, ``bn``,
+    ``timecourse_r`` (Pearson's r; its sign is the BN's arbitrary sign).
+    """
+    rows = []
+    for task, truth_tc in true_courses.items():
+        bn_tc = bn_courses[task]
+        if len(bn_tc) != len(truth_tc):
+            raise DataError(f"story {task!r}: {len(bn_tc)} BN time points but {len(truth_tc)} "
+                            "true ones; both must be the story's kept TRs")
+        for r in matched.itertuples():
+            rows.append({"story": task, "network": int(r.network), "bn": int(r.bn),
+                         "timecourse_r": float(np.corrcoef(truth_tc[:, r.network],
+                                                           bn_tc[:, r.bn])[0, 1])})
+    return pd.DataFrame(rows)
+
+
+def coupling_recovery(truth: dict, matched: pd.DataFrame, result: dict,
+                      names: list[str]) -> pd.DataFrame:
     """For each planted pair: is the planted AN coupled with the BN matched to its network?
 
     Parameters
@@ -125,31 +194,36 @@ def coupling_recovery(truth: dict, matched: pd.DataFrame, pcc: np.ndarray,
     truth : dict
         From :func:`load_truth`.
     matched : DataFrame
-        From :func:`map_recovery` (network -> matched BN).
-    pcc : ndarray of shape (n_ans, n_bns)
-        One story's correlations.
-    tests : dict
-        Null model -> :func:`anbn_utils.coupling.max_statistic_test` output for the story.
+        From :func:`map_recovery` (``network`` -> ``bn``).
+    result : dict
+        One story's :func:`anbn_utils.coupling.couple_story` output: ``pcc`` (n_ans, n_bns),
+        ``an_to_bn`` (n_ans,; Eq. 1 anchors in the run's ``mode``), ``tests`` (null model ->
+        :func:`anbn_utils.coupling.max_statistic_test` output).
     names : list of str
-        AN names.
+        AN names, in the rows' order of ``pcc``.
 
     Returns
     -------
-    DataFrame, one row per planted pair: the matched BN, the planted pair's r, the planted
-    AN's rank among all ANs for that BN (1 = the BN's anchor, Eq. 2; by r and by |r|),
-    whether the AN's own
-    anchor (Eq. 1) is that BN, and the AN's q-value under each null model.
+    DataFrame, one row per planted pair: ``planted_an``, ``an`` (index), ``network``,
+    ``network_name``, ``bn`` (the matched BN, 0-based), ``r`` (the pair's PCC), ``rank``
+    (the AN's rank among all ANs for that BN by r; 1 = the BN's anchor, Eq. 2),
+    ``rank_abs`` (the same by |r|), ``eq1_anchor_is_bn`` (the AN's own Eq. 1 anchor is that
+    BN), and ``q_<null>`` (the AN's q-value under each null model).
     """
+    pcc = result["pcc"]
+    bn_of = dict(zip(matched["network"].astype(int), matched["bn"].astype(int)))
     rows = []
-    bn_of = {int(r.network.split(":")[0]): int(r["matched BN"][2:]) - 1
-             for _, r in matched.iterrows()}
     for p in truth["planted"]:
+        if p["an"] not in names:
+            raise DataError(f"planted AN {p['an']!r} is not among this run's ANs: the ANs come "
+                            "from another model than the phantom's")
         i, k = names.index(p["an"]), bn_of[p["network"]]
-        row = {"planted AN": p["an"], "network": p["network_name"], "matched BN": f"BN{k + 1}",
-               "r": float(pcc[i, k]), "rank among ANs": int((pcc[:, k] > pcc[i, k]).sum() + 1),
-               "rank by |r|": int((np.abs(pcc[:, k]) > abs(pcc[i, k])).sum() + 1),
-               "Eq. 1 anchor is the matched BN": bool(np.argmax(pcc[i]) == k)}
-        for null, t in tests.items():
-            row[f"q ({null})"] = float(t["an_q"][i])
+        row = {"planted_an": p["an"], "an": i, "network": int(p["network"]),
+               "network_name": p["network_name"], "bn": k, "r": float(pcc[i, k]),
+               "rank": int((pcc[:, k] > pcc[i, k]).sum() + 1),
+               "rank_abs": int((np.abs(pcc[:, k]) > abs(pcc[i, k])).sum() + 1),
+               "eq1_anchor_is_bn": bool(result["an_to_bn"][i] == k)}
+        for null, t in result["tests"].items():
+            row[f"q_{null}"] = float(t["an_q"][i])
         rows.append(row)
     return pd.DataFrame(rows)

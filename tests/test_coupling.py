@@ -102,3 +102,125 @@ def test_circular_null_by_fft_equals_shifting_each_copy(mode):
         ex_bn += null.amax(0) >= obs.amax(0) - 1e-6
     np.testing.assert_allclose(out["an_p"], (1 + ex_an.numpy()) / 301, atol=1.5 / 301)
     np.testing.assert_allclose(out["bn_p"], (1 + ex_bn.numpy()) / 301, atol=1.5 / 301)
+
+
+def _max_r(a: np.ndarray, b: np.ndarray, mode: str):
+    """Each AN's max over BNs and each BN's max over ANs of Pearson's r, by scipy."""
+    r = np.array([[pearsonr(a[:, i], b[:, k]).statistic for k in range(b.shape[1])]
+                  for i in range(a.shape[1])])
+    r = np.abs(r) if mode == "abs" else r
+    return r.max(1), r.max(0)
+
+
+@pytest.mark.parametrize("mode", ["signed", "abs"])
+@pytest.mark.parametrize("null", ["shuffle", "circular", "phase"])
+def test_p_values_equal_a_brute_force_count(null, mode):
+    """p = (1 + #randomized maxima >= observed) / (1 + B) (Phipson and Smyth), each
+    randomized copy's correlations recomputed one by one with scipy: for the batched
+    shuffle and phase paths and the FFT path of the circular shift."""
+    rng = np.random.default_rng(11)
+    ans, bns = ar1(rng, 40, 6, 0.7), ar1(rng, 40, 3, 0.7)
+    ans[:, 0] = bns[:, 1] + 0.5 * rng.standard_normal(40)  # one coupled pair: small p
+    B, chunk, seed = 45, 7, 5
+    out = max_statistic_test(torch.tensor(ans), torch.tensor(bns), null=null, n_permutations=B,
+                             mode=mode, random_state=seed, chunk=chunk, min_shift=5)
+    # the same randomized copies (same generator, same batches), then a plain count;
+    # correlations do not depend on the series' offset and scale, so raw BNs will do
+    gen = torch.Generator().manual_seed(seed)
+    b = torch.tensor(bns, dtype=torch.float32)
+    sizes = [B] if null == "circular" else [min(chunk, B - s) for s in range(0, B, chunk)]
+    copies = torch.cat([randomize(b, n, null, gen, min_shift=5) for n in sizes]).double().numpy()
+    assert copies.shape == (B, 40, 3)
+    obs_an, obs_bn = _max_r(ans, bns, mode)
+    count_an, count_bn = np.zeros(6), np.zeros(3)
+    for copy in copies:
+        null_an, null_bn = _max_r(ans, copy, mode)
+        count_an += null_an >= obs_an
+        count_bn += null_bn >= obs_bn
+    np.testing.assert_allclose(out["an_p"], (1 + count_an) / (1 + B), rtol=1e-6)
+    np.testing.assert_allclose(out["bn_p"], (1 + count_bn) / (1 + B), rtol=1e-6)
+    assert out["an_p"][0] == pytest.approx(1 / (1 + B))  # the coupled AN: no copy beats it
+    assert count_an[1:].sum() > 0  # the independent ANs are beaten: a real count is tested
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.0])
+def test_no_randomization_is_an_error_not_p_equal_1(bad):
+    """n_permutations=0 used to run and report every p = 1."""
+    from anbn_utils.coupling import couple_story
+    from anbn_utils.errors import ParameterError
+
+    a, b = torch.randn(50, 4), torch.randn(50, 3)
+    with pytest.raises(ParameterError, match="n_permutations must be a positive integer"):
+        max_statistic_test(a, b, n_permutations=bad)
+    with pytest.raises(ParameterError, match="n_permutations must be a positive integer"):
+        couple_story(a.numpy(), b.numpy(), n_permutations=bad)
+    with pytest.raises(ParameterError, match="null model must be one of"):
+        max_statistic_test(a, b, null="bootstrap", n_permutations=10)
+
+
+def _fake_result():
+    """2 layers x 2 ANs, 2 BNs, with q-values whose significance at 0.01 and 0.05 is known."""
+    pcc = np.array([[0.5, 0.1], [0.2, 0.3], [0.1, 0.4], [0.0, 0.2]])
+    test = {"an_q": np.array([0.005, 0.02, 0.3, 0.009]), "bn_q": np.array([0.001, 0.04])}
+    return {"pcc": pcc, "an_max": pcc.max(1), "an_to_bn": pcc.argmax(1), "bn_max": pcc.max(0),
+            "bn_to_an": pcc.argmax(0), "tests": {"circular": test, "phase": {
+                "an_q": np.full(4, 0.5), "bn_q": np.full(2, 0.5)}}}
+
+
+def test_summary_reports_each_fdr_level_the_papers_first():
+    from anbn_utils.coupling import summarize
+
+    s = summarize(_fake_result(), 2, alphas=[0.01, 0.05], threshold=0.25)
+    circ = s["nulls"]["circular"]
+    assert circ["by_alpha"] == [
+        {"alpha": 0.01, "ans_significant_pct": 50.0, "ans_significant": 2, "bns_significant": 1},
+        {"alpha": 0.05, "ans_significant_pct": 75.0, "ans_significant": 3, "bns_significant": 2}]
+    # the flat keys are the primary (first) level, so older readers get the paper's level
+    assert {k: circ[k] for k in ("alpha", "ans_significant_pct", "bns_significant")} == \
+        {"alpha": 0.01, "ans_significant_pct": 50.0, "bns_significant": 1}
+    assert s["nulls"]["phase"]["by_alpha"][1]["ans_significant"] == 0
+    assert s["anchored_ans_per_layer"] == [1, 1]
+    assert s["an_max_pcc_per_layer"] == pytest.approx([0.4, 0.3])
+    assert s["ans_below_0.25_pct_per_layer"] == [0.0, 50.0]
+
+
+@pytest.mark.parametrize("bad", [[], [0.0], [1.5], 0.05, [0.05, 0.05], ["0.05"]])
+def test_bad_fdr_levels_are_rejected(bad):
+    from anbn_utils.coupling import summarize
+    from anbn_utils.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="alphas must be a non-empty list"):
+        summarize(_fake_result(), 2, alphas=bad)
+
+
+def test_significance_table_orders_levels_and_puts_the_paper_beside_its_level():
+    from anbn_utils.coupling import PAPER, significance_table, summarize
+
+    summary = {"stories": {"pieman": summarize(_fake_result(), 2, alphas=[0.01, 0.05])}}
+    table = significance_table(summary, paper=PAPER)
+    assert list(zip(table.alpha, table.null)) == [
+        (0.01, "circular"), (0.01, "phase"), (0.01, "paper"), (0.05, "circular"), (0.05, "phase")]
+    row = table[(table.alpha == 0.05) & (table.null == "circular")].iloc[0]
+    assert (row.ans_significant_pct, row.bns_significant, row.n_bns) == (75.0, 2, 2)
+    paper = table[table.null == "paper"].iloc[0]
+    assert paper.ans_significant_pct == PAPER["pieman"]["ans_significant_pct"]
+    assert len(significance_table(summary)) == 4  # no paper rows unless asked
+    del summary["stories"]["pieman"]["nulls"]["phase"]["by_alpha"]
+    with pytest.raises(DataError, match="re-run that stage"):
+        significance_table(summary)
+
+
+def test_significance_table_keeps_the_runs_order_after_a_json_round_trip(tmp_path):
+    """summary.json is written with sorted keys: the table still follows the parameters."""
+    from anbn_utils.coupling import significance_table, summarize
+    from anbn_utils.io import read_json, write_json
+
+    result = _fake_result()
+    result["tests"] = {"phase": result["tests"]["phase"], "circular": result["tests"]["circular"]}
+    summary = {"parameters": {"alphas": [0.05, 0.01], "nulls": ["phase", "circular"]},
+               "stories": {"shapessocial": summarize(result, 2, alphas=[0.05, 0.01]),
+                           "pieman": summarize(result, 2, alphas=[0.05, 0.01])}}
+    write_json(tmp_path / "summary.json", summary)
+    table = significance_table(read_json(tmp_path / "summary.json"))
+    assert list(zip(table.alpha, table.null))[:4] == [
+        (0.05, "phase"), (0.05, "circular"), (0.01, "phase"), (0.01, "circular")]

@@ -69,9 +69,9 @@ def test_planted_an_is_in_its_network_and_not_outside(phantom_root, tmp_path, ti
     inside, outside = maps[0] > 0.8, maps.max(0) == 0
     assert r[inside].mean() > 0.9
     assert np.abs(r[outside]).mean() < 0.2
-    check = {row["network"][:1]: row for row in signal_check(story, truth)}
-    assert check["0"]["driven by"] == "L2H3D8" and check["0"]["r with network average"] > 0.95
-    assert check["1"]["driven by"] == "unrelated signal"
+    check = {row["network"]: row for row in signal_check(story, truth)}
+    assert check[0]["driven by"] == "L2H3D8" and check[0]["r with network average"] > 0.95
+    assert check[1]["driven by"] == "unrelated signal"
 
 
 def test_null_phantom_plants_nothing(tmp_path, tiny_bert_dir):

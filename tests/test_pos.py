@@ -75,3 +75,43 @@ def test_text_baseline_is_the_product_of_tag_frequencies():
     assert base[0, 0] == pytest.approx(4 / 9) and base[0, 3] == pytest.approx(2 / 9)
     causal = text_baseline(tokens, np.array([0, 0, 3]), causal=True)
     assert causal.sum() == pytest.approx(1) and causal[0, 3] == 0
+
+
+def test_tag_distribution_is_percent_of_ans_per_category():
+    from anbn_utils.pos import tag_distribution
+
+    cats = np.array([3, 3, 17 * 2 + 5, 3])  # NOUN->AUX three times, PRON->ADJ once
+    dist = tag_distribution(cats)
+    assert dist.shape == (17, 17) and dist.sum() == pytest.approx(100)
+    assert dist[0, 3] == 75 and dist[2, 5] == 25
+
+
+def test_over_representation_is_log2_of_shares_and_undefined_where_absent():
+    """A category absent from the top pairs was shown as log2 = 0, "at chance"."""
+    from anbn_utils.pos import over_representation, top_pair_shares
+
+    counts = np.zeros((2, 17, 17), int)
+    counts[0, 0, 0], counts[1, 0, 0], counts[1, 1, 2] = 3, 3, 2  # 6 of 8 pairs NOUN->NOUN
+    shares = top_pair_shares(counts)
+    assert shares[0, 0] == 0.75 and shares[1, 2] == 0.25 and shares.sum() == pytest.approx(1)
+    base = np.full((17, 17), 1 / 289)
+    base[1, 2] = 0  # a category the text lacks
+    ratio = over_representation(shares, base)
+    assert ratio[0, 0] == pytest.approx(np.log2(0.75 * 289))
+    assert np.isnan(ratio[1, 2])  # top pairs but none in the text: undefined
+    assert np.isnan(ratio[5, 5])  # in the text, no top pair: -inf, not 0
+    assert np.isfinite(ratio).sum() == 1
+
+
+def test_tag_marginals_and_typed_an_tags():
+    from anbn_utils.pos import an_tag_table, category_tags, tag_marginals
+
+    c = np.zeros((17, 17))
+    c[0, 3], c[0, 0], c[2, 3] = 2, 1, 1  # NOUN->VERB x2, NOUN->NOUN, PRON->VERB
+    query, key = tag_marginals(c)
+    assert query[0] == 75 and query[2] == 25 and key[3] == 75 and key[0] == 25
+    assert [x.tolist() for x in category_tags([3, 17 * 16 + 15])] == [[0, 16], [3, 15]]
+    table = an_tag_table(np.array([3, 17 * 15 + 16]), ["L1H1D1", "L1H1D2"])
+    assert table.to_dict("list") == {"an": [0, 1], "an_name": ["L1H1D1", "L1H1D2"],
+                                     "category": [3, 271], "query_tag": ["NOUN", "[CLS]"],
+                                     "key_tag": ["VERB", "[SEP]"]}

@@ -1,0 +1,113 @@
+"""Scoring against the phantom's truth: typed matching, time courses, planted pairs."""
+
+from types import SimpleNamespace
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import pearsonr
+
+from anbn_utils.errors import DataError
+from anbn_utils.recovery import (
+    coupling_recovery,
+    map_recovery,
+    signal_check,
+    timecourse_recovery,
+    true_timecourses,
+)
+
+SHAPE = (4, 4, 4)
+MASK = nib.Nifti1Image(np.ones(SHAPE, np.uint8), np.eye(4))
+
+
+def _truth(rng, n_trs=30):
+    maps = np.zeros((*SHAPE, 3), np.float32)
+    maps[:2, :2, :2, 0] = 1
+    maps[2:, 2:, :2, 1] = 1
+    maps[:2, 2:, 2:, 2] = 1
+    return {"networks": [{"name": n} for n in ("DMN", "auditory", "visual")],
+            "planted": [{"an": "L1H1D2", "network": 1, "network_name": "auditory"}],
+            "maps_img": nib.Nifti1Image(maps, np.eye(4)),
+            "timecourses": {"pieman": rng.standard_normal((n_trs + 5, 3))}}
+
+
+def test_map_recovery_matches_each_network_to_its_bn_with_typed_fields():
+    rng = np.random.default_rng(0)
+    truth = _truth(rng)
+    true = np.asarray(truth["maps_img"].dataobj).reshape(-1, 3)  # voxels in mask order (all)
+    # BN 0 is noise, BN 1 = -network 2 (sign flip), BN 2 = network 0, BN 3 = network 1
+    maps = np.column_stack([rng.standard_normal(64), -true[:, 2], true[:, 0], true[:, 1]])
+    maps[:, 1:] += 0.1 * rng.standard_normal((64, 3))
+    m = map_recovery(maps, truth, MASK)
+    assert m.network.tolist() == [0, 1, 2] and m.bn.tolist() == [2, 3, 1]
+    assert m.network_name.tolist() == ["DMN", "auditory", "visual"]
+    assert m.planted_an.isna().tolist() == [True, False, True] and m.planted_an[1] == "L1H1D2"
+    assert m.spatial_r[2] < -0.9 and m.spatial_r[0] > 0.9
+    assert m.network.dtype.kind == "i" and m.bn.dtype.kind == "i"
+    with pytest.raises(DataError, match="2 BNs cannot be matched one-to-one to the phantom's 3"):
+        map_recovery(maps[:, :2], truth, MASK)
+
+
+def test_timecourse_recovery_correlates_each_network_with_its_matched_bn():
+    rng = np.random.default_rng(1)
+    truth = _truth(rng)
+    story = SimpleNamespace(task="pieman", start=3, n_trs=30)
+    true_tc = true_timecourses(truth, story)
+    np.testing.assert_array_equal(true_tc, truth["timecourses"]["pieman"][3:33])
+    bn_tc = rng.standard_normal((30, 4))
+    bn_tc[:, 3] = -2 * true_tc[:, 1] + 1  # exactly anti-correlated
+    matched = pd.DataFrame({"network": [0, 1], "bn": [0, 3]})
+    out = timecourse_recovery(matched, {"pieman": true_tc}, {"pieman": bn_tc})
+    assert out.columns.tolist() == ["story", "network", "bn", "timecourse_r"]
+    assert out.timecourse_r[1] == pytest.approx(-1)
+    assert out.timecourse_r[0] == pytest.approx(pearsonr(true_tc[:, 0], bn_tc[:, 0]).statistic)
+    with pytest.raises(DataError, match="run past the phantom's 35 volumes"):
+        true_timecourses(truth, SimpleNamespace(task="pieman", start=10, n_trs=30))
+
+
+def test_coupling_recovery_uses_the_runs_own_anchors():
+    """The Eq. 1 column used the signed argmax even when the run anchored by |r|."""
+    from anbn_utils.coupling import anchors
+
+    truth = _truth(np.random.default_rng(2))
+    names = ["L1H1D1", "L1H1D2", "L1H1D3"]
+    pcc = np.array([[0.1, 0.2, 0.0], [0.3, -0.8, 0.1], [0.0, 0.5, 0.2]])
+    matched = pd.DataFrame({"network": [0, 1, 2], "bn": [0, 1, 2]})
+    import torch
+
+    anch = {k: v.numpy() for k, v in anchors(torch.tensor(pcc), "abs").items()}
+    result = {"pcc": pcc, **anch, "tests": {"circular": {"an_q": np.array([0.5, 0.004, 0.9])}}}
+    row = coupling_recovery(truth, matched, result, names).iloc[0]
+    assert (row.planted_an, row.an, row.network, row.bn) == ("L1H1D2", 1, 1, 1)
+    assert row.r == -0.8 and row["rank"] == 3 and row.rank_abs == 1
+    assert row.eq1_anchor_is_bn  # by |r|, as the run anchored
+    assert row.q_circular == 0.004
+    signed = {**result, **{k: v.numpy() for k, v in anchors(torch.tensor(pcc)).items()}}
+    assert not coupling_recovery(truth, matched, signed, names).iloc[0].eq1_anchor_is_bn
+    with pytest.raises(DataError, match="'L1H1D2' is not among this run's ANs"):
+        coupling_recovery(truth, matched, result, ["A", "B", "C"])
+
+
+def test_signal_check_against_scipy_with_typed_networks():
+    rng = np.random.default_rng(3)
+    truth = _truth(rng, n_trs=30)
+    maps = np.asarray(truth["maps_img"].dataobj).reshape(-1, 3)
+    courses = truth["timecourses"]["pieman"][0:30]
+    bold = {s: courses @ maps.T + rng.standard_normal((30, 64)) for s in ("sub-1", "sub-2")}
+    for b in bold.values():
+        b[:, 63] = 0.0  # a constant voxel outside the networks: no r, left out (was NaN)
+    story = SimpleNamespace(task="pieman", start=0, n_trs=30, mask_img=lambda: MASK,
+                            scans=pd.DataFrame({"subject": ["sub-1", "sub-2"]}),
+                            bold=lambda s: bold[s])
+    rows = signal_check(story, truth)
+    mean = (bold["sub-1"] + bold["sub-2"]) / 2
+    outside = np.flatnonzero(maps.max(1) == 0)
+    for k, row in enumerate(rows):
+        assert (row["network"], row["network_name"]) == (k, truth["networks"][k]["name"])
+        assert row["r with network average"] == pytest.approx(
+            pearsonr(courses[:, k], mean @ maps[:, k]).statistic)
+        expect = np.mean([abs(pearsonr(courses[:, k], mean[:, v]).statistic)
+                          for v in outside if v != 63])
+        assert row["mean |r| outside networks"] == pytest.approx(expect)
+    assert rows[1]["driven by"] == "L1H1D2" and rows[0]["driven by"] == "unrelated signal"
