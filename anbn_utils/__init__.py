@@ -9,6 +9,9 @@ checks that every module is listed here):
   activations, top pairs
 - :mod:`anbn_utils.bns`         brain networks: the VS-DBN, nilearn baselines, maps, labels
 - :mod:`anbn_utils.coupling`    synchronization, anchors, permutation tests, FDR
+- :mod:`anbn_utils.stats`       the one z-score, permutation p-values
+- :mod:`anbn_utils.interpret`   the paper's read-outs: most-anchored BN, best pairs, exemplars
+- :mod:`anbn_utils.units`       names of ANs and BNs (``L8H2D51``, ``BN89``) and their indices
 - :mod:`anbn_utils.pos`         part-of-speech tags of tokens and ANs
 - :mod:`anbn_utils.plotting`    figures
 - :mod:`anbn_utils.phantom`     the phantom: simulated data with planted couplings and truth

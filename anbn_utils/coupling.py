@@ -36,6 +36,7 @@ import torch
 from scipy.stats import false_discovery_control
 from tqdm import tqdm
 
+from .choices import NULL_MODELS
 from .errors import DataError, ParameterError
 from .stats import check_n_permutations, permutation_p_values, zscore
 from .units import an_layers
@@ -55,8 +56,6 @@ __all__ = [
     "standardize",
     "summarize",
 ]
-
-NULL_MODELS = ("shuffle", "circular", "phase")
 
 
 def standardize(x: torch.Tensor, names=None, what: str = "series") -> torch.Tensor:

@@ -44,7 +44,7 @@ def _profile(folder: Path, shipped: str, nulls: list[str]) -> Path:
     params = {**prof["params"], "null_run_dir": None,
               "cache_dir": str(folder / f"cache-{shipped}"), "bn_method": "canica",
               "n_components": dataset["n_networks"], "top_k": 1, "nulls": nulls,
-              "n_permutations": N_PERMUTATIONS, "alpha": ALPHA}
+              "n_permutations": N_PERMUTATIONS, "alphas": [ALPHA]}
     path = folder / f"{shipped}-canica.yaml"
     path.write_text(yaml.safe_dump({"description": f"{shipped}, CanICA, for the tests",
                                     "dataset": prof["dataset"], "params": params}))

@@ -112,7 +112,7 @@ PARAMETERS: dict[str, Any] = {
     "nulls": _list_of(_choices(NULL_MODELS), unique=True),
     "n_permutations": PosInt,
     "mode": Literal["signed", "abs"],
-    "alpha": Annotated[float, Field(gt=0, lt=1)],
+    "alphas": _list_of(Annotated[float, Field(gt=0, lt=1)], unique=True),
     "pcc_threshold": Annotated[float, Field(ge=-1, le=1)],
     "min_shift": PosInt,
     "null_run_dir": Text | None,
