@@ -47,8 +47,11 @@ def stories(tiny_root, tmp_path_factory):
 
 @pytest.mark.parametrize("method", ["vsdbn", "canica"])
 def test_fit_save_load(stories, method, tmp_path):
+    ckpt = tmp_path / "checkpoints"
     bns = fit_brain_networks(stories, method=method, n_components=3,
-                             vsdbn={"n_hidden": (6, 4, 3), "n_epochs": 2}, progress=False)
+                             vsdbn={"n_hidden": (6, 4, 3), "n_epochs": 2}, progress=False,
+                             checkpoint_dir=ckpt)
+    assert not (ckpt / "vsdbn_checkpoint.pt").exists()  # dropped once the fit succeeded
     n_vox = stories["pieman"].scans["n_voxels"].iloc[0]
     assert bns.maps[-1].shape == (n_vox, 3)
     assert len(bns.maps) == (3 if method == "vsdbn" else 1)
@@ -62,6 +65,17 @@ def test_fit_save_load(stories, method, tmp_path):
                                rtol=1e-5)
     assert (tmp_path / "labels.tsv").is_file()
     assert nib.load(tmp_path / "maps_layer1.nii.gz").shape[3] == bns.maps[0].shape[1]
+    assert back.meta == bns.meta
+    if method == "vsdbn":  # the model parameters only (no device, checkpoint folder, verbosity)
+        assert bns.meta["params"]["n_hidden"] == [6, 4, 3] and "device" not in bns.meta["params"]
+
+
+def test_progress_maps_to_the_estimators_verbose(stories, capsys):
+    kw = {"vsdbn": {"n_hidden": (3,), "learning_rate": (0.01,), "l1": (0.0,), "n_epochs": 1}}
+    fit_brain_networks(stories, progress=False, **kw)
+    assert "VS-DBN layer 1" not in capsys.readouterr().err
+    fit_brain_networks(stories, progress=True, **kw)
+    assert "VS-DBN layer 1" in capsys.readouterr().err
 
 
 def test_bad_network_inputs(stories, tmp_path):

@@ -104,8 +104,9 @@ def fit_brain_networks(
     random_state : int
     device : str
     checkpoint_dir : path, optional
-        VS-DBN checkpoints (resumable fit).
+        VS-DBN checkpoints (resumable fit; deleted when the fit succeeds).
     progress : bool
+        The VS-DBN's tqdm bars (its ``verbose``).
     """
     if method not in METHODS:
         raise ParameterError(f"bn_method must be one of {METHODS}, not {method!r}")
@@ -114,12 +115,12 @@ def fit_brain_networks(
     subjects = {t: s.scans["subject"].tolist() for t, s in stories.items()}
     if method == "vsdbn":
         model = VSDBN(**(vsdbn or {}), random_state=random_state, device=device,
-                      checkpoint_dir=checkpoint_dir, progress=progress)
+                      checkpoint_dir=checkpoint_dir, verbose=int(progress))
         model.fit([p for ps in parts.values() for p in ps])
         maps = [model.maps(layer) for layer in range(1, len(model.weights_) + 1)]
         tcs = {t: np.stack([model.transform(p) for p in ps]) for t, ps in parts.items()}
         return BrainNetworks(maps, tcs, subjects, mask_img, model.history_,
-                             {"method": method, "params": model.get_params()})
+                             {"method": method, "params": model.model_params()})
     from nilearn.decomposition import CanICA, DictLearning
 
     cls = {"canica": CanICA, "dictlearning": DictLearning}[method]
