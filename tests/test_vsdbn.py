@@ -100,8 +100,9 @@ def planted_fit():
 
 
 def test_planted_networks_are_recovered(planted_fit):
-    """Bounds measured on this fixture (layer 1: 0.83, layer 3: 0.62, time courses 0.60),
-    with a margin; CanICA on the same data reaches 0.98 (see the next test)."""
+    """Tolerant lower bounds: the paper's VS-DBN settings recover linear mixtures weakly
+    and the values depend on the seed's draws; CanICA on the same data reaches more than
+    0.95 (see the next test)."""
     model, X, S, A, _ = planted_fit
     assert model.maps(1).shape == (X.shape[1], 32) and model.maps().shape == (X.shape[1], 8)
     assert _matched(model.maps(1), S) > 0.7
