@@ -1,10 +1,11 @@
 """VS-DBN: CD-1 against its formulas and autograd, L1, planted recovery, seeds, resume,
-the fitted between-layer map, the scikit-learn estimator contract."""
+the fitted between-layer map, the scikit-learn estimator contract, diagnostics."""
 
 import numpy as np
 import pytest
 import torch
 from scipy.optimize import linear_sum_assignment
+from scipy.special import expit
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -211,23 +212,26 @@ def test_cpu_and_gpu_fits_agree(between_layers):
     """Same seed on both devices: the initial weights are drawn on the CPU and shuffling
     is NumPy's; without sampling and noise CD-1 is deterministic, so the fits differ only
     by float rounding (GEMM order) accumulated over the epochs.  The whole model is
-    compared: parameters, between-layer statistics, maps and activations."""
+    compared: parameters, between-layer statistics, diagnostics, maps and activations."""
     X, *_ = _planted(T=300)
     kw = {"n_hidden": (16, 8, 4), "n_epochs": 3, "positive_phase": "prob", "noise_std": 0.0,
           "between_layers": between_layers}
     cpu, gpu = VSDBN(**kw, device="cpu").fit(X), VSDBN(**kw, device="cuda").fit(X)
     close = {"rtol": 1e-3, "atol": 1e-4}
-    for name in ("weights_", "visible_biases_", "hidden_biases_"):
+    for name in ("weights_", "visible_biases_", "hidden_biases_", "initial_weights_"):
         for a, b in zip(getattr(gpu, name), getattr(cpu, name)):
             np.testing.assert_allclose(a, b, **close)
     if between_layers == "zscore":
-        for name in ("mean_", "scale_"):
+        for name in ("mean_", "scale_", "initial_mean_", "initial_scale_"):
             for a, b in zip(getattr(gpu, name), getattr(cpu, name)):
                 np.testing.assert_allclose(a, b, **close)
     np.testing.assert_allclose(gpu.history_, cpu.history_, **close)
+    np.testing.assert_allclose(gpu.relative_error_, cpu.relative_error_, **close)
     for layer in (1, 2, 3):
         np.testing.assert_allclose(gpu.maps(layer), cpu.maps(layer), **close)
-    np.testing.assert_allclose(gpu.transform(X), cpu.transform(X), **close)
+    for upper in ("trained", "initial"):
+        np.testing.assert_allclose(gpu.transform(X, upper_layers=upper),
+                                   cpu.transform(X, upper_layers=upper), **close)
 
 
 def test_bad_inputs(tmp_path):
@@ -336,10 +340,12 @@ def test_streamed_and_resident_fits_run_the_same_code(small, monkeypatch):
     monkeypatch.setattr(vsdbn_module, "_keep_resident", lambda device: loads.append(device) or True)
     resident = VSDBN(**kw, device="cpu").fit(parts)
     assert loads == ["cpu"]
-    for name in ("weights_", "visible_biases_", "hidden_biases_", "mean_", "scale_"):
+    for name in ("weights_", "visible_biases_", "hidden_biases_", "mean_", "scale_",
+                 "initial_mean_", "initial_scale_"):
         for a, b in zip(getattr(streamed, name), getattr(resident, name)):
             np.testing.assert_array_equal(a, b)
     assert streamed.history_ == resident.history_
+    np.testing.assert_array_equal(streamed.relative_error_, resident.relative_error_)
 
 
 # the scikit-learn estimator ---------------------------------------------------------------
@@ -385,6 +391,8 @@ def test_maps_reject_layers_out_of_range_and_components_are_the_last_maps(small)
     for layer in (0, 4, -1, 1.0, True, "1"):
         with pytest.raises(ParameterError, match="layer must be an int from 1 to 3"):
             model.maps(layer)
+    with pytest.raises(ParameterError, match="upper_layers must be one of"):
+        model.maps(2, upper_layers="random")
     np.testing.assert_array_equal(model.maps(), model.maps(3))
     np.testing.assert_array_equal(model.maps(1), model.weights_[0])
     assert model.components_.shape == (4, small.shape[1])
@@ -410,3 +418,76 @@ def test_quiet_by_default(small, capsys):
     assert capsys.readouterr().err == ""
     VSDBN(**kw, verbose=1).fit(small)
     assert "VS-DBN layer 1" in capsys.readouterr().err
+
+
+# diagnostics ---------------------------------------------------------------------------
+def _chain(X, weights, biases, between, stats=None):
+    """Each layer's input, computed here in float64 (rownorm or the given z-score stats)."""
+    inputs, H = [], X.astype(np.float64)
+    for i, (W, c) in enumerate(zip(weights, biases)):
+        inputs.append(H)
+        P = H @ W + c
+        if between == "rownorm":
+            H = P / np.linalg.norm(P, axis=1, keepdims=True)
+        else:
+            H = (P - stats[0][i]) / stats[1][i]
+    return inputs, H
+
+
+def _relative_errors(inputs, model):
+    """Mean-field reconstruction error over the input variance, per layer."""
+    out = []
+    for H, W, b, c in zip(inputs, model.weights_, model.visible_biases_, model.hidden_biases_):
+        err = ((H - (expit(H @ W + c) @ W.T + b)) ** 2).mean()
+        out.append((err, H.var(0).mean()))
+    return np.array(out)
+
+
+def test_diagnostics_on_the_planted_mixture(planted_fit):
+    model, X, *_ = planted_fit
+    inputs, _ = _chain(X, model.weights_, model.hidden_biases_, "rownorm")
+    expected = _relative_errors(inputs, model)
+    np.testing.assert_allclose(model.reconstruction_error_, expected[:, 0], rtol=1e-4)
+    np.testing.assert_allclose(model.input_variance_, expected[:, 1], rtol=1e-4)
+    np.testing.assert_allclose(model.relative_error_, expected[:, 0] / expected[:, 1], rtol=1e-4)
+    # rows of unit norm: the mean over units of the per-unit variance is at most 1/H
+    assert np.all(model.input_variance_[1:] <= 1 / np.array(model.n_hidden[:-1]) + 1e-7)
+
+
+def test_maps_and_activations_with_untrained_upper_layers(planted_fit):
+    """A fit with zero learning rates keeps its initial weights (drawn from the seed alone):
+    those are the ablation's upper layers, W1 trained."""
+    model, X, *_ = planted_fit
+    frozen = VSDBN(n_hidden=model.n_hidden, learning_rate=(0, 0, 0), l1=(0, 0, 0),
+                   n_epochs=1).fit(X[:100])
+    for a, b in zip(frozen.weights_, model.initial_weights_):
+        np.testing.assert_array_equal(a, b)
+    W1, W2, W3 = (w.astype(np.float64) for w in (model.weights_[0], *frozen.weights_[1:]))
+    np.testing.assert_allclose(model.maps(2, upper_layers="initial"), W1 @ W2, rtol=1e-4,
+                               atol=1e-7)
+    np.testing.assert_allclose(model.maps(3, upper_layers="initial"), W1 @ W2 @ W3, rtol=1e-4,
+                               atol=1e-7)
+    np.testing.assert_array_equal(model.maps(1, upper_layers="initial"), model.maps(1))
+    assert not np.allclose(model.maps(3, upper_layers="initial"), model.maps(3), rtol=1e-2)
+    zeros = [np.zeros(w.shape[1]) for w in (W2, W3)]
+    _, H = _chain(X[:50], [W1, W2, W3], [model.hidden_biases_[0], *zeros], "rownorm")
+    np.testing.assert_allclose(model.transform(X[:50], upper_layers="initial"), H, rtol=1e-4,
+                               atol=1e-6)
+
+
+def test_diagnostics_and_ablation_with_zscore_statistics(small):
+    model = VSDBN(n_hidden=(8, 6, 4), n_epochs=3, between_layers="zscore").fit(small)
+    inputs, _ = _chain(small, model.weights_, model.hidden_biases_, "zscore",
+                       (model.mean_, model.scale_))
+    expected = _relative_errors(inputs, model)
+    np.testing.assert_allclose(model.relative_error_, expected[:, 0] / expected[:, 1], rtol=1e-4)
+    np.testing.assert_allclose(model.input_variance_[1:], 1, rtol=1e-4)  # standardized inputs
+    # the untrained stack's statistics are those of its own pre-activations
+    H = inputs[1]
+    for i, W in enumerate(model.initial_weights_[1:], start=1):
+        P = H @ W
+        np.testing.assert_allclose(model.initial_mean_[i], P.mean(0), rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(model.initial_scale_[i], P.std(0), rtol=1e-4)
+        H = (P - P.mean(0)) / P.std(0)
+    np.testing.assert_allclose(model.transform(small, upper_layers="initial"), H, rtol=1e-3,
+                               atol=1e-4)

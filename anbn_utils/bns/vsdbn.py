@@ -44,6 +44,7 @@ __all__ = ["VSDBN", "apply_update", "cd1_gradients", "cd1_step", "free_energy"]
 
 POSITIVE_PHASES = ("sample", "prob")
 BETWEEN_LAYERS = ("rownorm", "zscore", "sigmoid")
+UPPER_LAYERS = ("trained", "initial")
 
 #: Rows per pass over the data are chosen so that one chunk of layer-1 input is about this
 #: size (bytes of float32): a memory-mapped part is never read whole at once.
@@ -182,7 +183,7 @@ class _Rows:
     as one tensor on the device (``resident``) or read from the parts as needed.  The
     inputs of later layers are tensors on the device.  Either way mini-batches are the
     same rows and every pass over the data (finite check, pre-activations, between-layer
-    statistics) visits the same fixed row ranges, so the streamed (CPU) and
+    statistics, diagnostics) visits the same fixed row ranges, so the streamed (CPU) and
     resident (GPU) fits run the same code on the same numbers.
     """
 
@@ -251,9 +252,48 @@ def _gather(parts: list, offsets: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return out
 
 
-def _preactivations(rows: _Rows, W: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-    """``X W + c`` of every training row of a layer, shape (n_samples, n_hidden)."""
-    return torch.cat([torch.addmm(c, X, W) for _, X in rows.chunks()])
+class _Moments:
+    """Per-column mean and variance accumulated over row chunks (Chan et al.'s pairwise
+    update, in float64)."""
+
+    def __init__(self):
+        self.n, self.mean, self.m2 = 0, 0.0, 0.0
+
+    def add(self, X: torch.Tensor) -> None:
+        X = X.double()
+        n_b, mean_b = len(X), X.mean(0)
+        m2_b = ((X - mean_b) ** 2).sum(0)
+        n = self.n + n_b
+        delta = mean_b - self.mean
+        self.mean = self.mean + delta * (n_b / n)
+        self.m2 = self.m2 + m2_b + delta**2 * (self.n * n_b / n)
+        self.n = n
+
+    def variance(self) -> torch.Tensor:
+        return self.m2 / self.n
+
+
+def _layer_pass(rows: _Rows, W: torch.Tensor, b: torch.Tensor,
+                c: torch.Tensor) -> tuple[torch.Tensor, float, float]:
+    """One pass over a layer's training input with its final parameters.
+
+    Returns
+    -------
+    P : Tensor of shape (n_samples, n_hidden)
+        Pre-activations ``X W + c``.
+    error : float
+        Mean squared error of the mean-field reconstruction ``sigmoid(X W + c) W^T + b``.
+    variance : float
+        Mean over the input units of their variance over the samples.
+    """
+    pre, sq, moments = [], torch.zeros((), dtype=torch.float64, device=W.device), _Moments()
+    for _, X in rows.chunks():
+        P = torch.addmm(c, X, W)
+        pre.append(P)
+        sq += ((X - torch.addmm(b, torch.sigmoid(P), W.T)) ** 2).sum(dtype=torch.float64)
+        moments.add(X)
+    return torch.cat(pre), float(sq) / (rows.n_samples * W.shape[0]), \
+        float(moments.variance().mean())
 
 
 def _check_finite(rows: _Rows, parts: list) -> None:
@@ -344,12 +384,26 @@ class VSDBN(TransformerMixin, BaseEstimator):
         Number of voxels.
     weights_ : list of ndarray, shapes (n_visible, n1), (n1, n2), (n2, n3)
     visible_biases_, hidden_biases_ : list of ndarray
+    initial_weights_ : list of ndarray
+        The weights before training (see :meth:`maps` with ``upper_layers='initial'``).
     mean_, scale_ : list of ndarray of shape (n_hidden[l],), or None
         With ``between_layers='zscore'``: per layer, the mean and standard deviation over
         all training samples of each unit's pre-activation; None otherwise.
+    initial_mean_, initial_scale_ : list of ndarray, or None
+        The same for the stack with layers >= 2 at their initial parameters.
     history_ : list of list of float
         Mean reconstruction error per epoch, per layer (sampled CD-1 chains, while the
         weights change).
+    reconstruction_error_ : ndarray of shape (n_layers,)
+        Per layer, the mean squared error of the mean-field reconstruction
+        ``sigmoid(X W + c) W^T + b`` of the layer's whole training input ``X`` with the
+        final parameters.
+    input_variance_ : ndarray of shape (n_layers,)
+        Per layer, the variance over samples of each input unit, averaged over the units:
+        the error of reconstructing every sample by the input mean.
+    relative_error_ : ndarray of shape (n_layers,)
+        ``reconstruction_error_ / input_variance_`` (NaN for a constant input); about 1
+        for a layer that learned nothing beyond its visible biases.
     components_ : ndarray of shape (n_hidden[-1], n_voxels)
         The last layer's maps (rows), as nilearn's decompositions hold them.
     """
@@ -456,10 +510,11 @@ class VSDBN(TransformerMixin, BaseEstimator):
             if self.checkpoint_dir is not None else None
         state = ckpt.load() if ckpt else None
         self.weights_, self.visible_biases_, self.hidden_biases_, self.history_ = [], [], [], []
-        mean, scale = [], []
+        mean, scale, errors, variances = [], [], [], []
+        upper_input = None  # layer 2's input, for the stack with untrained upper layers
         n_in = n_vox
         for layer, n_out in enumerate(self.n_hidden):
-            W = initial[layer].to(device)
+            W = initial[layer].to(device, copy=True)  # initial_weights_ keep the start
             b = torch.zeros(n_in, device=device)
             c = torch.zeros(n_out, device=device)
             history: list[float] = []
@@ -492,36 +547,67 @@ class VSDBN(TransformerMixin, BaseEstimator):
             self.visible_biases_.append(b.cpu().numpy())
             self.hidden_biases_.append(c.cpu().numpy())
             self.history_.append(history)
-            # one pass with the final parameters: statistics, next input
-            P = _preactivations(rows, W, c)
+            # one pass with the final parameters: diagnostics, statistics, next input
+            P, error, variance = _layer_pass(rows, W, b, c)
+            errors.append(error)
+            variances.append(variance)
             m, s = _between_stats(P, self.between_layers)
             mean.append(m)
             scale.append(s)
             if layer + 1 < len(self.n_hidden):
                 rows = rows.with_data(_between(P, self.between_layers, m, s))
+                upper_input = rows.data if layer == 0 else upper_input
             n_in = n_out
+        self.initial_weights_ = [w.numpy() for w in initial]
+        initial_mean, initial_scale = mean[:1], scale[:1]
+        H = upper_input
+        for W in initial[1:]:  # layers >= 2 at their initial weights and zero biases
+            P = H @ W.to(device)
+            m, s = _between_stats(P, self.between_layers)
+            initial_mean.append(m)
+            initial_scale.append(s)
+            H = _between(P, self.between_layers, m, s)
         zscore = self.between_layers == "zscore"
-        self.mean_ = [t.cpu().numpy() for t in mean] if zscore else None
-        self.scale_ = [t.cpu().numpy() for t in scale] if zscore else None
+        self.mean_, self.scale_, self.initial_mean_, self.initial_scale_ = (
+            [t.cpu().numpy() for t in v] if zscore else None
+            for v in (mean, scale, initial_mean, initial_scale))
+        self.reconstruction_error_ = np.array(errors)
+        self.input_variance_ = np.array(variances)
+        self.relative_error_ = np.divide(  # NaN for a constant input
+            self.reconstruction_error_, self.input_variance_,
+            out=np.full(len(errors), np.nan), where=self.input_variance_ > 0)
         self.components_ = np.ascontiguousarray(self.maps().T)
         if ckpt:
             ckpt.remove()  # it only serves to resume an interrupted fit
         return self
 
-    def _stack(self) -> list[tuple]:
-        """``(W, c, mean, scale)`` per layer as float64 tensors."""
+    def _stack(self, upper_layers: str) -> list[tuple]:
+        """``(W, c, mean, scale)`` per layer as float64 tensors: the trained stack, or the one with
+        layers >= 2 at their initial weights and zero biases."""
+        if upper_layers not in UPPER_LAYERS:
+            raise ParameterError(f"upper_layers must be one of {UPPER_LAYERS}, "
+                                 f"not {upper_layers!r}")
         n = len(self.weights_)
+        if upper_layers == "trained":
+            weights, biases = self.weights_, self.hidden_biases_
+            mean, scale = self.mean_ or [None] * n, self.scale_ or [None] * n
+        else:
+            weights = [self.weights_[0], *self.initial_weights_[1:]]
+            biases = [self.hidden_biases_[0], *(np.zeros(w.shape[1], np.float32)
+                                                for w in self.initial_weights_[1:])]
+            mean, scale = self.initial_mean_ or [None] * n, self.initial_scale_ or [None] * n
         t = lambda a: None if a is None else torch.as_tensor(a, dtype=torch.float64)  # noqa: E731
-        return [(t(w), t(c), t(m), t(s)) for w, c, m, s in
-                zip(self.weights_, self.hidden_biases_, self.mean_ or [None] * n,
-                    self.scale_ or [None] * n)]
+        return [(t(w), t(c), t(m), t(s)) for w, c, m, s in zip(weights, biases, mean, scale)]
 
-    def transform(self, X) -> np.ndarray:
+    def transform(self, X, *, upper_layers: str = "trained") -> np.ndarray:
         """Temporal activations of the last layer's units.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_voxels)
+        upper_layers : {'trained', 'initial'}
+            ``'initial'``: the stack with layers >= 2 at their initial random weights and
+            zero biases (an ablation: what the upper layers' training adds).
 
         Returns
         -------
@@ -532,17 +618,19 @@ class VSDBN(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         H = torch.from_numpy(validate_data(self, X, reset=False, dtype=np.float64))
-        for W, c, mean, scale in self._stack():
+        for W, c, mean, scale in self._stack(upper_layers):
             H = _between(torch.addmm(c, H, W), self.between_layers, mean, scale)
         return H.float().numpy()
 
-    def maps(self, layer: int | None = None) -> np.ndarray:
+    def maps(self, layer: int | None = None, *, upper_layers: str = "trained") -> np.ndarray:
         """Spatial maps of a layer: the columns of ``W1 ... Wl``.
 
         Parameters
         ----------
         layer : int, optional
             1-based; default the last.
+        upper_layers : {'trained', 'initial'}
+            ``'initial'``: ``W2 ... Wl`` at their initial random values.
 
         Returns
         -------
@@ -555,7 +643,7 @@ class VSDBN(TransformerMixin, BaseEstimator):
         if not _is_int(layer, 1) or layer > n:
             raise ParameterError(f"layer must be an int from 1 to {n} (1-based; None for the "
                                  f"last), not {layer!r}")
-        weights = [W for W, *_ in self._stack()]
+        weights = [W for W, *_ in self._stack(upper_layers)]
         M = weights[0]
         for W in weights[1:layer]:
             M = M @ W
