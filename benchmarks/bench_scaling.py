@@ -77,7 +77,7 @@ def vsdbn_epoch(resolution: float, n_volumes: int, n_hidden: int, device: str) -
     X = np.random.default_rng(0).standard_normal((n_volumes, n_vox), dtype=np.float32)
     t0 = time.perf_counter()
     VSDBN(n_hidden=(n_hidden,), learning_rate=(1e-3,), l1=(1e-3,), n_epochs=1,
-          device=device, progress=False).fit(X)
+          device=device).fit(X)
     _sync(device)
     return time.perf_counter() - t0
 

@@ -109,7 +109,7 @@ def main(argv=None):
     times = {}
     t0 = time.perf_counter()
     VSDBN(n_hidden=(N_HIDDEN,), learning_rate=(1e-3,), l1=(1e-3,), n_epochs=1,
-          batch_size=BATCH, device=dev, progress=False).fit(X)
+          batch_size=BATCH, device=dev).fit(X)
     _sync(dev)
     times["vsdbn_layer1_epoch"] = time.perf_counter() - t0
 
@@ -132,7 +132,7 @@ def main(argv=None):
     if args.full_fit:
         del Xd
         F = np.random.default_rng(1).standard_normal((args.fit_volumes, n_vox), dtype=np.float32)
-        model = VSDBN(device=dev, progress=True)  # the paper's defaults
+        model = VSDBN(device=dev, verbose=1)  # the paper's defaults
         t0 = time.perf_counter()
         model.fit(F)
         _sync(dev)

@@ -39,7 +39,13 @@ import yaml
 from _common import RESULTS, header, write
 
 from anbn_utils.bns import VSDBN
-from anbn_utils.recovery import load_truth, map_recovery, matched_correlation
+from anbn_utils.recovery import (
+    load_truth,
+    map_recovery,
+    matched_correlation,
+    timecourse_recovery,
+    true_timecourses,
+)
 from anbn_utils.synthetic import ar1, planted_mixture
 
 PROFILES = Path(__file__).resolve().parents[1] / "anbn_utils" / "profiles"
@@ -54,7 +60,7 @@ def paper_rules() -> dict:
 
 
 def _vsdbn(**kw) -> VSDBN:
-    return VSDBN(**kw, device="cpu", progress=False)
+    return VSDBN(**kw, device="cpu")
 
 
 def mixture(n_hidden, n_epochs, quick: bool) -> dict:
@@ -141,16 +147,14 @@ def phantom(run_dir: Path, null_run_dir: Path, quick: bool) -> dict:
                                         progress=False)
     for name, bns in fits.items():
         rec = map_recovery(bns.maps[-1], truth, bns.mask_img)
+        tcs = timecourse_recovery(rec, {t: true_timecourses(truth, s) for t, s in stories.items()},
+                                  {t: bns.mean_timecourses(t) for t in stories})
         row = {"settings": variants.get(name, {"n_components": own["n_hidden"][-1]}),
-               "networks": rec["network"].tolist(), "planted_an": rec["planted AN"].tolist(),
-               "map_r": rec["spatial r"].abs().tolist(), "timecourse_r": {}}
-        for task, s in stories.items():
-            true_tc = truth["timecourses"][task][s.start:s.start + s.n_trs]
-            row["timecourse_r"][task] = [
-                abs(float(np.corrcoef(true_tc[:, int(r.network.split(":")[0])],
-                                      bns.mean_timecourses(task)[:, int(r["matched BN"][2:]) - 1]
-                                      )[0, 1]))
-                for _, r in rec.iterrows()]
+               "networks": [f"{n}: {m}" for n, m in zip(rec["network"], rec["network_name"])],
+               "planted_an": rec["planted_an"].tolist(),
+               "map_r": rec["spatial_r"].abs().tolist(),
+               "timecourse_r": {t: g["timecourse_r"].abs().tolist()
+                                for t, g in tcs.groupby("story", sort=False)}}
         out["variants"][name] = row
         print(f"phantom {name}: maps {np.round(row['map_r'], 2)}", flush=True)
     for key, folder in (("coupling", run_dir), ("coupling_null", null_run_dir)):

@@ -2,9 +2,11 @@
 
 import nibabel as nib
 import numpy as np
+import pandas as pd
 import pytest
 
 from anbn_utils.bns.networks import (
+    BrainNetworks,
     display_maps,
     fit_brain_networks,
     label_networks,
@@ -47,8 +49,11 @@ def stories(tiny_root, tmp_path_factory):
 
 @pytest.mark.parametrize("method", ["vsdbn", "canica"])
 def test_fit_save_load(stories, method, tmp_path):
+    ckpt = tmp_path / "checkpoints"
     bns = fit_brain_networks(stories, method=method, n_components=3,
-                             vsdbn={"n_hidden": (6, 4, 3), "n_epochs": 2}, progress=False)
+                             vsdbn={"n_hidden": (6, 4, 3), "n_epochs": 2}, progress=False,
+                             checkpoint_dir=ckpt)
+    assert not (ckpt / "vsdbn_checkpoint.pt").exists()  # dropped once the fit succeeded
     n_vox = stories["pieman"].scans["n_voxels"].iloc[0]
     assert bns.maps[-1].shape == (n_vox, 3)
     assert len(bns.maps) == (3 if method == "vsdbn" else 1)
@@ -62,6 +67,38 @@ def test_fit_save_load(stories, method, tmp_path):
                                rtol=1e-5)
     assert (tmp_path / "labels.tsv").is_file()
     assert nib.load(tmp_path / "maps_layer1.nii.gz").shape[3] == bns.maps[0].shape[1]
+    assert back.meta == bns.meta
+    if method == "canica":
+        assert back.diagnostics is None and back.initial_upper_maps == {}
+        return
+    # a nilearn result saved over it does not inherit the VS-DBN's diagnostics
+    other = BrainNetworks(bns.maps[-1:], bns.timecourses, bns.subjects, bns.mask_img,
+                          meta={"method": "canica", "params": {"n_components": 3}})
+    save_brain_networks(other, tmp_path / "other")
+    save_brain_networks(bns, tmp_path / "other")
+    save_brain_networks(other, tmp_path / "other")
+    again = load_brain_networks(tmp_path / "other")
+    assert again.diagnostics is None and again.initial_upper_maps == {}
+    # the model parameters only (no device, checkpoint folder or verbosity)
+    assert bns.meta["params"]["n_hidden"] == [6, 4, 3] and "device" not in bns.meta["params"]
+    assert sorted(back.initial_upper_maps) == [2, 3]
+    for layer, m in bns.initial_upper_maps.items():
+        assert m.shape == bns.maps[layer - 1].shape
+        np.testing.assert_allclose(back.initial_upper_maps[layer], m, rtol=1e-6)
+    d = back.diagnostics
+    assert d.layer.tolist() == [1, 2, 3] and d.n_hidden.tolist() == [6, 4, 3]
+    assert d.n_visible.tolist() == [n_vox, 6, 4]
+    np.testing.assert_allclose(d.final_training_error, [h[-1] for h in bns.history])
+    np.testing.assert_allclose(d.relative_error, d.reconstruction_error / d.input_variance)
+    pd.testing.assert_frame_equal(d, bns.diagnostics, check_dtype=False)
+
+
+def test_progress_maps_to_the_estimators_verbose(stories, capsys):
+    kw = {"vsdbn": {"n_hidden": (3,), "learning_rate": (0.01,), "l1": (0.0,), "n_epochs": 1}}
+    fit_brain_networks(stories, progress=False, **kw)
+    assert "VS-DBN layer 1" not in capsys.readouterr().err
+    fit_brain_networks(stories, progress=True, **kw)
+    assert "VS-DBN layer 1" in capsys.readouterr().err
 
 
 def test_bad_network_inputs(stories, tmp_path):

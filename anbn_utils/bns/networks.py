@@ -19,11 +19,11 @@ import pandas as pd
 from nilearn.masking import unmask
 
 from ..errors import DataError, ParameterError
-from ..io import read_json, save_array, write_json, write_table
+from ..io import read_json, read_table, save_array, write_json, write_table
 from .vsdbn import VSDBN
 
 __all__ = ["METHODS", "BrainNetworks", "display_maps", "fit_brain_networks", "label_networks",
-           "load_brain_networks", "save_brain_networks"]
+           "load_brain_networks", "save_brain_networks", "vsdbn_diagnostics"]
 
 METHODS = ("vsdbn", "canica", "dictlearning")
 
@@ -43,6 +43,16 @@ class BrainNetworks:
     history : list of list of float
         VS-DBN reconstruction error per epoch and layer (empty for nilearn methods).
     meta : dict
+    diagnostics : DataFrame or None
+        VS-DBN, one row per layer: ``layer``, ``n_visible``, ``n_hidden``,
+        ``final_training_error`` (the history's last epoch), ``reconstruction_error``
+        (mean-field, final parameters, whole training input), ``input_variance`` (mean over
+        input units of their variance over samples) and ``relative_error`` (their ratio;
+        about 1 for a layer that learned nothing).  None for the nilearn methods.
+    initial_upper_maps : dict of int -> ndarray (n_voxels, n_units)
+        VS-DBN, layers >= 2: the maps with the weights of layers 2 to ``l`` at their initial
+        random values (an ablation of what the upper layers learned).  Empty for the
+        nilearn methods.
     """
 
     maps: list[np.ndarray]
@@ -51,6 +61,8 @@ class BrainNetworks:
     mask_img: Any
     history: list[list[float]] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    diagnostics: pd.DataFrame | None = None
+    initial_upper_maps: dict[int, np.ndarray] = field(default_factory=dict)
 
     @property
     def n_bns(self) -> int:
@@ -104,8 +116,9 @@ def fit_brain_networks(
     random_state : int
     device : str
     checkpoint_dir : path, optional
-        VS-DBN checkpoints (resumable fit).
+        VS-DBN checkpoints (resumable fit; deleted when the fit succeeds).
     progress : bool
+        The VS-DBN's tqdm bars (its ``verbose``).
     """
     if method not in METHODS:
         raise ParameterError(f"bn_method must be one of {METHODS}, not {method!r}")
@@ -114,12 +127,16 @@ def fit_brain_networks(
     subjects = {t: s.scans["subject"].tolist() for t, s in stories.items()}
     if method == "vsdbn":
         model = VSDBN(**(vsdbn or {}), random_state=random_state, device=device,
-                      checkpoint_dir=checkpoint_dir, progress=progress)
+                      checkpoint_dir=checkpoint_dir, verbose=int(progress))
         model.fit([p for ps in parts.values() for p in ps])
-        maps = [model.maps(layer) for layer in range(1, len(model.weights_) + 1)]
+        layers = range(1, len(model.weights_) + 1)
+        maps = [model.maps(layer) for layer in layers]
         tcs = {t: np.stack([model.transform(p) for p in ps]) for t, ps in parts.items()}
         return BrainNetworks(maps, tcs, subjects, mask_img, model.history_,
-                             {"method": method, "params": model.get_params()})
+                             {"method": method, "params": model.model_params()},
+                             vsdbn_diagnostics(model),
+                             {layer: model.maps(layer, upper_layers="initial")
+                              for layer in layers[1:]})
     from nilearn.decomposition import CanICA, DictLearning
 
     cls = {"canica": CanICA, "dictlearning": DictLearning}[method]
@@ -130,6 +147,20 @@ def fit_brain_networks(
     tcs = {t: np.stack(est.transform(v)) for t, v in imgs.items()}
     return BrainNetworks([est.components_.T.astype(np.float32)], tcs, subjects, mask_img, [],
                          {"method": method, "params": {"n_components": n_components}})
+
+
+def vsdbn_diagnostics(model: VSDBN) -> pd.DataFrame:
+    """Per-layer diagnostics of a fitted :class:`~anbn_utils.bns.VSDBN`, one row per layer
+    (the columns of :attr:`BrainNetworks.diagnostics`)."""
+    return pd.DataFrame({
+        "layer": np.arange(1, len(model.weights_) + 1),
+        "n_visible": [w.shape[0] for w in model.weights_],
+        "n_hidden": [w.shape[1] for w in model.weights_],
+        "final_training_error": [h[-1] for h in model.history_],
+        "reconstruction_error": model.reconstruction_error_,
+        "input_variance": model.input_variance_,
+        "relative_error": model.relative_error_,
+    })
 
 
 def display_maps(maps: np.ndarray, threshold: float = 0.3) -> np.ndarray:
@@ -182,11 +213,17 @@ def label_networks(maps: np.ndarray, mask_img, threshold: float = 0.3) -> pd.Dat
 
 
 def save_brain_networks(bns: BrainNetworks, folder: str | os.PathLike) -> Path:
-    """Write maps (4D NIfTI per layer), time courses, history and labels to ``folder``."""
+    """Write maps (4D NIfTI per layer), time courses, history, labels and, for the VS-DBN,
+    the per-layer diagnostics (``diagnostics.tsv``) and the maps with untrained upper layers
+    (``maps_layer{l}_initial_upper.nii.gz``) to ``folder``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for layer in range(1, len(bns.maps) + 1):
         nib.save(bns.maps_img(layer), folder / f"maps_layer{layer}.nii.gz")
+    for layer, m in bns.initial_upper_maps.items():
+        nib.save(unmask(m.T, bns.mask_img), folder / f"maps_layer{layer}_initial_upper.nii.gz")
+    if bns.diagnostics is not None:
+        write_table(folder / "diagnostics.tsv", bns.diagnostics)
     nib.save(bns.mask_img, folder / "mask.nii.gz")
     for task, tc in bns.timecourses.items():
         save_array(folder / f"timecourses_{task}.npy", tc.astype(np.float32))
@@ -194,7 +231,9 @@ def save_brain_networks(bns: BrainNetworks, folder: str | os.PathLike) -> Path:
     write_table(folder / "labels.tsv", label_networks(bns.maps[-1], bns.mask_img))
     write_json(folder / "bns.json", {**bns.meta, "n_bns": bns.n_bns, "subjects": bns.subjects,
                                      "history": bns.history,
-                                     "layers": [m.shape[1] for m in bns.maps]})
+                                     "layers": [m.shape[1] for m in bns.maps],
+                                     "initial_upper_layers": sorted(bns.initial_upper_maps),
+                                     "diagnostics": bns.diagnostics is not None})
     return folder
 
 
@@ -210,5 +249,10 @@ def load_brain_networks(folder: str | os.PathLike) -> BrainNetworks:
     maps = [apply_mask(nib.load(folder / f"maps_layer{i + 1}.nii.gz"), mask_img).T
             for i in range(len(meta["layers"]))]
     tcs = {t: np.load(folder / f"timecourses_{t}.npy") for t in meta["subjects"]}
+    initial = {layer: apply_mask(nib.load(folder / f"maps_layer{layer}_initial_upper.nii.gz"),
+                                 mask_img).T
+               for layer in meta.get("initial_upper_layers", [])}
+    # what bns.json names, not whatever an earlier save left in the folder
+    diagnostics = read_table(folder / "diagnostics.tsv") if meta.get("diagnostics") else None
     return BrainNetworks(maps, tcs, meta["subjects"], mask_img, meta["history"],
-                         {k: meta[k] for k in ("method", "params")})
+                         {k: meta[k] for k in ("method", "params")}, diagnostics, initial)

@@ -14,27 +14,41 @@ configuration).  Per mini-batch ``X`` (``n`` rows) of one layer:
 Between layers (the paper's "batch normalization", the public code's ``predict``) the
 next layer reads ``rownorm(H W + c)``: the linear pre-activations with each sample
 L2-normalised across units (``between_layers='rownorm'``); ``'zscore'`` standardizes each
-unit over samples instead, ``'sigmoid'`` passes probabilities.  The spatial maps of layer
-``l`` are the columns of ``W1 ... Wl`` (biases ignored); the temporal activation of a
-third-layer unit is its column of the same chain applied to a subject's volumes.
+unit with its mean and standard deviation over all training samples (learned in ``fit``,
+applied unchanged by ``transform``), ``'sigmoid'`` passes probabilities.  The spatial maps
+of layer ``l`` are the columns of ``W1 ... Wl`` (biases ignored); the temporal activation
+of a third-layer unit is its column of the same chain applied to a subject's volumes.
 """
 
 from __future__ import annotations
 
+import numbers
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
 from tqdm import tqdm
 
+from ..codehash import code_hash
 from ..config import resolve_device
 from ..errors import DataError, ParameterError
 from ..io import atomic_path, hash_json
 
 __all__ = ["VSDBN", "apply_update", "cd1_gradients", "cd1_step", "free_energy"]
+
+POSITIVE_PHASES = ("sample", "prob")
+BETWEEN_LAYERS = ("rownorm", "zscore", "sigmoid")
+UPPER_LAYERS = ("trained", "initial")
+
+#: Rows per pass over the data are chosen so that one chunk of layer-1 input is about this
+#: size (bytes of float32): a memory-mapped part is never read whole at once.
+_CHUNK_BYTES = 2**26
 
 
 def free_energy(v: torch.Tensor, W: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
@@ -43,6 +57,26 @@ def free_energy(v: torch.Tensor, W: torch.Tensor, b: torch.Tensor, c: torch.Tens
     ``F(v) = ||v - b||^2 / 2 - sum_j softplus(c_j + v W_j)``; shape (n,).
     """
     return 0.5 * ((v - b) ** 2).sum(1) - torch.nn.functional.softplus(v @ W + c).sum(1)
+
+
+def _cd1_phases(
+    X: torch.Tensor, W: torch.Tensor, b: torch.Tensor, c: torch.Tensor, *, noise_std: float,
+    positive_phase: str, generator: torch.Generator | None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The CD-1 chain of one mini-batch: positive phase, sample, reconstruction, negative
+    phase.  Returns ``h0`` (n, n_hidden; sampled or probabilities), ``v1`` (n, n_visible),
+    ``h1`` (n, n_hidden; probabilities).  Random draws, in order: the uniform numbers of
+    the hidden sample (``positive_phase='sample'``), then the reconstruction noise."""
+    h0 = torch.sigmoid(torch.addmm(c, X, W))
+    if positive_phase == "sample":
+        h0 = (torch.rand(h0.shape, generator=generator, device=X.device, dtype=X.dtype) < h0).to(X.dtype)
+    elif positive_phase != "prob":
+        raise ParameterError(f"positive_phase must be 'sample' or 'prob', not {positive_phase!r}")
+    v1 = torch.addmm(b, h0, W.T)
+    if noise_std:
+        v1 += noise_std * torch.randn(v1.shape, generator=generator, device=X.device, dtype=X.dtype)
+    h1 = torch.sigmoid(torch.addmm(c, v1, W))
+    return h0, v1, h1
 
 
 def cd1_gradients(
@@ -67,18 +101,10 @@ def cd1_gradients(
     Random draws, in order: the uniform numbers of the hidden sample (when
     ``positive_phase='sample'``), then the reconstruction noise.
     """
-    n = X.shape[0]
-    h0 = torch.sigmoid(torch.addmm(c, X, W))
-    if positive_phase == "sample":
-        h0 = (torch.rand(h0.shape, generator=generator, device=X.device, dtype=X.dtype) < h0).to(X.dtype)
-    elif positive_phase != "prob":
-        raise ParameterError(f"positive_phase must be 'sample' or 'prob', not {positive_phase!r}")
-    v1 = torch.addmm(b, h0, W.T)
-    if noise_std:
-        v1 += noise_std * torch.randn(v1.shape, generator=generator, device=X.device, dtype=X.dtype)
-    h1 = torch.sigmoid(torch.addmm(c, v1, W))
+    h0, v1, h1 = _cd1_phases(X, W, b, c, noise_std=noise_std, positive_phase=positive_phase,
+                             generator=generator)
     diff = X - v1
-    dW = (X.T @ h0 - v1.T @ h1) / n
+    dW = (X.T @ h0 - v1.T @ h1) / X.shape[0]
     return dW, diff.mean(0), (h0 - h1).mean(0), (diff**2).mean()
 
 
@@ -106,50 +132,216 @@ def cd1_step(
     accumulation, and read twice and written twice by the shrinkage (``sign`` makes one
     temporary): 9 passes, against 18 for the two functions in sequence.
     """
-    n = X.shape[0]
-    h0 = torch.sigmoid(torch.addmm(c, X, W))
-    if positive_phase == "sample":
-        h0 = (torch.rand(h0.shape, generator=generator, device=X.device, dtype=X.dtype) < h0).to(X.dtype)
-    elif positive_phase != "prob":
-        raise ParameterError(f"positive_phase must be 'sample' or 'prob', not {positive_phase!r}")
-    v1 = torch.addmm(b, h0, W.T)
-    if noise_std:
-        v1 += noise_std * torch.randn(v1.shape, generator=generator, device=X.device, dtype=X.dtype)
-    h1 = torch.sigmoid(torch.addmm(c, v1, W))
+    h0, v1, h1 = _cd1_phases(X, W, b, c, noise_std=noise_std, positive_phase=positive_phase,
+                             generator=generator)
     diff = X - v1
     if l1:
         W.sub_(torch.sign(W), alpha=lr * l1)
-    W.addmm_(torch.cat([X, v1]).T, torch.cat([h0, -h1]), alpha=lr / n)
+    W.addmm_(torch.cat([X, v1]).T, torch.cat([h0, -h1]), alpha=lr / X.shape[0])
     b.add_(diff.mean(0), alpha=lr)
     c.add_((h0 - h1).mean(0), alpha=lr)
     return (diff**2).mean()
 
 
-BETWEEN_LAYERS = ("rownorm", "zscore", "sigmoid")
+# between layers ---------------------------------------------------------------------------
+def _between_stats(P: torch.Tensor, how: str) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Statistics of the between-layer map, learned from the pre-activations ``P`` (n,
+    n_units) of all training samples: per-unit mean and standard deviation (population;
+    1 for a constant unit, as scikit-learn's ``StandardScaler``) for ``'zscore'``, none
+    otherwise."""
+    if how != "zscore":
+        return None, None
+    P64 = P.double()
+    mean, std = P64.mean(0), P64.std(0, correction=0)
+    scale = torch.where(std < 10 * np.finfo(np.float64).eps, torch.ones_like(std), std)
+    return mean.float(), scale.float()
 
 
-def _between(H: torch.Tensor, how: str) -> torch.Tensor:
+def _between(P: torch.Tensor, how: str, mean: torch.Tensor | None,
+             scale: torch.Tensor | None) -> torch.Tensor:
+    """The next layer's input from the pre-activations ``P`` (n, n_units)."""
     if how == "rownorm":
-        return H / H.norm(dim=1, keepdim=True).clamp(min=1e-12)
+        return P / P.norm(dim=1, keepdim=True).clamp(min=1e-12)
     if how == "zscore":
-        return (H - H.mean(0)) / H.std(0).clamp(min=1e-12)
+        return (P - mean) / scale
     if how == "sigmoid":
-        return torch.sigmoid(H)
-    raise ParameterError(f"between_layers must be 'rownorm', 'zscore' or 'sigmoid', not {how!r}")
+        return torch.sigmoid(P)
+    raise ParameterError(f"between_layers must be one of {BETWEEN_LAYERS}, not {how!r}")
 
 
-def _as_float32(X) -> list[np.ndarray]:
-    parts = list(X) if isinstance(X, (list, tuple)) else [X]
-    if not parts:
-        raise DataError("no data to fit")
-    n_vox = {p.shape[1] for p in parts}
-    if len(n_vox) != 1:
-        raise DataError(f"all parts must have the same number of voxels, got {sorted(n_vox)}")
-    return parts
+# the training rows of a layer -------------------------------------------------------------
+def _keep_resident(device: str) -> bool:
+    """Whether layer 1's training matrix is copied to the device once (GPU), or read from
+    the parts as needed (CPU: memory-mapped parts are not loaded at once)."""
+    return device != "cpu"
 
 
-class VSDBN:
-    """Volumetric sparse deep belief network (estimator).
+class _Rows:
+    """The training rows of one layer, pooled over the parts.
+
+    Layer 1 reads the parts (arrays or memory maps, e.g. one per subject and story): kept
+    as one tensor on the device (``resident``) or read from the parts as needed.  The
+    inputs of later layers are tensors on the device.  Either way mini-batches are the
+    same rows and every pass over the data (finite check, pre-activations, between-layer
+    statistics, diagnostics) visits the same fixed row ranges, so the streamed (CPU) and
+    resident (GPU) fits run the same code on the same numbers.
+    """
+
+    def __init__(self, parts: list, offsets: np.ndarray, step: int, data: torch.Tensor | None):
+        self.parts, self.offsets, self.step, self.data = parts, offsets, step, data
+        self.n_samples = int(offsets[-1])
+
+    @classmethod
+    def load(cls, parts: list, device: str, resident: bool) -> _Rows:
+        offsets = np.cumsum([0, *(len(p) for p in parts)])
+        step = max(1, _CHUNK_BYTES // (4 * parts[0].shape[1]))
+        rows = cls(parts, offsets, step, None)
+        if resident:
+            data = torch.empty((rows.n_samples, parts[0].shape[1]), dtype=torch.float32,
+                               device=device)
+            for a, b in rows.ranges():
+                data[a:b] = torch.from_numpy(_read(parts, offsets, a, b))
+            rows.data = data
+        return rows
+
+    def with_data(self, data: torch.Tensor) -> _Rows:
+        """The same rows holding other values (the next layer's input)."""
+        return _Rows(self.parts, self.offsets, self.step, data)
+
+    def ranges(self) -> Iterator[tuple[int, int]]:
+        for a in range(0, self.n_samples, self.step):
+            yield a, min(a + self.step, self.n_samples)
+
+    def chunks(self) -> Iterator[tuple[int, torch.Tensor]]:
+        """``(first row, rows)`` over all rows, in fixed ranges."""
+        for a, b in self.ranges():
+            if self.data is not None:
+                yield a, self.data[a:b]
+            else:
+                yield a, torch.from_numpy(_read(self.parts, self.offsets, a, b))
+
+    def batches(self, order: np.ndarray, batch_size: int) -> Iterator[torch.Tensor]:
+        """Mini-batches of the rows in ``order`` (the last one may be smaller)."""
+        if self.data is not None:
+            order_t = torch.from_numpy(order).to(self.data.device)  # one transfer per epoch
+            for s in range(0, len(order), batch_size):
+                yield self.data[order_t[s:s + batch_size]]
+        else:
+            for s in range(0, len(order), batch_size):
+                yield torch.from_numpy(_gather(self.parts, self.offsets, order[s:s + batch_size]))
+
+
+def _read(parts: list, offsets: np.ndarray, a: int, b: int) -> np.ndarray:
+    """Rows ``a:b`` of the virtual concatenation of ``parts``, as a new float32 array."""
+    p = int(np.searchsorted(offsets, a, side="right")) - 1
+    pieces = []
+    while a < b:
+        stop = min(b, int(offsets[p + 1]))
+        pieces.append(np.asarray(parts[p][a - offsets[p]:stop - offsets[p]], dtype=np.float32))
+        a, p = stop, p + 1
+    return np.concatenate(pieces) if len(pieces) > 1 else np.array(pieces[0], dtype=np.float32)
+
+
+def _gather(parts: list, offsets: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Rows ``idx`` of the virtual concatenation of ``parts`` (reads only those rows)."""
+    which = np.searchsorted(offsets, idx, side="right") - 1
+    out = np.empty((len(idx), parts[0].shape[1]), dtype=np.float32)
+    for p in np.unique(which):
+        sel = which == p
+        out[sel] = parts[p][idx[sel] - offsets[p]]
+    return out
+
+
+class _Moments:
+    """Per-column mean and variance accumulated over row chunks (Chan et al.'s pairwise
+    update, in float64)."""
+
+    def __init__(self):
+        self.n, self.mean, self.m2 = 0, 0.0, 0.0
+
+    def add(self, X: torch.Tensor) -> None:
+        X = X.double()
+        n_b, mean_b = len(X), X.mean(0)
+        m2_b = ((X - mean_b) ** 2).sum(0)
+        n = self.n + n_b
+        delta = mean_b - self.mean
+        self.mean = self.mean + delta * (n_b / n)
+        self.m2 = self.m2 + m2_b + delta**2 * (self.n * n_b / n)
+        self.n = n
+
+    def variance(self) -> torch.Tensor:
+        return self.m2 / self.n
+
+
+def _layer_pass(rows: _Rows, W: torch.Tensor, b: torch.Tensor,
+                c: torch.Tensor) -> tuple[torch.Tensor, float, float]:
+    """One pass over a layer's training input with its final parameters.
+
+    Returns
+    -------
+    P : Tensor of shape (n_samples, n_hidden)
+        Pre-activations ``X W + c``.
+    error : float
+        Mean squared error of the mean-field reconstruction ``sigmoid(X W + c) W^T + b``.
+    variance : float
+        Mean over the input units of their variance over the samples.
+    """
+    pre, sq, moments = [], torch.zeros((), dtype=torch.float64, device=W.device), _Moments()
+    for _, X in rows.chunks():
+        P = torch.addmm(c, X, W)
+        pre.append(P)
+        sq += ((X - torch.addmm(b, torch.sigmoid(P), W.T)) ** 2).sum(dtype=torch.float64)
+        moments.add(X)
+    return torch.cat(pre), float(sq) / (rows.n_samples * W.shape[0]), \
+        float(moments.variance().mean())
+
+
+def _check_finite(rows: _Rows, parts: list) -> None:
+    """Every value of the training data is finite (read in chunks)."""
+    for a, X in rows.chunks():
+        bad = ~torch.isfinite(X).all(1)
+        if bad.any():
+            row = a + int(torch.nonzero(bad)[0])
+            p = int(np.searchsorted(rows.offsets, row, side="right")) - 1
+            where = f"part {p}, row {row - rows.offsets[p]}" if len(parts) > 1 else f"row {row}"
+            raise DataError(f"the training data X hold NaN or infinite values ({where}); "
+                            "remove or impute them before fitting")
+
+
+def _as_parts(estimator: VSDBN, X) -> list:
+    """The training data as a list of 2D arrays; sets ``n_features_in_`` (and
+    ``feature_names_in_`` for a single data frame).  A list of 2D arrays is kept as is
+    (no copy); anything else is one array-like, validated by scikit-learn."""
+    if isinstance(X, (list, tuple)) and X and all(getattr(p, "ndim", None) == 2 for p in X):
+        parts = list(X)
+        for i, p in enumerate(parts):
+            if not (np.issubdtype(p.dtype, np.floating) or np.issubdtype(p.dtype, np.integer)):
+                raise DataError(f"part {i} of X has dtype {p.dtype}; the parts must be real "
+                                "numbers (float32 volumes)")
+        n_vox = {p.shape[1] for p in parts}
+        if len(n_vox) != 1:
+            raise DataError(f"all parts of X must have the same number of voxels (columns), "
+                            f"got {sorted(n_vox)}")
+        if not sum(len(p) for p in parts):
+            raise DataError("the parts of X hold no samples")
+        if hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_
+        estimator.n_features_in_ = parts[0].shape[1]
+        return parts
+    return [validate_data(estimator, X, dtype=np.float32, ensure_all_finite=False)]
+
+
+def _is_real(v, minimum: float = 0.0) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and np.isfinite(v) \
+        and v >= minimum
+
+
+def _is_int(v, minimum: int) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= minimum
+
+
+class VSDBN(TransformerMixin, BaseEstimator):
+    """Volumetric sparse deep belief network (a scikit-learn transformer).
 
     Parameters
     ----------
@@ -167,33 +359,66 @@ class VSDBN:
         Standard deviation of the reconstruction noise (public code: 0.01).
     positive_phase : {'sample', 'prob'}
     between_layers : {'rownorm', 'zscore', 'sigmoid'}
-    random_state : int
-        Seeds initialisation (drawn on the CPU, so the same on every device), shuffling
-        (NumPy) and sampling (a generator on the device).
+        The map from a layer's pre-activations to the next layer's input (and to
+        :meth:`transform`'s output after the last layer).
+    random_state : int, RandomState instance or None
+        Through :func:`sklearn.utils.check_random_state`, seeds three streams: the initial
+        weights (drawn on the CPU, so the same on every device), the shuffling (NumPy) and
+        the CD-1 draws (a generator on the device).  An int gives the same model on every
+        fit on one device; fits on a CPU and a GPU share the initial weights and the
+        batch order, while their CD-1 draws come from different generators.
     device : str
         ``'auto'``, ``'cpu'`` or ``'cuda'``; on a GPU the whole training matrix is moved
         to the device, on a CPU mini-batches are gathered from the (memory-mapped) parts.
     checkpoint_dir : path, optional
-        Where to save the state after every epoch; a fit with the same parameters and
-        data (shapes and a sample of rows) resumes from it.
-    progress : bool
-        tqdm bar per layer with the reconstruction error.
+        Where to save the state after every epoch; a fit with the same model parameters,
+        data (shapes and a sample of rows) and VS-DBN code (:mod:`anbn_utils.codehash`)
+        resumes from it.  The checkpoint is deleted when the fit succeeds.  Needs an int
+        ``random_state``.
+    verbose : int
+        A tqdm bar per layer with the reconstruction error when > 0.
 
     Attributes
     ----------
+    n_features_in_ : int
+        Number of voxels.
     weights_ : list of ndarray, shapes (n_visible, n1), (n1, n2), (n2, n3)
     visible_biases_, hidden_biases_ : list of ndarray
+    initial_weights_ : list of ndarray
+        The weights before training (see :meth:`maps` with ``upper_layers='initial'``).
+    mean_, scale_ : list of ndarray of shape (n_hidden[l],), or None
+        With ``between_layers='zscore'``: per layer, the mean and standard deviation over
+        all training samples of each unit's pre-activation; None otherwise.
+    initial_mean_, initial_scale_ : list of ndarray, or None
+        The same for the stack with layers >= 2 at their initial parameters.
     history_ : list of list of float
-        Mean reconstruction error per epoch, per layer.
+        Mean reconstruction error per epoch, per layer (sampled CD-1 chains, while the
+        weights change).
+    reconstruction_error_ : ndarray of shape (n_layers,)
+        Per layer, the mean squared error of the mean-field reconstruction
+        ``sigmoid(X W + c) W^T + b`` of the layer's whole training input ``X`` with the
+        final parameters.
+    input_variance_ : ndarray of shape (n_layers,)
+        Per layer, the variance over samples of each input unit, averaged over the units:
+        the error of reconstructing every sample by the input mean.
+    relative_error_ : ndarray of shape (n_layers,)
+        ``reconstruction_error_ / input_variance_`` (NaN for a constant input); about 1
+        for a layer that learned nothing beyond its visible biases.
+    components_ : ndarray of shape (n_hidden[-1], n_voxels)
+        The last layer's maps (rows), as nilearn's decompositions hold them.
     """
+
+    #: The parameters that decide the fitted model (checkpoint keys and saved metadata).
+    _MODEL_PARAMS = ("n_hidden", "learning_rate", "l1", "n_epochs", "batch_size", "init_std",
+                     "noise_std", "positive_phase", "between_layers", "random_state")
 
     def __init__(self, n_hidden: Sequence[int] = (512, 256, 128),
                  learning_rate: Sequence[float] = (1e-3, 5e-4, 5e-4),
                  l1: Sequence[float] = (1e-3, 5e-5, 5e-5), n_epochs: int = 100,
                  batch_size: int = 20, init_std: float = 0.01, noise_std: float = 0.01,
                  positive_phase: str = "sample", between_layers: str = "rownorm",
-                 random_state: int = 0, device: str = "auto",
-                 checkpoint_dir: str | os.PathLike | None = None, progress: bool = True):
+                 random_state=0, device: str = "auto",
+                 checkpoint_dir: str | os.PathLike | None = None, verbose: int = 0):
         self.n_hidden = n_hidden
         self.learning_rate = learning_rate
         self.l1 = l1
@@ -206,64 +431,90 @@ class VSDBN:
         self.random_state = random_state
         self.device = device
         self.checkpoint_dir = checkpoint_dir
-        self.progress = progress
+        self.verbose = verbose
 
-    def _check(self, n_samples: int) -> None:
-        n_layers = len(self.n_hidden)
-        if not (len(self.learning_rate) == len(self.l1) == n_layers):
-            raise ParameterError("n_hidden, learning_rate and l1 need one value per layer")
-        if n_samples < self.batch_size:
-            raise DataError(f"{n_samples} samples, fewer than batch_size={self.batch_size}")
-        if self.between_layers not in BETWEEN_LAYERS:
-            raise ParameterError(f"between_layers must be one of {BETWEEN_LAYERS}, "
-                                 f"not {self.between_layers!r}")
-        if self.positive_phase not in ("sample", "prob"):
-            raise ParameterError(f"positive_phase must be 'sample' or 'prob', "
-                                 f"not {self.positive_phase!r}")
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]  # float32 throughout
+        return tags
 
-    _MODEL_PARAMS = ("n_hidden", "learning_rate", "l1", "n_epochs", "batch_size", "init_std",
-                     "noise_std", "positive_phase", "between_layers", "random_state")
-
-    def get_params(self) -> dict:
-        """The parameters that decide the fitted model (lists for sequences)."""
+    def model_params(self) -> dict:
+        """The parameters that decide the fitted model (not ``device``, ``checkpoint_dir``,
+        ``verbose``), JSON-ready (lists for sequences)."""
         return {k: list(v) if isinstance(v, tuple) else v
                 for k, v in ((k, getattr(self, k)) for k in self._MODEL_PARAMS)}
 
-    def fit(self, X) -> VSDBN:
+    def _validate_params(self) -> None:
+        n_hidden = self.n_hidden
+        if isinstance(n_hidden, (str, bytes)) or not isinstance(n_hidden, Sequence) or \
+                not n_hidden or not all(_is_int(n, 1) for n in n_hidden):
+            raise ParameterError(f"n_hidden must be a non-empty sequence of positive ints "
+                                 f"(units per layer), not {n_hidden!r}")
+        for name in ("learning_rate", "l1"):
+            v = getattr(self, name)
+            if isinstance(v, (str, bytes)) or not isinstance(v, Sequence) or \
+                    len(v) != len(n_hidden) or not all(_is_real(x) for x in v):
+                raise ParameterError(f"{name} needs one non-negative number per layer "
+                                     f"({len(n_hidden)} layers: n_hidden={list(n_hidden)}), "
+                                     f"not {v!r}")
+        for name in ("n_epochs", "batch_size"):
+            if not _is_int(getattr(self, name), 1):
+                raise ParameterError(f"{name} must be a positive int, "
+                                     f"not {getattr(self, name)!r}")
+        for name in ("init_std", "noise_std"):
+            if not _is_real(getattr(self, name)):
+                raise ParameterError(f"{name} must be a non-negative number, "
+                                     f"not {getattr(self, name)!r}")
+        if self.positive_phase not in POSITIVE_PHASES:
+            raise ParameterError(f"positive_phase must be one of {POSITIVE_PHASES}, "
+                                 f"not {self.positive_phase!r}")
+        if self.between_layers not in BETWEEN_LAYERS:
+            raise ParameterError(f"between_layers must be one of {BETWEEN_LAYERS}, "
+                                 f"not {self.between_layers!r}")
+        if self.checkpoint_dir is not None and not _is_int(self.random_state, 0):
+            raise ParameterError(f"checkpoint_dir needs an int random_state (a resumed fit "
+                                 f"must redraw the same numbers), not {self.random_state!r}")
+
+    def fit(self, X, y=None) -> VSDBN:
         """Train the layers greedily.
 
         Parameters
         ----------
-        X : ndarray of shape (n_samples, n_voxels), or a list of such arrays (e.g. one
+        X : array-like of shape (n_samples, n_voxels), or a list of such arrays (e.g. one
             memory-mapped array per subject and story, pooled)
-            Z-scored volumes; they are not copied into one array on a CPU.
+            Z-scored volumes; the parts are not copied into one array on a CPU.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self
         """
-        parts = _as_float32(X)
-        offsets = np.cumsum([0] + [len(p) for p in parts])
-        n_samples, n_vox = int(offsets[-1]), parts[0].shape[1]
-        self._check(n_samples)
-        for p in parts:
-            if not np.isfinite(np.asarray(p[: min(len(p), 50)])).all():
-                raise DataError("the training data hold NaN or infinite values")
+        self._validate_params()
+        parts = _as_parts(self, X)
+        n_samples, n_vox = sum(len(p) for p in parts), self.n_features_in_
+        if n_samples < self.batch_size:
+            raise DataError(f"n_samples={n_samples} is fewer than batch_size="
+                            f"{self.batch_size}: lower batch_size or fit on more volumes")
         device = resolve_device(self.device)
+        rows = _Rows.load(parts, device, resident=_keep_resident(device))
+        _check_finite(rows, parts)
+        seeds = check_random_state(self.random_state).randint(np.iinfo(np.int32).max, size=3)
         # initial weights from a CPU generator: the same on every device and after a resume
-        init = torch.Generator().manual_seed(self.random_state)
-        sizes = [n_vox, *self.n_hidden]
+        init = torch.Generator().manual_seed(int(seeds[0]))
         initial = [torch.empty(a, b).normal_(0, self.init_std, generator=init)
-                   for a, b in pairwise(sizes)]
-        gen = torch.Generator(device=device).manual_seed(self.random_state)
-        rng = np.random.default_rng(self.random_state)
-        state = self._resume({**self.get_params(), "data": _fingerprint(parts)})
-        self.weights_, self.visible_biases_, self.hidden_biases_ = [], [], []
-        self.history_ = []
-        resident = None
-        if device != "cpu":
-            resident = torch.cat([torch.as_tensor(np.asarray(p), dtype=torch.float32)
-                                  for p in parts]).to(device)
-        inputs = None  # the current layer's training matrix, as a tensor (layers >= 2)
+                   for a, b in pairwise([n_vox, *self.n_hidden])]
+        gen = torch.Generator(device=device).manual_seed(int(seeds[1]))
+        rng = np.random.default_rng(int(seeds[2]))
+        ckpt = _Checkpoint(self.checkpoint_dir, self._checkpoint_key(parts)) \
+            if self.checkpoint_dir is not None else None
+        state = ckpt.load() if ckpt else None
+        self.weights_, self.visible_biases_, self.hidden_biases_, self.history_ = [], [], [], []
+        mean, scale, errors, variances = [], [], [], []
+        upper_input = None  # layer 2's input, for the stack with untrained upper layers
         n_in = n_vox
         for layer, n_out in enumerate(self.n_hidden):
-            W = initial[layer].to(device)
+            W = initial[layer].to(device, copy=True)  # initial_weights_ keep the start
             b = torch.zeros(n_in, device=device)
             c = torch.zeros(n_out, device=device)
             history: list[float] = []
@@ -280,99 +531,170 @@ class VSDBN:
                 rng.bit_generator.state = state["rng"]
             lr, l1 = float(self.learning_rate[layer]), float(self.l1[layer])
             bar = tqdm(range(start_epoch, self.n_epochs), desc=f"VS-DBN layer {layer + 1}",
-                       disable=not self.progress)
-            source = resident if layer == 0 else inputs  # None: gather from the parts
+                       disable=not self.verbose)
             for epoch in bar:
-                order = rng.permutation(n_samples)
-                order_t = torch.from_numpy(order).to(device) if source is not None else None
                 # summed on the device: no host synchronisation inside the epoch
                 total = torch.zeros((), dtype=torch.float64, device=device)
-                for s in range(0, n_samples, self.batch_size):
-                    if source is not None:
-                        batch = source[order_t[s:s + self.batch_size]]
-                    else:
-                        batch = torch.from_numpy(
-                            _gather(parts, offsets, order[s:s + self.batch_size]))
+                for batch in rows.batches(rng.permutation(n_samples), self.batch_size):
                     err = cd1_step(batch, W, b, c, lr=lr, l1=l1, noise_std=self.noise_std,
                                    positive_phase=self.positive_phase, generator=gen)
                     total += err.double() * len(batch)
                 history.append(float(total) / n_samples)
                 bar.set_postfix(err=f"{history[-1]:.4f}")
-                self._checkpoint(layer, epoch, W, b, c, history, gen, rng)
+                if ckpt:
+                    ckpt.save(self._state(layer, epoch, W, b, c, history), gen, rng)
             self.weights_.append(W.cpu().numpy())
             self.visible_biases_.append(b.cpu().numpy())
             self.hidden_biases_.append(c.cpu().numpy())
             self.history_.append(history)
+            # one pass with the final parameters: diagnostics, statistics, next input
+            P, error, variance = _layer_pass(rows, W, b, c)
+            errors.append(error)
+            variances.append(variance)
+            m, s = _between_stats(P, self.between_layers)
+            mean.append(m)
+            scale.append(s)
             if layer + 1 < len(self.n_hidden):
-                prev = resident if layer == 0 else inputs
-                if prev is None:  # CPU, layer 1: stream the parts
-                    inputs = torch.cat([self._up(torch.from_numpy(np.array(p, dtype=np.float32)),
-                                                 layer) for p in parts])
-                else:
-                    inputs = self._up(prev, layer)
-                n_in = n_out
+                rows = rows.with_data(_between(P, self.between_layers, m, s))
+                upper_input = rows.data if layer == 0 else upper_input
+            n_in = n_out
+        self.initial_weights_ = [w.numpy() for w in initial]
+        initial_mean, initial_scale = mean[:1], scale[:1]
+        H = upper_input
+        for W in initial[1:]:  # layers >= 2 at their initial weights and zero biases
+            P = H @ W.to(device)
+            m, s = _between_stats(P, self.between_layers)
+            initial_mean.append(m)
+            initial_scale.append(s)
+            H = _between(P, self.between_layers, m, s)
+        zscore = self.between_layers == "zscore"
+        self.mean_, self.scale_, self.initial_mean_, self.initial_scale_ = (
+            [t.cpu().numpy() for t in v] if zscore else None
+            for v in (mean, scale, initial_mean, initial_scale))
+        self.reconstruction_error_ = np.array(errors)
+        self.input_variance_ = np.array(variances)
+        self.relative_error_ = np.divide(  # NaN for a constant input
+            self.reconstruction_error_, self.input_variance_,
+            out=np.full(len(errors), np.nan), where=self.input_variance_ > 0)
+        self.components_ = np.ascontiguousarray(self.maps().T)
+        if ckpt:
+            ckpt.remove()  # it only serves to resume an interrupted fit
         return self
 
-    def _up(self, X: torch.Tensor, layer: int) -> torch.Tensor:
-        W = torch.as_tensor(self.weights_[layer], device=X.device)
-        c = torch.as_tensor(self.hidden_biases_[layer], device=X.device)
-        return _between(torch.addmm(c, X, W), self.between_layers)
+    def _stack(self, upper_layers: str) -> list[tuple]:
+        """``(W, c, mean, scale)`` per layer as float64 tensors: the trained stack, or the one with
+        layers >= 2 at their initial weights and zero biases."""
+        if upper_layers not in UPPER_LAYERS:
+            raise ParameterError(f"upper_layers must be one of {UPPER_LAYERS}, "
+                                 f"not {upper_layers!r}")
+        n = len(self.weights_)
+        if upper_layers == "trained":
+            weights, biases = self.weights_, self.hidden_biases_
+            mean, scale = self.mean_ or [None] * n, self.scale_ or [None] * n
+        else:
+            weights = [self.weights_[0], *self.initial_weights_[1:]]
+            biases = [self.hidden_biases_[0], *(np.zeros(w.shape[1], np.float32)
+                                                for w in self.initial_weights_[1:])]
+            mean, scale = self.initial_mean_ or [None] * n, self.initial_scale_ or [None] * n
+        t = lambda a: None if a is None else torch.as_tensor(a, dtype=torch.float64)  # noqa: E731
+        return [(t(w), t(c), t(m), t(s)) for w, c, m, s in zip(weights, biases, mean, scale)]
 
-    def transform(self, X) -> np.ndarray:
+    def transform(self, X, *, upper_layers: str = "trained") -> np.ndarray:
         """Temporal activations of the last layer's units.
 
         Parameters
         ----------
-        X : ndarray of shape (n_samples, n_voxels)
+        X : array-like of shape (n_samples, n_voxels)
+        upper_layers : {'trained', 'initial'}
+            ``'initial'``: the stack with layers >= 2 at their initial random weights and
+            zero biases (an ablation: what the upper layers' training adds).
 
         Returns
         -------
-        ndarray of shape (n_samples, n_hidden[-1])
-            ``f(...f(f(X W1 + c1) W2 + c2)... W3 + c3)`` with ``f`` the between-layer map.
+        ndarray of shape (n_samples, n_hidden[-1]), float32
+            ``f(...f(f(X W1 + c1) W2 + c2)... W3 + c3)`` with ``f`` the between-layer map
+            (its statistics learned in :meth:`fit`), computed in float64: a sample's
+            activations do not depend on the other samples passed with it.
         """
-        H = torch.from_numpy(np.array(X, dtype=np.float32))
-        for layer in range(len(self.weights_)):
-            H = self._up(H, layer)
-        return H.numpy()
+        check_is_fitted(self)
+        H = torch.from_numpy(validate_data(self, X, reset=False, dtype=np.float64))
+        for W, c, mean, scale in self._stack(upper_layers):
+            H = _between(torch.addmm(c, H, W), self.between_layers, mean, scale)
+        return H.float().numpy()
 
-    def maps(self, layer: int | None = None) -> np.ndarray:
-        """Spatial maps of a layer (1-based; default the last): columns of ``W1 ... Wl``."""
-        layer = layer or len(self.weights_)
-        M = self.weights_[0]
-        for W in self.weights_[1:layer]:
+    def maps(self, layer: int | None = None, *, upper_layers: str = "trained") -> np.ndarray:
+        """Spatial maps of a layer: the columns of ``W1 ... Wl``.
+
+        Parameters
+        ----------
+        layer : int, optional
+            1-based; default the last.
+        upper_layers : {'trained', 'initial'}
+            ``'initial'``: ``W2 ... Wl`` at their initial random values.
+
+        Returns
+        -------
+        ndarray of shape (n_voxels, n_hidden[layer - 1]), float32
+            A new array (computed in float64).
+        """
+        check_is_fitted(self)
+        n = len(self.weights_)
+        layer = n if layer is None else layer
+        if not _is_int(layer, 1) or layer > n:
+            raise ParameterError(f"layer must be an int from 1 to {n} (1-based; None for the "
+                                 f"last), not {layer!r}")
+        weights = [W for W, *_ in self._stack(upper_layers)]
+        M = weights[0]
+        for W in weights[1:layer]:
             M = M @ W
-        return M
+        return M.float().numpy()
 
     # checkpoints -------------------------------------------------------------------------
-    def _ckpt_path(self) -> Path | None:
-        return Path(self.checkpoint_dir) / "vsdbn_checkpoint.pt" if self.checkpoint_dir else None
+    def _checkpoint_key(self, parts: list) -> str:
+        return hash_json({**self.model_params(), "data": _fingerprint(parts),
+                          "code": _code_version()})
 
-    def _resume(self, params: dict) -> dict | None:
-        path = self._ckpt_path()
-        self._params_hash = hash_json(params)
-        if path is None or not path.is_file():
-            return None
-        state = torch.load(path, weights_only=False)
-        return state if state.get("params_hash") == self._params_hash else None
-
-    def _checkpoint(self, layer, epoch, W, b, c, history, gen, rng) -> None:
-        """Save finished layers, the current one and the random streams (atomically)."""
-        path = self._ckpt_path()
-        if path is None:
-            return
+    def _state(self, layer, epoch, W, b, c, history) -> tuple[list, dict | None]:
+        """Finished layers and the current one (None once its last epoch is done)."""
         done = [{"W": torch.as_tensor(w), "b": torch.as_tensor(vb), "c": torch.as_tensor(hb),
                  "history": h} for w, vb, hb, h in zip(self.weights_, self.visible_biases_,
                                                         self.hidden_biases_, self.history_)]
         current = {"layer": layer, "epoch": epoch, "W": W.cpu(), "b": b.cpu(), "c": c.cpu(),
                    "history": list(history)}
         if epoch == self.n_epochs - 1:
-            done.append(current)
-            current = None
-        state = {"params_hash": self._params_hash, "done": done, "current": current,
-                 "gen": gen.get_state(), "rng": rng.bit_generator.state}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:
+            return [*done, current], None
+        return done, current
+
+
+def _code_version() -> str:
+    """Hash of the source this module runs (its import closure in the package)."""
+    return code_hash([__name__], data_files=False)
+
+
+class _Checkpoint:
+    """The state of an interrupted fit, keyed by the model parameters, data and code."""
+
+    def __init__(self, folder: str | os.PathLike, key: str):
+        self.path, self.key = Path(folder) / "vsdbn_checkpoint.pt", key
+
+    def load(self) -> dict | None:
+        if not self.path.is_file():
+            return None
+        state = torch.load(self.path, weights_only=False)
+        return state if state.get("key") == self.key else None
+
+    def save(self, layers: tuple[list, dict | None], gen: torch.Generator,
+             rng: np.random.Generator) -> None:
+        """Save finished layers, the current one and the random streams (atomically)."""
+        done, current = layers
+        state = {"key": self.key, "done": done, "current": current, "gen": gen.get_state(),
+                 "rng": rng.bit_generator.state}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self.path) as tmp:
             torch.save(state, tmp)
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 def _fingerprint(parts: list[np.ndarray]) -> str:
@@ -385,13 +707,3 @@ def _fingerprint(parts: list[np.ndarray]) -> str:
         h.update(str(p.shape).encode())
         h.update(np.ascontiguousarray(p[:: max(1, len(p) // 16)], dtype=np.float32).tobytes())
     return h.hexdigest()
-
-
-def _gather(parts: list[np.ndarray], offsets: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """Rows ``idx`` of the virtual concatenation of ``parts`` (reads only those rows)."""
-    which = np.searchsorted(offsets, idx, side="right") - 1
-    out = np.empty((len(idx), parts[0].shape[1]), dtype=np.float32)
-    for p in np.unique(which):
-        sel = which == p
-        out[sel] = parts[p][idx[sel] - offsets[p]]
-    return out
