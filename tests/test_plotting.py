@@ -4,12 +4,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import nibabel as nib  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import nibabel as nib
+import numpy as np
+import pandas as pd
 
-from anbn_utils.plotting import (  # noqa: E402
+from anbn_utils.plotting import (
     plot_anchor_counts,
     plot_best_pairs,
     plot_category_heatmap,

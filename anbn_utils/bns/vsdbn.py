@@ -596,7 +596,7 @@ class VSDBN(TransformerMixin, BaseEstimator):
             biases = [self.hidden_biases_[0], *(np.zeros(w.shape[1], np.float32)
                                                 for w in self.initial_weights_[1:])]
             mean, scale = self.initial_mean_ or [None] * n, self.initial_scale_ or [None] * n
-        t = lambda a: None if a is None else torch.as_tensor(a, dtype=torch.float64)  # noqa: E731
+        t = lambda a: None if a is None else torch.as_tensor(a, dtype=torch.float64)
         return [(t(w), t(c), t(m), t(s)) for w, c, m, s in zip(weights, biases, mean, scale)]
 
     def transform(self, X, *, upper_layers: str = "trained") -> np.ndarray:
