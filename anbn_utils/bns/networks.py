@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from nilearn.masking import unmask
 
+from ..choices import BN_METHODS
 from ..errors import DataError, ParameterError
 from ..io import read_json, read_table, save_array, write_json, write_table
 from .vsdbn import VSDBN
@@ -25,7 +26,7 @@ from .vsdbn import VSDBN
 __all__ = ["METHODS", "BrainNetworks", "display_maps", "fit_brain_networks", "label_networks",
            "load_brain_networks", "save_brain_networks", "vsdbn_diagnostics"]
 
-METHODS = ("vsdbn", "canica", "dictlearning")
+METHODS = BN_METHODS
 
 
 @dataclass

@@ -35,6 +35,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 from tqdm import tqdm
 
+from ..choices import BETWEEN_LAYERS
 from ..codehash import code_hash
 from ..config import resolve_device
 from ..errors import DataError, ParameterError
@@ -43,7 +44,6 @@ from ..io import atomic_path, hash_json
 __all__ = ["VSDBN", "apply_update", "cd1_gradients", "cd1_step", "free_energy"]
 
 POSITIVE_PHASES = ("sample", "prob")
-BETWEEN_LAYERS = ("rownorm", "zscore", "sigmoid")
 UPPER_LAYERS = ("trained", "initial")
 
 #: Rows per pass over the data are chosen so that one chunk of layer-1 input is about this
