@@ -87,3 +87,25 @@ def test_ans_notebook_runs_with_every_parameter(tiny_root, tiny_bert_dir, tmp_pa
     lengths = ans.meta["segment_lengths"]
     assert max(lengths) <= 100 and len(lengths) >= 10
     assert ans.meta["aggregation"] == "max" and ans.meta["hrf_model"] == "glover"
+
+
+def test_figures_are_drawn_whatever_mplbackend_says(tiny_root, tmp_path):
+    """With MPLBACKEND=Agg exported (as CI and most headless servers do) the kernels drew
+    nothing and the book had no figure; each notebook now draws inline."""
+    import os
+
+    counts = {}
+    for backend in ("Agg", None):
+        env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+        if backend:
+            env["MPLBACKEND"] = backend
+        out = tmp_path / f"{backend}.ipynb"
+        subprocess.run([sys.executable, "-m", "papermill", str(REPO_ROOT / "notebooks" / "01_data.ipynb"),
+                        str(out), "--no-progress-bar", "-p", "run_dir", str(tmp_path / "run"),
+                        "-p", "dataset_root", str(tiny_root), "-p", "cache_dir", str(tmp_path / "c"),
+                        "-y", "tasks: [pieman]"], check=True, cwd=REPO_ROOT, capture_output=True,
+                       env=env)
+        counts[backend] = sum("image/png" in o.get("data", {})
+                              for c in nbformat.read(out, as_version=4).cells
+                              if c.cell_type == "code" for o in c.outputs)
+    assert counts["Agg"] == counts[None] >= 3
