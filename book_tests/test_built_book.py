@@ -20,6 +20,20 @@ SHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+#: Figures each chapter of the default book (two stories) is meant to show, as images in
+#: the page: a book whose kernels drew nothing (``MPLBACKEND=Agg``) had none and passed
+#: every other check.
+MIN_FIGURES = {
+    "book/executed/00_phantom": 3,  # maps of the networks, time courses, the signal check
+    "book/executed/01_data": 6,     # transcript on the TR grid, carpet, tSNR: per story
+    "book/executed/02_ans": 5,      # Fig. 2 (q x k), AN series, per-layer views
+    "book/executed/03_bns": 4,      # training curves, BN maps, one BN in detail, time courses
+    "book/executed/04_coupling": 2,  # Fig. 4 and Fig. 5
+    "book/executed/05_pos": 6,      # Fig. 6 (counts and maps), Fig. 7, over-representation, Fig. 10
+    "book/executed/06_layers": 4,   # Fig. 8/9 per story: pairs per layer and slices
+}
+
+
 def _pages() -> list[str]:
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     pages = [toc["root"]]
@@ -60,7 +74,10 @@ def test_page_loads_offline_and_completely(browser, page):
     broken = tab.evaluate("Array.from(document.images)"
                           ".filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
     raw_math = tab.evaluate("document.querySelectorAll('.math:not(:has(mjx-container))').length")
+    figures = tab.evaluate("document.querySelectorAll('article img[src*=\"_images/\"]').length")
     tab.close()
+    assert figures >= MIN_FIGURES.get(page, 0), \
+        f"{page}: {figures} figure(s), at least {MIN_FIGURES[page]} expected"
     assert errors == [], f"{page}: console errors {errors[:3]}"
     assert outside == [], f"{page}: requests outside the book {outside[:3]}"
     assert broken == [], f"{page}: images that did not load {broken[:3]}"
