@@ -77,9 +77,9 @@ def test_fused_step_equals_gradients_then_update(positive_phase):
         torch.testing.assert_close(a, r, rtol=1e-12, atol=1e-14)
 
 
-def _planted(T=1500):
+def _planted(T=1500, shape=(10, 10, 20)):
     """The planted mixture that the Methods sweep (benchmarks/sweep_vsdbn_canica.py) uses."""
-    return planted_mixture(n_samples=T)
+    return planted_mixture(n_samples=T, shape=shape)
 
 
 _matched = matched_correlation
