@@ -121,18 +121,6 @@ def _failure(stage: Stage, error: Exception, notebook: Path) -> RunError:
                     "Earlier results are untouched; fix the cause and run again to resume.")
 
 
-def _kernel_manager():
-    """A kernel manager whose kernels talk over local IPC sockets instead of TCP: nothing
-    leaves the machine, and ipykernel no longer warns about unencrypted TCP at every start."""
-    from jupyter_client.manager import KernelManager
-    from traitlets import CaselessStrEnum
-
-    class IPCKernelManager(KernelManager):
-        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
-
-    return IPCKernelManager
-
-
 def _execute(stage: Stage, params: dict[str, Any], run_dir: Path, notebook_dir: Path,
              progress: bool) -> Path:
     """Run one stage's notebook into ``.partial/<stage>``; return that folder."""
@@ -146,7 +134,11 @@ def _execute(stage: Stage, params: dict[str, Any], run_dir: Path, notebook_dir: 
         papermill.execute_notebook(
             str(stage.notebook(notebook_dir)), str(out),
             parameters={**params, "run_dir": str(run_dir), "stage_dir": str(partial)},
-            cwd=str(REPO_ROOT), progress_bar=progress, kernel_manager_class=_kernel_manager(),
+            cwd=str(REPO_ROOT), progress_bar=progress,
+            # the kernel's own log: errors only (ipykernel warns at every start that its
+            # local TCP sockets are unencrypted; IPC sockets would collide between kernels
+            # started at once); the notebook's errors come back through papermill
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
     except papermill.PapermillExecutionError as e:
         raise _failure(stage, e, out) from None

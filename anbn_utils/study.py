@@ -1,0 +1,315 @@
+"""Studies: many runs of one pipeline, with the stages they share computed once.
+
+A study is a YAML file: a base profile and named variants, each a list of parameter
+overrides in the runner's ``--set`` syntax::
+
+    description: one line
+    base: phantom                    # a shipped profile, or a path (relative to this file)
+    stages: [04_coupling]            # optional: run only these (and what they need)
+    variants:
+      real: []                       # the base profile as it is
+      untrained: [model=random:sentence-transformers/all-MiniLM-L6-v2]
+      canica: [bn_method=canica, n_components=8]
+
+``python -m anbn_utils.study verdict`` runs every variant through the same runner and
+notebooks into ``runs/study-<name>/<variant>/``.  The variants share one store of stages
+(``runs/study-<name>/.store``, see :func:`anbn_utils.runner.execute.run`): a stage whose
+inputs, parameters and code hash the same in several variants is computed once, and the
+others link to it (their logs say ``reused from``).  Variants run in parallel with joblib,
+or on a Dask cluster (``--scheduler tcp://host:8786``); a variant that fails is reported in
+the table and does not stop the others, and running the study again resumes each variant
+where it stopped.  The study writes ``study.tsv`` and ``study.json``: each variant's status,
+wall time, stages computed and reused, and headline numbers read from its artifacts
+(:func:`headline`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from .errors import DataError, ParameterError, RunError
+from .io import read_json, read_table, write_json, write_table
+
+__all__ = ["STUDY_DIR", "Study", "Variant", "headline", "load_study", "main", "run_study"]
+
+STUDY_DIR = Path(__file__).resolve().parent / "studies"
+_STUDY_KEYS = {"description", "base", "stages", "variants", "n_jobs"}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One run of a study: a name and its ``--set`` overrides of the base profile."""
+
+    name: str
+    overrides: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Study:
+    """A base profile and its variants (see the module docstring)."""
+
+    name: str
+    path: Path
+    base: str
+    variants: tuple[Variant, ...]
+    description: str = ""
+    stages: tuple[str, ...] | None = None
+    n_jobs: int = 1
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def load_study(study: str | os.PathLike) -> Study:
+    """Read a study by name (``anbn_utils/studies/<name>.yaml``) or path and check every
+    variant against the notebooks' parameters before anything runs.
+
+    Raises
+    ------
+    ParameterError
+        For an unknown key, a variant that is not a list of ``NAME=VALUE`` strings, or a
+        variant whose parameters the runner rejects; the message names the variant.
+    """
+    from .runner.profiles import apply_overrides, load_profile, resolve_params
+    from .runner.stages import closure, declared_parameters
+
+    path = Path(study)
+    if not path.suffix:
+        path = STUDY_DIR / f"{study}.yaml"
+    if not path.is_file():
+        shipped = ", ".join(sorted(p.stem for p in STUDY_DIR.glob("*.yaml")))
+        raise ParameterError(f"study {study!r} not found ({path}); shipped studies: {shipped}, "
+                             "or pass the path of a YAML file")
+    try:
+        spec = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ParameterError(f"{path} is not valid YAML: {e}") from e
+    unknown = sorted(set(spec) - _STUDY_KEYS)
+    if unknown or "base" not in spec or not isinstance(spec.get("variants"), dict):
+        raise ParameterError(f"{path}: a study has the keys {sorted(_STUDY_KEYS)} with 'base' "
+                             f"and a mapping 'variants'" + (f"; unknown: {unknown}" if unknown
+                                                           else ""))
+    base = str(spec["base"])
+    if Path(base).suffix:  # a path, relative to the study file
+        base = str((path.parent / base).resolve())
+    profile = load_profile(base)
+    declared = declared_parameters()
+    stages = tuple(spec["stages"]) if spec.get("stages") else None
+    if stages:
+        closure(stages)  # unknown stage names are an error here
+    variants = []
+    for name, overrides in spec["variants"].items():
+        if not str(name).replace("-", "_").isidentifier():
+            raise ParameterError(f"{path}: variant name {name!r} must be a plain name "
+                                 "(letters, digits, '-' and '_'): it names a folder")
+        if overrides is None:
+            overrides = []
+        if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
+            raise ParameterError(f"{path}: variant {name!r} must be a list of 'NAME=VALUE' "
+                                 f"strings (the runner's --set syntax), not {overrides!r}")
+        try:
+            resolve_params(apply_overrides(profile, overrides), declared)
+        except ParameterError as e:
+            raise ParameterError(f"{path}: variant {name!r}: {e}") from None
+        variants.append(Variant(str(name), tuple(overrides)))
+    if not variants:
+        raise ParameterError(f"{path}: the study has no variant")
+    return Study(name=path.stem, path=path, base=base, variants=tuple(variants),
+                 description=str(spec.get("description", "")), stages=stages,
+                 n_jobs=int(spec.get("n_jobs", 1)))
+
+
+def headline(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """Headline numbers of a finished run, read from its artifacts (flat, for a table).
+
+    Per story: the mean of the ANs' and BNs' maximal PCC, and per null model the share
+    of significant ANs and the number of significant BNs at the primary FDR level; on the
+    phantom, the mean |spatial r| of the planted networks' matched BNs and how many
+    planted ANs are rank 1 by |r| for their BN; for a VS-DBN, each layer's relative
+    reconstruction error.  Missing artifacts leave their numbers out.
+    """
+    run_dir = Path(run_dir)
+    out: dict[str, Any] = {}
+    summary = run_dir / "04_coupling" / "summary.json"
+    if summary.is_file():
+        s = read_json(summary)
+        for task, st in s["stories"].items():
+            out[f"{task}.an_max_pcc_mean"] = st["an_max_pcc_mean"]
+            out[f"{task}.bn_max_pcc_mean"] = st["bn_max_pcc_mean"]
+            for null, n in st["nulls"].items():
+                out[f"{task}.{null}.ans_significant_pct"] = n["ans_significant_pct"]
+                out[f"{task}.{null}.bns_significant"] = n["bns_significant"]
+    maps = run_dir / "03_bns" / "map_recovery.tsv"
+    if maps.is_file():
+        out["map_recovery_abs_r"] = float(read_table(maps)["spatial_r"].abs().mean())
+    planted = run_dir / "04_coupling" / "planted_recovery.tsv"
+    if planted.is_file():
+        table = read_table(planted)
+        out["planted_rank1_abs"] = int((table["rank_abs"] == 1).sum())
+        out["planted_pairs"] = len(table)
+    diagnostics = run_dir / "03_bns" / "diagnostics.tsv"
+    if diagnostics.is_file():
+        for row in read_table(diagnostics).itertuples():
+            out[f"vsdbn.layer{row.layer}.relative_error"] = row.relative_error
+    return out
+
+
+def _stage_log(log: str) -> dict[str, int]:
+    lines = log.splitlines()
+    return {"stages_computed": sum(": done in " in line for line in lines),
+            "stages_reused": sum(": reused from " in line for line in lines)}
+
+
+def _run_variant(base: str, variant: Variant, study_dir: str, stages: Sequence[str] | None,
+                 force: Sequence[str]) -> dict[str, Any]:
+    """Run one variant (in a worker process); its runner log goes to ``<variant>.log``."""
+    from .runner.execute import run
+
+    study_dir = Path(study_dir)
+    log_path = study_dir / f"{variant.name}.log"
+    t0 = time.perf_counter()
+    row: dict[str, Any] = {"variant": variant.name, "overrides": " ".join(variant.overrides)}
+    with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+        try:
+            run(base, run_dir=study_dir / variant.name, stages=stages, force=force,
+                overrides=variant.overrides, store=study_dir / ".store", publish=False,
+                progress=False)
+            row["status"] = "done"
+        except (ParameterError, DataError, RunError) as e:
+            row["status"] = "failed"
+            row["error"] = str(e).splitlines()[0] if str(e) else type(e).__name__
+            print(f"error: {e}")
+    row["wall_s"] = round(time.perf_counter() - t0, 1)
+    row.update(_stage_log(log_path.read_text(encoding="utf-8")))
+    if row["status"] == "done":
+        row.update(headline(study_dir / variant.name))
+    return row
+
+
+def _dask_client(scheduler: str):
+    try:
+        from distributed import Client
+    except ImportError as e:
+        raise ParameterError("--scheduler needs dask.distributed: pip install "
+                             "'dask[distributed]'") from e
+    try:
+        return Client(scheduler, timeout="10s")
+    except OSError as e:
+        raise RunError(f"no Dask scheduler answers at {scheduler} ({e}); start one "
+                       "(`dask scheduler`, workers with `dask worker <address>`) or run "
+                       "without --scheduler to use this machine") from None
+
+
+def run_study(study: str | os.PathLike | Study, *, study_dir: str | os.PathLike | None = None,
+              n_jobs: int | None = None, scheduler: str | None = None,
+              variants: Sequence[str] | None = None, force: Sequence[str] = (),
+              log=print) -> pd.DataFrame:
+    """Run every variant of a study; return (and write) the study table.
+
+    Parameters
+    ----------
+    study : str, path or Study
+        A shipped study's name, a YAML path, or a loaded :class:`Study`.
+    study_dir : path, optional
+        Default ``runs/study-<name>``; each variant runs in ``<study_dir>/<variant>``.
+    n_jobs : int, optional
+        Variants run at once on this machine (joblib); default the study's ``n_jobs``.
+    scheduler : str, optional
+        Address of a Dask scheduler (``tcp://host:8786``): the variants run on that
+        cluster's workers instead (each worker needs this package and the study folder
+        on a shared file system).
+    variants : sequence of str, optional
+        Run only these variants (the table still lists every finished one).
+    force : sequence of str
+        Stages to re-run in every variant (``--force``).
+
+    Returns
+    -------
+    DataFrame
+        One row per variant: ``variant``, ``overrides``, ``status`` (``done`` or
+        ``failed``, with ``error``), ``wall_s``, ``stages_computed``, ``stages_reused`` and
+        the :func:`headline` numbers; written to ``study.tsv`` and ``study.json``.
+    """
+    from joblib import Parallel, delayed
+
+    if not isinstance(study, Study):
+        study = load_study(study)
+    study_dir = Path(study_dir or Path("runs") / f"study-{study.name}").resolve()
+    study_dir.mkdir(parents=True, exist_ok=True)
+    chosen = list(study.variants)
+    if variants:
+        names = {v.name for v in study.variants}
+        unknown = sorted(set(variants) - names)
+        if unknown:
+            raise ParameterError(f"study {study.name}: no variant {unknown}; its variants are "
+                                 f"{', '.join(sorted(names))}")
+        chosen = [v for v in study.variants if v.name in variants]
+    args = [(study.base, v, str(study_dir), study.stages, tuple(force)) for v in chosen]
+    t0 = time.perf_counter()
+    log(f"study {study.name}: {len(chosen)} variant(s) into {study_dir}")
+    if scheduler:
+        client = _dask_client(scheduler)
+        try:
+            rows = client.gather(client.map(_run_variant, *zip(*args), pure=False))
+        finally:
+            client.close()
+    else:
+        rows = Parallel(n_jobs=n_jobs or study.n_jobs)(delayed(_run_variant)(*a) for a in args)
+    for row in rows:
+        log(f"  {row['variant']}: {row['status']} in {row['wall_s']} s, "
+            f"{row['stages_computed']} stage(s) computed, {row['stages_reused']} reused"
+            + (f" - {row['error']}" if row["status"] == "failed" else ""))
+    table = _merge(study_dir, rows, [v.name for v in study.variants])
+    write_table(study_dir / "study.tsv", table)
+    write_json(study_dir / "study.json", {
+        "study": study.name, "source": str(study.path), "base": study.base,
+        "description": study.description, "wall_s": round(time.perf_counter() - t0, 1),
+        "variants": {v.name: list(v.overrides) for v in study.variants},
+        "rows": table.to_dict(orient="records")})
+    return table
+
+
+def _merge(study_dir: Path, rows: list[dict], order: list[str]) -> pd.DataFrame:
+    """This invocation's rows over those of earlier ones (``study.json``), in study order."""
+    earlier = {}
+    if (study_dir / "study.json").is_file():
+        earlier = {r["variant"]: r for r in read_json(study_dir / "study.json")["rows"]}
+    merged = {**earlier, **{r["variant"]: r for r in rows}}
+    return pd.DataFrame([merged[n] for n in order if n in merged])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m anbn_utils.study",
+                                     description="Run every variant of a study.")
+    parser.add_argument("study", help="shipped study name or YAML path")
+    parser.add_argument("--study-dir", default=None, help="default: runs/study-<name>")
+    parser.add_argument("--n-jobs", type=int, default=None,
+                        help="variants at once on this machine (default: the study's n_jobs)")
+    parser.add_argument("--scheduler", default=None,
+                        help="Dask scheduler address (tcp://host:8786): run on that cluster")
+    parser.add_argument("--variant", action="append", dest="variants", default=None,
+                        help="run only this variant (repeatable)")
+    parser.add_argument("--force", action="append", default=[],
+                        help="re-run this stage in every variant (repeatable)")
+    args = parser.parse_args(argv)
+    try:
+        table = run_study(args.study, study_dir=args.study_dir, n_jobs=args.n_jobs,
+                          scheduler=args.scheduler, variants=args.variants, force=args.force)
+    except ParameterError as e:
+        parser.exit(2, f"error: {e}\n")
+    except RunError as e:
+        parser.exit(1, f"error: {e}\n")
+    return int((table["status"] != "done").any())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Studies: variants of one profile, shared stages computed once, failures kept apart."""
+
+import json
+
+import pytest
+import yaml
+
+from anbn_utils.errors import ParameterError, RunError
+from anbn_utils.study import load_study, run_study
+
+
+@pytest.fixture
+def study_file(tmp_path, cache_dir):
+    base = {"description": "test", "dataset": {"kind": "synthetic", "params": {
+        "tasks": ["pieman"], "n_subjects": 2, "shape": [2, 2, 2], "random_state": 1}},
+        "params": {"cache_dir": str(cache_dir), "tasks": ["pieman"]}}
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(base))
+
+    def write(variants, **extra):
+        spec = {"description": "a test study", "base": "base.yaml", "stages": ["01_data"],
+                "variants": variants, **extra}
+        path = tmp_path / "s.yaml"
+        path.write_text(yaml.safe_dump(spec, sort_keys=False))
+        return path
+    return write
+
+
+def test_shared_stages_are_computed_once_and_a_failure_stays_apart(study_file, tmp_path):
+    path = study_file({
+        "real": [],
+        "more_epochs": ["n_epochs=2"],           # a 03_bns parameter: 01_data is the same
+        "rounded": ["duration_rounding=round"],  # a 01_data parameter: computed again
+        "broken": ["tasks=[shapessocial]"],      # the dataset has no such story: fails
+    })
+    study_dir = tmp_path / "study"
+    table = run_study(path, study_dir=study_dir, n_jobs=1, log=lambda m: None)
+    rows = table.set_index("variant")
+    assert rows.loc[["real", "more_epochs", "rounded"], "status"].tolist() == ["done"] * 3
+    assert rows.loc["broken", "status"] == "failed"
+    assert "01_data failed" in rows.loc["broken", "error"]
+    assert rows.loc["real", "stages_computed"] == 1
+    assert (rows.loc["more_epochs", "stages_computed"], rows.loc["more_epochs", "stages_reused"]) \
+        == (0, 1)
+    assert rows.loc["rounded", "stages_computed"] == 1
+    assert "01_data: reused from" in (study_dir / "more_epochs.log").read_text()
+    assert (study_dir / "more_epochs" / "01_data").resolve() == \
+        (study_dir / "real" / "01_data").resolve()
+    assert "\t282\t" in (study_dir / "real" / "01_data" / "pieman" / "scans.tsv").read_text()
+    assert "\t281\t" in (study_dir / "rounded" / "01_data" / "pieman" / "scans.tsv").read_text()
+    saved = json.loads((study_dir / "study.json").read_text())
+    assert [r["variant"] for r in saved["rows"]] == ["real", "more_epochs", "rounded", "broken"]
+    assert (study_dir / "study.tsv").is_file()
+
+    # a rerun resumes: nothing computed again, the failed variant fails again on its own
+    again = run_study(path, study_dir=study_dir, n_jobs=2, log=lambda m: None).set_index("variant")
+    assert again.loc[["real", "more_epochs", "rounded"], "stages_computed"].sum() == 0
+    assert again.loc["broken", "status"] == "failed"
+
+
+def test_a_dask_cluster_gives_the_same_table(study_file, tmp_path):
+    from distributed import LocalCluster
+
+    path = study_file({"real": [], "rounded": ["duration_rounding=round"]})
+    local = run_study(path, study_dir=tmp_path / "local", log=lambda m: None)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster:
+        on_dask = run_study(path, study_dir=tmp_path / "dask", scheduler=cluster.scheduler_address,
+                            log=lambda m: None)
+    columns = ["variant", "status", "stages_computed", "stages_reused"]
+    assert on_dask[columns].equals(local[columns])
+    assert (tmp_path / "dask" / "rounded" / "01_data" / "stage.json").is_file()
+
+
+def test_bad_studies_fail_before_anything_runs(study_file, tmp_path):
+    with pytest.raises(ParameterError, match=r"variant 'typo'.*unknown parameter\(s\) \['n_epoch'\]"):
+        load_study(study_file({"real": [], "typo": ["n_epoch=2"]}))
+    with pytest.raises(ParameterError, match=r"(?s)variant 'bad'.*n_epochs='two'"):
+        load_study(study_file({"bad": ["n_epochs=two"]}))
+    with pytest.raises(ParameterError, match=r"unknown: \['variant'\]"):
+        load_study(study_file({"real": []}, variant={}))
+    with pytest.raises(ParameterError, match="must be a list of 'NAME=VALUE'"):
+        load_study(study_file({"real": "n_epochs=2"}))
+    with pytest.raises(RunError, match=r"no Dask scheduler answers at tcp://127.0.0.1:9"):
+        run_study(study_file({"real": []}), study_dir=tmp_path / "x",
+                  scheduler="tcp://127.0.0.1:9", log=lambda m: None)
+    assert not (tmp_path / "x" / "real").exists()
