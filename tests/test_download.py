@@ -246,6 +246,7 @@ def test_an_unreachable_source_is_named(tmp_path):
 
 def test_missing_git_annex_is_named_with_its_install(tmp_path, monkeypatch):
     require_tools()
+    annex = shutil.which("git-annex")
     bindir = tmp_path / "bin"
     bindir.mkdir()
     (bindir / "git").symlink_to(shutil.which("git"))
@@ -256,7 +257,7 @@ def test_missing_git_annex_is_named_with_its_install(tmp_path, monkeypatch):
     assert not (tmp_path / "n").exists()
     # git-annex finds the datalad package's helpers (special remotes) without an
     # activated environment: the environment's scripts folder is on PATH while it runs
-    (bindir / "git-annex").symlink_to(shutil.which("git-annex", path=os.defpath + ":/usr/bin"))
+    (bindir / "git-annex").symlink_to(annex)
     with _datalad():
         assert shutil.which("git-annex-remote-datalad") == str(
             Path(sys.executable).parent / "git-annex-remote-datalad")

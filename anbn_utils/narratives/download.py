@@ -51,7 +51,8 @@ from .layout import (
 __all__ = ["DATASET_URL", "DEFAULT_TASKS", "SUBDATASETS", "download", "needed_files"]
 
 DATASET_URL = "https://datasets.datalad.org/labs/hasson/narratives"
-#: Subdatasets that hold the files read here (installed without content before the get).
+#: Subdatasets that hold the files read here, installed without content before the get
+#: (with every dataset above them); one that is a plain folder of its parent is left as is.
 SUBDATASETS = ("derivatives/afni-smooth", "stimuli", "stimuli/gentle")
 DEFAULT_TASKS = ("pieman", "shapessocial")
 
