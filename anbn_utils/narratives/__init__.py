@@ -10,7 +10,7 @@ from .bold import (
     read_story_window,
 )
 from .dataset import Story, load_story, prepare_story, save_story
-from .download import download, download_patterns
+from .download import download, needed_files
 from .layout import (
     TASKS,
     TR,
@@ -32,13 +32,13 @@ __all__ = [
     "common_mask",
     "dataset_name",
     "download",
-    "download_patterns",
     "find_scans",
     "is_excluded",
     "load_mask",
     "load_masked_bold",
     "load_story",
     "mean_and_tsnr",
+    "needed_files",
     "prepare_story",
     "read_align_csv",
     "read_align_json",
