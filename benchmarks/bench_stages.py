@@ -98,7 +98,7 @@ def main(argv=None) -> dict:
         for n, stage in enumerate(STAGES):
             cmd = [sys.executable, "-m", "anbn_utils.run", "--profile", args.profile,
                    "--run-dir", str(run_dir), "--stage", stage.name, "--force", stage.name,
-                   "--no-publish", "--no-progress", "--set", f"cache_dir={cache}",
+                   "--no-publish", "--no-progress", "--no-store", "--set", f"cache_dir={cache}",
                    *(f"--set={o}" for o in args.overrides)]
             made = (run_dir / "dataset" / "dataset.json").is_file()
             wall, peak, peak_gpu = timed_process(cmd, log)

@@ -362,3 +362,24 @@ def test_runs_sharing_a_store_compute_each_stage_once(tmp_path, cache_dir, capsy
     assert "\t281\t" in (b / "01_data" / "pieman" / "scans.tsv").read_text()
     assert "\t282\t" in (a / "01_data" / "pieman" / "scans.tsv").read_text()
     assert len([p for p in (store / "01_data").iterdir() if not p.name.startswith(".")]) == 2
+
+
+def test_runs_share_a_store_by_default_and_unused_stages_are_pruned(tmp_path, cache_dir, capsys):
+    from anbn_utils.runner.state import prune_store
+
+    kwargs = {"stages": ["01_data"], "publish": False, "progress": False}
+    profile = _profile(tmp_path, cache_dir)
+    a = run(profile, run_dir=tmp_path / "runs" / "a", **kwargs)
+    old = (a / "01_data").resolve()
+    assert old.parent.parent == tmp_path / "runs" / ".store"
+    run(profile, run_dir=tmp_path / "runs" / "b", **kwargs)
+    assert "01_data: reused from" in capsys.readouterr().out
+    run(profile, run_dir=a, overrides=["duration_rounding=round"], **kwargs)
+    assert prune_store(tmp_path / "runs" / ".store") == []  # b still links the old entry
+    import shutil
+
+    shutil.rmtree(tmp_path / "runs" / "b")
+    assert prune_store(tmp_path / "runs" / ".store") == [old]
+    assert not old.exists() and (a / "01_data" / "stage.json").is_file()
+    run(profile, run_dir=tmp_path / "runs" / "c", store=False, **kwargs)
+    assert not (tmp_path / "runs" / "c" / "01_data").is_symlink()

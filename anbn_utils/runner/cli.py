@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from ..errors import DataError, ParameterError, RunError
 
@@ -13,6 +14,7 @@ __all__ = ["main"]
 
 def main(argv: Sequence[str] | None = None) -> int:
     from .execute import check, run
+    from .state import prune_store
 
     parser = argparse.ArgumentParser(
         prog="python -m anbn_utils.run", description="Run the anbn notebooks for a profile.")
@@ -30,6 +32,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true",
                         help="only check that everything the run needs is there (seconds; "
                              "every run does this first)")
+    parser.add_argument("--store", default=None, metavar="PATH",
+                        help="folder of stages shared between runs (default: .store beside "
+                             "the run directory)")
+    parser.add_argument("--no-store", action="store_true",
+                        help="compute every stage in the run directory itself")
+    parser.add_argument("--prune-store", action="store_true",
+                        help="after the run, remove the shared stages no run links to")
     parser.add_argument("--no-publish", action="store_true",
                         help="do not copy executed notebooks into book/executed")
     parser.add_argument("--no-progress", action="store_true")
@@ -43,9 +52,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise RunError("\n".join(f"problem {i}: {p}" for i, p in enumerate(problems, 1)))
             print(f"ok: profile {args.profile} is ready to run")
             return 0
-        run(args.profile, run_dir=args.run_dir, stages=args.stages, force=args.force,
-            publish=not args.no_publish, progress=not args.no_progress,
-            overrides=args.overrides)
+        run_dir = run(args.profile, run_dir=args.run_dir, stages=args.stages, force=args.force,
+                      publish=not args.no_publish, progress=not args.no_progress,
+                      overrides=args.overrides,
+                      store=False if args.no_store else (args.store or True))
+        if args.prune_store:
+            store = Path(args.store) if args.store else run_dir.parent / ".store"
+            removed = prune_store(store)
+            print(f"pruned {len(removed)} unused stage(s) from {store}")
     except (ParameterError, DataError) as e:
         parser.exit(2, f"error: {e}\n")
     except RunError as e:

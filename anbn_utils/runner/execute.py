@@ -73,11 +73,13 @@ def _versions() -> dict[str, str]:
 
 
 def _run_hashes(run_dir: str | os.PathLike) -> dict[str, str]:
-    """``{stage: hash}`` of the finished stages of another run (relative paths: from the
-    repository root, where notebooks run); empty when there is no such run."""
+    """``{stage: hash}`` of the finished stages of another run, or ``{variant/stage: hash}``
+    of a study's runs (relative paths: from the repository root, where notebooks run);
+    empty when there is no such run."""
     root = REPO_ROOT / run_dir  # an absolute run_dir replaces REPO_ROOT
-    return {stamp.parent.name: read_json(stamp).get("hash")
-            for stamp in sorted(root.glob(f"*/{STAMP}"))}
+    stamps = [*root.glob(f"*/{STAMP}"), *root.glob(f"*/*/{STAMP}")]
+    return {str(stamp.parent.relative_to(root)): read_json(stamp).get("hash")
+            for stamp in sorted(stamps) if ".store" not in stamp.relative_to(root).parts}
 
 
 def _prepare(profile, overrides, stages, force, notebook_dir):
@@ -179,7 +181,7 @@ def run(
     book_dir: str | os.PathLike = BOOK_EXECUTED_DIR,
     progress: bool = True,
     overrides: Sequence[str] = (),
-    store: str | os.PathLike | None = None,
+    store: str | os.PathLike | bool | None = True,
 ) -> Path:
     """Execute the stages of a profile; skip those whose inputs and parameters are unchanged.
 
@@ -201,11 +203,14 @@ def run(
         Show papermill's cell progress bar.
     overrides : sequence of str
         ``NAME=VALUE`` changes to the profile (see :func:`.profiles.apply_overrides`).
-    store : path, optional
-        A folder of stages shared between runs (a study's variants): a stage is computed
-        once per hash into ``<store>/<stage>/<hash>`` (a run computing it holds a lock there,
-        and a run that needs the same stage waits, then reuses it) and the run's folder of
-        that stage is a link to it; the generated dataset likewise.
+    store : path or bool
+        A folder of stages shared between runs (``True``, the default: ``.store`` beside the
+        run directory, so ``runs/.store`` for ``runs/<profile>``; ``False`` or ``None``:
+        none): a stage is computed once per hash into ``<store>/<stage>/<hash>`` (a run
+        computing it holds a lock there, and a run that needs the same stage waits, then
+        reuses it) and the run's folder of that stage is a link to it; the generated
+        dataset likewise.  Two runs or study variants with the same stage inputs, code and
+        parameters thus compute it once.  :func:`prune_store` removes what no run uses.
 
     Returns
     -------
@@ -232,7 +237,8 @@ def run(
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     with run_lock(run_dir):
         tasks = stage_values(declared["01_data"], per_stage["01_data"]).get("tasks") or ()
-        store = Path(store).resolve() if store else None
+        store = (run_dir.parent / ".store" if store is True else
+                 Path(store).resolve() if store else None)
         root, dataset_hash = prepare_dataset(prof, run_dir, force="dataset" in force,
                                              tasks=tasks, store=store, log=_log)
         hashes: dict[str, str] = {}

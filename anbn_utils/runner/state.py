@@ -14,9 +14,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from ..errors import RunError
 from ..io import read_json
+from .lock import hold
 
-__all__ = ["STAMP", "manifest", "replace_dir", "stage_status"]
+__all__ = ["STAMP", "manifest", "prune_store", "replace_dir", "stage_status"]
 
 STAMP = "stage.json"
 
@@ -72,3 +74,26 @@ def _remove(path: Path) -> None:
         path.unlink()
     elif path.exists():
         shutil.rmtree(path)
+
+
+def prune_store(store: str | os.PathLike) -> list[Path]:
+    """Remove the entries of a store of shared stages that no run links to any more.
+
+    The runs are the folders beside the store (``runs/<name>/<stage>``) and the variants
+    of studies there (``runs/<study>/<variant>/<stage>``).  An entry that a run is
+    computing or reusing right now (its lock is held) is kept.  Returns what was removed.
+    """
+    store = Path(store)
+    root = store.parent
+    linked = {p.resolve() for p in [*root.glob("*/*"), *root.glob("*/*/*")] if p.is_symlink()}
+    removed = []
+    for entry in sorted(store.glob("*/*")):
+        if entry.name.startswith(".") or not entry.is_dir() or entry.resolve() in linked:
+            continue
+        try:
+            with hold(entry.parent / f".{entry.name}.lock"):
+                shutil.rmtree(entry)
+            removed.append(entry)
+        except RunError:  # in use
+            continue
+    return removed
