@@ -10,6 +10,7 @@ overrides in the runner's ``--set`` syntax::
       real: []                       # the base profile as it is
       untrained: [model=random:sentence-transformers/all-MiniLM-L6-v2]
       canica: [bn_method=canica, n_components=8]
+      null: {base: phantom-null, set: []}   # a variant of another profile
 
 ``python -m anbn_utils.study verdict`` runs every variant through the same runner and
 notebooks into ``runs/study-<name>/<variant>/``.  The variants share one store of stages
@@ -49,10 +50,12 @@ _STUDY_KEYS = {"description", "base", "stages", "variants", "n_jobs"}
 
 @dataclass(frozen=True)
 class Variant:
-    """One run of a study: a name and its ``--set`` overrides of the base profile."""
+    """One run of a study: a name, its profile (the study's base unless the variant names
+    another) and its ``--set`` overrides of that profile."""
 
     name: str
     overrides: tuple[str, ...] = ()
+    base: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,10 +101,11 @@ def load_study(study: str | os.PathLike) -> Study:
         raise ParameterError(f"{path}: a study has the keys {sorted(_STUDY_KEYS)} with 'base' "
                              f"and a mapping 'variants'" + (f"; unknown: {unknown}" if unknown
                                                            else ""))
-    base = str(spec["base"])
-    if Path(base).suffix:  # a path, relative to the study file
-        base = str((path.parent / base).resolve())
-    profile = load_profile(base)
+    def locate(base) -> str:  # a profile name, or a path relative to the study file
+        base = str(base)
+        return str((path.parent / base).resolve()) if Path(base).suffix else base
+
+    base = locate(spec["base"])
     declared = declared_parameters()
     stages = tuple(spec["stages"]) if spec.get("stages") else None
     if stages:
@@ -111,16 +115,24 @@ def load_study(study: str | os.PathLike) -> Study:
         if not str(name).replace("-", "_").isidentifier():
             raise ParameterError(f"{path}: variant name {name!r} must be a plain name "
                                  "(letters, digits, '-' and '_'): it names a folder")
+        own = None
+        if isinstance(overrides, dict):
+            unknown = sorted(set(overrides) - {"base", "set"})
+            if unknown:
+                raise ParameterError(f"{path}: variant {name!r} has unknown key(s) {unknown}; "
+                                     "a variant is a list of overrides or {base: ..., set: [...]}")
+            own, overrides = overrides.get("base"), overrides.get("set")
         if overrides is None:
             overrides = []
         if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
             raise ParameterError(f"{path}: variant {name!r} must be a list of 'NAME=VALUE' "
                                  f"strings (the runner's --set syntax), not {overrides!r}")
         try:
+            profile = load_profile(locate(own) if own else base)
             resolve_params(apply_overrides(profile, overrides), declared)
         except ParameterError as e:
             raise ParameterError(f"{path}: variant {name!r}: {e}") from None
-        variants.append(Variant(str(name), tuple(overrides)))
+        variants.append(Variant(str(name), tuple(overrides), locate(own) if own else None))
     if not variants:
         raise ParameterError(f"{path}: the study has no variant")
     return Study(name=path.stem, path=path, base=base, variants=tuple(variants),
@@ -177,7 +189,8 @@ def _run_variant(base: str, variant: Variant, study_dir: str, stages: Sequence[s
     study_dir = Path(study_dir)
     log_path = study_dir / f"{variant.name}.log"
     t0 = time.perf_counter()
-    row: dict[str, Any] = {"variant": variant.name, "overrides": " ".join(variant.overrides)}
+    row: dict[str, Any] = {"variant": variant.name, "profile": Path(base).stem,
+                           "overrides": " ".join(variant.overrides)}
     with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
         try:
             run(base, run_dir=study_dir / variant.name, stages=stages, force=force,
@@ -253,7 +266,8 @@ def run_study(study: str | os.PathLike | Study, *, study_dir: str | os.PathLike 
             raise ParameterError(f"study {study.name}: no variant {unknown}; its variants are "
                                  f"{', '.join(sorted(names))}")
         chosen = [v for v in study.variants if v.name in variants]
-    args = [(study.base, v, str(study_dir), study.stages, tuple(force)) for v in chosen]
+    args = [(v.base or study.base, v, str(study_dir), study.stages, tuple(force))
+            for v in chosen]
     t0 = time.perf_counter()
     log(f"study {study.name}: {len(chosen)} variant(s) into {study_dir}")
     if scheduler:
@@ -273,7 +287,8 @@ def run_study(study: str | os.PathLike | Study, *, study_dir: str | os.PathLike 
     write_json(study_dir / "study.json", {
         "study": study.name, "source": str(study.path), "base": study.base,
         "description": study.description, "wall_s": round(time.perf_counter() - t0, 1),
-        "variants": {v.name: list(v.overrides) for v in study.variants},
+        "variants": {v.name: {"base": v.base or study.base, "set": list(v.overrides)}
+                     for v in study.variants},
         "rows": table.to_dict(orient="records")})
     return table
 

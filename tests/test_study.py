@@ -15,6 +15,8 @@ def study_file(tmp_path, cache_dir):
         "tasks": ["pieman"], "n_subjects": 2, "shape": [2, 2, 2], "random_state": 1}},
         "params": {"cache_dir": str(cache_dir), "tasks": ["pieman"]}}
     (tmp_path / "base.yaml").write_text(yaml.safe_dump(base))
+    base["dataset"]["params"]["random_state"] = 2
+    (tmp_path / "other.yaml").write_text(yaml.safe_dump(base))
 
     def write(variants, **extra):
         spec = {"description": "a test study", "base": "base.yaml", "stages": ["01_data"],
@@ -31,6 +33,7 @@ def test_shared_stages_are_computed_once_and_a_failure_stays_apart(study_file, t
         "more_epochs": ["n_epochs=2"],           # a 03_bns parameter: 01_data is the same
         "rounded": ["duration_rounding=round"],  # a 01_data parameter: computed again
         "broken": ["tasks=[shapessocial]"],      # the dataset has no such story: fails
+        "other": {"base": "other.yaml", "set": []},  # another profile: computed
     })
     study_dir = tmp_path / "study"
     table = run_study(path, study_dir=study_dir, n_jobs=1, log=lambda m: None)
@@ -42,18 +45,20 @@ def test_shared_stages_are_computed_once_and_a_failure_stays_apart(study_file, t
     assert (rows.loc["more_epochs", "stages_computed"], rows.loc["more_epochs", "stages_reused"]) \
         == (0, 1)
     assert rows.loc["rounded", "stages_computed"] == 1
+    assert (rows.loc["other", "profile"], rows.loc["other", "stages_computed"]) == ("other", 1)
     assert "01_data: reused from" in (study_dir / "more_epochs.log").read_text()
     assert (study_dir / "more_epochs" / "01_data").resolve() == \
         (study_dir / "real" / "01_data").resolve()
     assert "\t282\t" in (study_dir / "real" / "01_data" / "pieman" / "scans.tsv").read_text()
     assert "\t281\t" in (study_dir / "rounded" / "01_data" / "pieman" / "scans.tsv").read_text()
     saved = json.loads((study_dir / "study.json").read_text())
-    assert [r["variant"] for r in saved["rows"]] == ["real", "more_epochs", "rounded", "broken"]
+    assert [r["variant"] for r in saved["rows"]] == ["real", "more_epochs", "rounded", "broken",
+                                                     "other"]
     assert (study_dir / "study.tsv").is_file()
 
     # a rerun resumes: nothing computed again, the failed variant fails again on its own
     again = run_study(path, study_dir=study_dir, n_jobs=2, log=lambda m: None).set_index("variant")
-    assert again.loc[["real", "more_epochs", "rounded"], "stages_computed"].sum() == 0
+    assert again.loc[["real", "more_epochs", "rounded", "other"], "stages_computed"].sum() == 0
     assert again.loc["broken", "status"] == "failed"
 
 
