@@ -1,0 +1,151 @@
+"""Runs side by side: BN methods, models and aggregations, controls (the verdict chapter).
+
+Each function reads finished run directories (their artifacts only) and returns a tidy
+table; the one-line readings of the chapter are computed from these tables by the
+``*_reading`` functions, so no number in the chapter is typed by hand.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+
+from .errors import DataError
+from .io import read_json, read_table
+
+__all__ = ["an_max_distribution", "layer_curves", "method_comparison", "methods_reading",
+           "significance_by_run", "vsdbn_ablation"]
+
+Runs = Mapping[str, str | os.PathLike]
+
+
+def _stage(run_dir, stage: str) -> Path:
+    folder = Path(run_dir) / stage
+    if not (folder / "stage.json").is_file():
+        raise DataError(f"{folder} is not a finished stage: run the study (or the profile) "
+                        "that makes it")
+    return folder
+
+
+def method_comparison(runs: Runs) -> pd.DataFrame:
+    """BN methods on the same data: map recovery, planted-pair recovery, coupling, fit time.
+
+    Parameters
+    ----------
+    runs : mapping of str -> path
+        Label -> run directory of a phantom run (with planted couplings) that finished
+        04_coupling; each run may use another ``bn_method`` or VS-DBN setting.
+
+    Returns
+    -------
+    DataFrame, one row per run: ``run``, ``method``, ``n_bns``, ``map_r`` (mean |spatial r|
+    of the planted networks and their matched BNs), ``planted_rank1_abs`` and
+    ``planted_rank1_signed`` (planted pairs, over stories, whose AN is rank 1 for its BN
+    by |r| and by r), ``planted_pairs``, ``planted_abs_r`` (mean |r| of the planted pairs),
+    ``fit_s`` (the 03_bns stage's wall time).
+    """
+    rows = []
+    for label, run_dir in runs.items():
+        bns = _stage(run_dir, "03_bns")
+        coupling = _stage(run_dir, "04_coupling")
+        meta = read_json(bns / "bns.json")
+        maps = read_table(bns / "map_recovery.tsv")
+        planted = read_table(coupling / "planted_recovery.tsv")
+        rows.append({
+            "run": label, "method": meta["method"], "n_bns": meta["n_bns"],
+            "map_r": float(maps["spatial_r"].abs().mean()),
+            "planted_rank1_abs": int((planted["rank_abs"] == 1).sum()),
+            "planted_rank1_signed": int((planted["rank"] == 1).sum()),
+            "planted_pairs": len(planted),
+            "planted_abs_r": float(planted["r"].abs().mean()),
+            "fit_s": float(read_json(bns / "stage.json")["wall_s"]),
+        })
+    return pd.DataFrame(rows)
+
+
+def methods_reading(table: pd.DataFrame) -> str:
+    """One line on :func:`method_comparison`: which method recovers the planted truth best."""
+    best = table.sort_values(["planted_rank1_abs", "map_r"], ascending=False).iloc[0]
+    parts = [f"{r.run}: maps |r| {r.map_r:.2f}, {r.planted_rank1_abs} of {r.planted_pairs} "
+             "planted pairs at rank 1" for r in table.itertuples()]
+    return (f"{best.run} recovers the planted truth best ({best.planted_rank1_abs} of "
+            f"{best.planted_pairs} planted pairs at rank 1 by |r|, maps |r| {best.map_r:.2f}); "
+            + "; ".join(parts) + ".")
+
+
+def vsdbn_ablation(run_dir: str | os.PathLike) -> pd.DataFrame:
+    """A VS-DBN run's per-layer diagnostics next to the map recovery of the trained stack
+    and of the stack with its upper layers left at their initial random weights.
+
+    Returns
+    -------
+    DataFrame, one row per layer: the columns of ``03_bns/diagnostics.tsv``, ``map_r``
+    (mean |spatial r| of the planted networks and their best-matched maps of that layer)
+    and ``map_r_untrained_upper`` (the same for the ablated stack; layer 1 is trained in
+    both), or without the last two when the run has no phantom truth.
+    """
+    from .recovery import load_truth, map_recovery
+
+    bns = _stage(run_dir, "03_bns")
+    table = read_table(bns / "diagnostics.tsv")
+    truth = load_truth(Path(run_dir) / "dataset")
+    if truth is None:
+        return table
+    mask = nib.load(bns / "mask.nii.gz")
+
+    def recovery(name: str) -> float:
+        from nilearn.masking import apply_mask
+
+        path = bns / name
+        if not path.is_file():
+            return float("nan")
+        maps = apply_mask(nib.load(path), mask).T
+        return float(map_recovery(maps, truth, mask)["spatial_r"].abs().mean())
+
+    table["map_r"] = [recovery(f"maps_layer{layer}.nii.gz") for layer in table["layer"]]
+    table["map_r_untrained_upper"] = [
+        table["map_r"].iloc[0] if layer == 1 else
+        recovery(f"maps_layer{layer}_initial_upper.nii.gz") for layer in table["layer"]]
+    return table
+
+
+def layer_curves(runs: Runs) -> pd.DataFrame:
+    """Per-layer mean maximal PCC of the ANs, per run and story (tidy: ``run``, ``story``,
+    ``layer`` (1-based), ``an_max_pcc_mean``)."""
+    rows = []
+    for label, run_dir in runs.items():
+        summary = read_json(_stage(run_dir, "04_coupling") / "summary.json")
+        for story, st in summary["stories"].items():
+            rows += [{"run": label, "story": story, "layer": layer,
+                      "an_max_pcc_mean": v}
+                     for layer, v in enumerate(st["an_max_pcc_per_layer"], start=1)]
+    return pd.DataFrame(rows)
+
+
+def significance_by_run(runs: Runs) -> pd.DataFrame:
+    """Share of significant ANs, BNs significant, mean AN and BN maximal PCC per run, story
+    and null model, at each run's primary FDR level (tidy)."""
+    rows = []
+    for label, run_dir in runs.items():
+        summary = read_json(_stage(run_dir, "04_coupling") / "summary.json")
+        for story, st in summary["stories"].items():
+            for null, n in st["nulls"].items():
+                rows.append({"run": label, "story": story, "null": null,
+                             "alpha": n.get("alpha", summary["parameters"].get("alpha")),
+                             "ans_significant_pct": n["ans_significant_pct"],
+                             "bns_significant": n["bns_significant"], "n_bns": st["n_bns"],
+                             "an_max_pcc_mean": st["an_max_pcc_mean"],
+                             "bn_max_pcc_mean": st["bn_max_pcc_mean"]})
+    return pd.DataFrame(rows)
+
+
+def an_max_distribution(run_dir: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Per story, every AN's maximal PCC (``04_coupling/<story>/an_max.npy``)."""
+    coupling = _stage(run_dir, "04_coupling")
+    summary = read_json(coupling / "summary.json")
+    return {s: np.load(coupling / s / "an_max.npy") for s in summary["stories"]}

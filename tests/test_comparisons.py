@@ -1,0 +1,47 @@
+"""Runs side by side, from hand-written artifacts with known values."""
+
+import pandas as pd
+import pytest
+
+from anbn_utils.comparisons import (
+    layer_curves,
+    method_comparison,
+    methods_reading,
+    significance_by_run,
+)
+from anbn_utils.errors import DataError
+from anbn_utils.io import write_json, write_table
+
+
+def _run(folder, method, spatial_r, ranks, ranks_abs, r, wall):
+    write_json(folder / "03_bns" / "stage.json", {"wall_s": wall})
+    write_json(folder / "03_bns" / "bns.json", {"method": method, "n_bns": 16})
+    write_table(folder / "03_bns" / "map_recovery.tsv",
+                pd.DataFrame({"network": range(len(spatial_r)), "spatial_r": spatial_r}))
+    write_json(folder / "04_coupling" / "stage.json", {"wall_s": 1})
+    write_table(folder / "04_coupling" / "planted_recovery.tsv",
+                pd.DataFrame({"rank": ranks, "rank_abs": ranks_abs, "r": r}))
+    nulls = {"circular": {"alpha": 0.01, "ans_significant_pct": 2.5, "bns_significant": 3}}
+    write_json(folder / "04_coupling" / "summary.json", {"parameters": {"alpha": 0.01}, "stories": {
+        "pieman": {"n_bns": 16, "an_max_pcc_mean": 0.3, "bn_max_pcc_mean": 0.5,
+                   "an_max_pcc_per_layer": [0.1, 0.2], "nulls": nulls}}})
+    return folder
+
+
+def test_methods_side_by_side(tmp_path):
+    runs = {"vsdbn": _run(tmp_path / "a", "vsdbn", [0.2, -0.4], [3, 1], [1, 1], [0.5, -0.3], 40),
+            "canica": _run(tmp_path / "b", "canica", [0.9, -0.9], [1, 1], [1, 1], [0.7, 0.5], 9)}
+    table = method_comparison(runs).set_index("run")
+    assert table.loc["vsdbn", "map_r"] == pytest.approx(0.3)
+    assert (table.loc["vsdbn", "planted_rank1_abs"], table.loc["vsdbn", "planted_rank1_signed"]) \
+        == (2, 1)
+    assert table.loc["vsdbn", "planted_abs_r"] == pytest.approx(0.4)
+    assert table.loc["canica", "fit_s"] == 9 and table.loc["canica", "method"] == "canica"
+    reading = methods_reading(table.reset_index())
+    assert reading.startswith("canica recovers the planted truth best (2 of 2 planted pairs")
+    curves = layer_curves(runs)
+    assert curves.query("run == 'canica'")["an_max_pcc_mean"].tolist() == [0.1, 0.2]
+    sig = significance_by_run(runs)
+    assert sig.loc[0, ["null", "alpha", "ans_significant_pct"]].tolist() == ["circular", 0.01, 2.5]
+    with pytest.raises(DataError, match="not a finished stage"):
+        method_comparison({"none": tmp_path / "missing"})
