@@ -22,10 +22,16 @@ $(STAMP): pyproject.toml requirements/constraints.txt requirements/spacy-model.t
 # Run the notebooks of a profile (skipping up-to-date stages), then render the book.
 book: notebooks html
 
-# The default book also shows the false-positive rates of the null phantom (run first).
+# The default book also shows the false-positive rates of the null phantom and, in its
+# verdict chapter, the variants of a small study (controls, BN methods, aggregations): both
+# run first. Runs share the stages they have in common (runs/.store); the last run removes
+# the shared stages that no run uses any more.
+STUDY ?= verdict-small
 notebooks: venv
-	if [ "$(PROFILE)" = phantom ]; then $(BIN)/python -m anbn_utils.run --profile phantom-null --no-publish --no-progress; fi
-	$(BIN)/python -m anbn_utils.run --profile $(PROFILE) --no-progress
+	if [ "$(PROFILE)" = phantom ]; then \
+	  $(BIN)/python -m anbn_utils.run --profile phantom-null --no-publish --no-progress && \
+	  $(BIN)/python -m anbn_utils.study $(STUDY); fi
+	$(BIN)/python -m anbn_utils.run --profile $(PROFILE) --no-progress --prune-store
 
 html: venv
 	$(BIN)/jupyter-book build --warningiserror --keep-going .

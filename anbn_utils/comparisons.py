@@ -18,8 +18,8 @@ import pandas as pd
 from .errors import DataError
 from .io import read_json, read_table
 
-__all__ = ["an_max_distribution", "layer_curves", "method_comparison", "methods_reading",
-           "significance_by_run", "vsdbn_ablation"]
+__all__ = ["an_max_distribution", "curves_reading", "layer_curves", "method_comparison",
+           "methods_reading", "significance_by_run", "significance_reading", "vsdbn_ablation"]
 
 Runs = Mapping[str, str | os.PathLike]
 
@@ -149,3 +149,29 @@ def an_max_distribution(run_dir: str | os.PathLike) -> dict[str, np.ndarray]:
     coupling = _stage(run_dir, "04_coupling")
     summary = read_json(coupling / "summary.json")
     return {s: np.load(coupling / s / "an_max.npy") for s in summary["stories"]}
+
+
+def significance_reading(table: pd.DataFrame, null: str = "circular") -> str:
+    """One line on :func:`significance_by_run`: each run's share of significant ANs and mean
+    maximal PCC under ``null``, averaged over the stories."""
+    part = table[table["null"] == null]
+    if part.empty:
+        return f"no run used the {null} null model"
+    means = part.groupby("run", sort=False)[["ans_significant_pct", "an_max_pcc_mean"]].mean()
+    return (f"{null} null, mean over the stories: " + "; ".join(
+        f"{run} {r.ans_significant_pct:.1f} % of ANs significant, mean maximal PCC "
+        f"{r.an_max_pcc_mean:.3f}" for run, r in means.iterrows()) + ".")
+
+
+def curves_reading(curves: pd.DataFrame) -> str:
+    """One line on :func:`layer_curves`: each run's slope of the mean maximal PCC over
+    layers (per layer, averaged over the stories), and whether it rises."""
+    from .verdict import layer_slope
+
+    slopes = {run: np.mean([layer_slope(g.sort_values("layer")["an_max_pcc_mean"])
+                            for _, g in part.groupby("story")])
+              for run, part in curves.groupby("run", sort=False)}
+    rising = [run for run, s in slopes.items() if s > 0]
+    return ("slope of the mean maximal PCC per layer: "
+            + ", ".join(f"{run} {s:+.4f}" for run, s in slopes.items())
+            + f"; rising in {', '.join(rising) if rising else 'none'}.")

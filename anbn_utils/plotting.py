@@ -572,3 +572,39 @@ def text_heatmap_html(tokens: pd.DataFrame, transcript: str, top_query: np.ndarr
             '<span style="background:rgb(255,0,0);color:white">&nbsp;query&nbsp;</span> '
             '<span style="background:rgb(0,0,255);color:white">&nbsp;key&nbsp;</span><br>'
             + "".join(parts).replace("\n", "<br>") + "</div>")
+
+
+def plot_layer_curves(curves: pd.DataFrame, *, title: str = "") -> plt.Figure:
+    """Per-layer mean maximal PCC of each run, one panel per story
+    (:func:`anbn_utils.comparisons.layer_curves`)."""
+    stories = list(dict.fromkeys(curves["story"]))
+    fig, axes = plt.subplots(1, len(stories), figsize=(5.5 * len(stories), 3.4), squeeze=False,
+                             layout="constrained", sharey=True)
+    for ax, story in zip(axes[0], stories):
+        for run, part in curves[curves["story"] == story].groupby("run", sort=False):
+            ax.plot(part["layer"], part["an_max_pcc_mean"], marker="o", label=run)
+        ax.set(title=story, xlabel="layer", xticks=sorted(curves["layer"].unique()))
+    axes[0, 0].set_ylabel("mean of the ANs' maximal PCC")
+    axes[0, -1].legend(fontsize=8, loc="best")
+    fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def plot_an_max_distributions(dists: dict[str, dict[str, np.ndarray]], *,
+                              title: str = "") -> plt.Figure:
+    """Empirical distribution functions of the ANs' maximal PCC, one line per run, one
+    panel per story; ``dists`` maps run -> story -> values
+    (:func:`anbn_utils.comparisons.an_max_distribution`)."""
+    stories = list(dict.fromkeys(s for d in dists.values() for s in d))
+    fig, axes = plt.subplots(1, len(stories), figsize=(5.5 * len(stories), 3.4), squeeze=False,
+                             layout="constrained", sharey=True)
+    for ax, story in zip(axes[0], stories):
+        for run, d in dists.items():
+            if story in d:
+                x = np.sort(d[story])
+                ax.plot(x, np.arange(1, x.size + 1) / x.size, label=run)
+        ax.set(title=story, xlabel="an AN's maximal PCC over the BNs")
+    axes[0, 0].set_ylabel("share of ANs at or below")
+    axes[0, -1].legend(fontsize=8, loc="best")
+    fig.suptitle(title, fontsize=9)
+    return fig

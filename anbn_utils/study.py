@@ -42,7 +42,8 @@ import yaml
 from .errors import DataError, ParameterError, RunError
 from .io import read_json, read_table, write_json, write_table
 
-__all__ = ["STUDY_DIR", "Study", "Variant", "headline", "load_study", "main", "run_study"]
+__all__ = ["STUDY_DIR", "Study", "Variant", "finished_variants", "headline", "load_study", "main",
+           "run_study"]
 
 STUDY_DIR = Path(__file__).resolve().parent / "studies"
 _STUDY_KEYS = {"description", "base", "stages", "variants", "n_jobs"}
@@ -291,6 +292,15 @@ def run_study(study: str | os.PathLike | Study, *, study_dir: str | os.PathLike 
                      for v in study.variants},
         "rows": table.to_dict(orient="records")})
     return table
+
+
+def finished_variants(study_dir: str | os.PathLike | None) -> dict[str, Path]:
+    """Variant -> run directory of the variants a study finished (``study.json``); empty
+    when there is no study there."""
+    if study_dir is None or not (Path(study_dir) / "study.json").is_file():
+        return {}
+    rows = read_json(Path(study_dir) / "study.json")["rows"]
+    return {r["variant"]: Path(study_dir) / r["variant"] for r in rows if r["status"] == "done"}
 
 
 def _merge(study_dir: Path, rows: list[dict], order: list[str]) -> pd.DataFrame:

@@ -277,11 +277,16 @@ CLAIMS = (
 )
 
 
-def verdict(real: bool, null: bool | None, controls: Mapping[str, bool]) -> str:
+def verdict(real: bool, null: bool | None, controls: Mapping[str, bool], *,
+            same_as_null: bool = False) -> str:
     """The verdict of one claim from whether each run reproduces it (see the module
-    docstring); ``null`` None when there is no null-phantom run."""
+    docstring); ``null`` None when there is no null-phantom run; ``same_as_null`` when the
+    statistic is identical on the null phantom (it does not depend on the brain data)."""
     if not real:
         return "not reproduced on this data"
+    if null and same_as_null:
+        return ("not evidence of coupling: it does not depend on the brain data (the same on "
+                "the null phantom)")
     if null:
         return "not evidence of coupling: the null phantom, with no coupling, shows it too"
     shown = [name for name, flag in controls.items() if flag]
@@ -320,6 +325,7 @@ def claims_table(real: RunResult, null: RunResult | None = None,
             row[run.name], values[run.name] = claim.measure(run, rules)
         row["reproduced by"] = ", ".join(n for n, v in values.items() if v) or "none"
         row["verdict"] = verdict(values[real.name], values[null.name] if null else None,
-                                 {c.name: values[c.name] for c in controls.values()})
+                                 {c.name: values[c.name] for c in controls.values()},
+                                 same_as_null=bool(null) and row[null.name] == row[real.name])
         rows.append(row)
     return pd.DataFrame(rows)

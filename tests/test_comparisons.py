@@ -45,3 +45,19 @@ def test_methods_side_by_side(tmp_path):
     assert sig.loc[0, ["null", "alpha", "ans_significant_pct"]].tolist() == ["circular", 0.01, 2.5]
     with pytest.raises(DataError, match="not a finished stage"):
         method_comparison({"none": tmp_path / "missing"})
+
+
+def test_readings_from_known_tables():
+    from anbn_utils.comparisons import curves_reading, significance_reading
+
+    sig = pd.DataFrame({"run": ["a", "a", "b"], "story": ["x", "y", "x"],
+                        "null": ["circular"] * 3, "ans_significant_pct": [2.0, 4.0, 10.0],
+                        "an_max_pcc_mean": [0.2, 0.4, 0.5]})
+    assert significance_reading(sig) == ("circular null, mean over the stories: a 3.0 % of ANs "
+                                         "significant, mean maximal PCC 0.300; b 10.0 % of ANs "
+                                         "significant, mean maximal PCC 0.500.")
+    assert significance_reading(sig, "phase") == "no run used the phase null model"
+    curves = pd.DataFrame({"run": ["a"] * 3 + ["b"] * 3, "story": ["x"] * 6,
+                           "layer": [1, 2, 3] * 2, "an_max_pcc_mean": [1, 2, 3, 3, 2, 1]})
+    assert curves_reading(curves) == ("slope of the mean maximal PCC per layer: a +1.0000, "
+                                      "b -1.0000; rising in a.")

@@ -92,3 +92,13 @@ def test_claims_table_from_known_numbers():
     assert rows["pos_differs"]["real"].startswith("TVD 0.000")
     assert rows["most_anchored_bn"]["real"].startswith("pieman BN1 97 %")
     assert rows["most_anchored_bn"]["verdict"].startswith("not evidence of coupling")
+
+
+def test_a_statistic_that_ignores_the_brain_data_is_named_so():
+    assert verdict(True, True, {}, same_as_null=True).endswith(
+        "it does not depend on the brain data (the same on the null phantom)")
+    real = _run("real", {"circular": 2.0}, [0.1, 0.2, 0.3])
+    null = _run("null", {"circular": 0.0}, [0.3, 0.2, 0.1])
+    table = claims_table(real, null, {}).set_index("claim")
+    pos = next(c.text for c in CLAIMS if c.key == "pos_differs")
+    assert table.loc[pos, "real"] == table.loc[pos, "null"]

@@ -116,6 +116,11 @@ PARAMETERS: dict[str, Any] = {
     "pcc_threshold": Annotated[float, Field(ge=-1, le=1)],
     "min_shift": PosInt,
     "null_run_dir": Text | None,
+    # the verdict (07)
+    "study_run_dir": Text | None,
+    "control_variants": list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")]],
+    "method_variants": list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")]],
+    "model_variants": list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")]],
     # parts of speech (05)
     "spacy_model": Text | None,
     "exemplar_layers": _list_of(PosInt, unique=True),

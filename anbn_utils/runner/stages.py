@@ -46,6 +46,7 @@ STAGES = (
     Stage("04_coupling", needs=("02_ans", "03_bns")),
     Stage("05_pos", needs=("02_ans", "04_coupling")),
     Stage("06_layers", needs=("04_coupling", "05_pos")),
+    Stage("07_verdict", needs=("04_coupling", "05_pos")),
 )
 _BY_NAME = {s.name: s for s in STAGES}
 
