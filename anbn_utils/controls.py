@@ -118,7 +118,7 @@ def active_controls(params: Mapping, *, partners: Mapping[str, str] | None = Non
     if model and is_random_model(model):
         extra = ""
         if model == "random:gpt2-wordpiece":
-            extra = (" It is GPT-2's architecture (causal, 12 layers x 12 heads) read with "
+            extra = (" It is GPT-2's architecture (causal, GPT2Config's default sizes) read with "
                      "the uncased WordPiece tokenizer, not GPT-2's own BPE tokenizer; no "
                      "pretrained GPT-2 is available offline.")
         elif model not in RANDOM_MODELS:
