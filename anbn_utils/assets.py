@@ -24,9 +24,10 @@ no download (:data:`RANDOM_MODELS`):
   profile): its timings are the real model's, its ANs are not.
 - ``random:gpt2-wordpiece``: GPT-2's architecture (``GPT2Config`` with its default sizes:
   12 layers x 12 heads x 64 dims, 1,024 positions, causal attention) with random weights
-  and **not GPT-2's tokenizer**: no PyPI package ships GPT-2's weights or its byte-level
-  BPE files, so it reads the text with the same uncased WordPiece tokenizer (and
-  ``vocab_size`` set to its 30,522 tokens).  A causal architecture for the model
+  and **not GPT-2's tokenizer**: neither GPT-2's weights nor its byte-level BPE files
+  are available offline (no PyPI package found ships them: the GPT-2 packages probed
+  there hold code that downloads the weights at run time), so it reads the text with the
+  same uncased WordPiece tokenizer (and ``vocab_size`` set to its 30,522 tokens).  A causal architecture for the model
   comparison, honestly untrained; where GPT-2 itself is available (the Hugging Face
   cache or a local folder), ``gpt2`` loads the real model and ``random:gpt2`` its
   architecture with its own BPE tokenizer.
