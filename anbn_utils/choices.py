@@ -6,7 +6,8 @@ that schema's import closure small, so editing, say, the VS-DBN does not re-run 
 stage of the book.
 """
 
-__all__ = ["AGGREGATIONS", "BETWEEN_LAYERS", "BN_METHODS", "HRF_MODELS", "NULL_MODELS", "TASKS"]
+__all__ = ["AGGREGATIONS", "AN_SURROGATES", "BETWEEN_LAYERS", "BN_METHODS", "BN_PAIRINGS",
+           "HRF_MODELS", "NULL_MODELS", "TASKS", "WORD_ORDERS"]
 
 #: Narratives tasks this project knows.  ``shapessocial`` is the default "Shapes" of the
 #: paper (its 910 words match); ``shapesphysical`` has the paper's 270 volumes.
@@ -21,3 +22,9 @@ BN_METHODS = ("vsdbn", "canica", "dictlearning")
 BETWEEN_LAYERS = ("rownorm", "zscore", "sigmoid")
 #: Null models of the coupling permutation tests.
 NULL_MODELS = ("shuffle", "circular", "phase")
+#: Word order of the story the model reads: the story's, or the shuffled-story control.
+WORD_ORDERS = ("original", "shuffled")
+#: Whose BN time courses each story's ANs are coupled with: its own, or the other story's.
+BN_PAIRINGS = ("matched", "crossed")
+#: Surrogates of the AN series coupled instead of them (a control; None: the series).
+AN_SURROGATES = ("phase",)

@@ -36,7 +36,7 @@ import torch
 from scipy.stats import false_discovery_control
 from tqdm import tqdm
 
-from .choices import NULL_MODELS
+from .choices import AN_SURROGATES, NULL_MODELS
 from .errors import DataError, ParameterError
 from .stats import check_n_permutations, permutation_p_values, zscore
 from .units import an_layers
@@ -55,6 +55,7 @@ __all__ = [
     "significance_table",
     "standardize",
     "summarize",
+    "surrogate_series",
 ]
 
 
@@ -165,6 +166,46 @@ def randomize(b: torch.Tensor, n: int, null: str, generator: torch.Generator,
     else:
         raise ParameterError(f"null model must be one of {NULL_MODELS}, not {null!r}")
     return zscore(out, axis=1) / math.sqrt(T)
+
+
+def surrogate_series(x: np.ndarray, method: str | None = "phase", *, random_state: int = 0,
+                     story: int = 0) -> np.ndarray:
+    """A surrogate of every column of ``x`` (the ``an_surrogate`` control), or ``x``.
+
+    ``'phase'``: phase randomization by :func:`randomize` (the phase null of the BNs),
+    one draw of random phases shared by all columns, so each column keeps its power
+    spectrum and the columns keep their correlations with each other, while their timing
+    is random.  Each column is brought back to its own mean and standard deviation (which
+    the randomization keeps: the zero-frequency term and the amplitudes are unchanged), so
+    the surrogate has exactly the column's power spectrum.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n_trs, n_series)
+    method : {'phase'} or None
+        None returns ``x`` unchanged.
+    random_state : int
+        The run's seed.  The phases come from a generator seeded from
+        ``(random_state, story)`` by :class:`numpy.random.SeedSequence`, not from
+        ``random_state`` itself, so they are not the first draw of the BN phase null run
+        with the same seed.
+    story : int
+        Index of the story, so that each story gets its own phases.
+
+    Returns
+    -------
+    ndarray of the shape and dtype of ``x``
+    """
+    if method is None:
+        return x
+    if method not in AN_SURROGATES:
+        raise ParameterError(f"an_surrogate must be None or one of {AN_SURROGATES}, not {method!r}")
+    t = torch.as_tensor(np.asarray(x, dtype=np.float64))
+    seed = int(np.random.SeedSequence([random_state, story, 0x5E]).generate_state(1)[0])
+    out = randomize(t, 1, method, torch.Generator().manual_seed(seed))[0]  # z-scores / sqrt(T)
+    sd = t.std(0, unbiased=False)
+    out = out * math.sqrt(t.shape[0]) * sd + t.mean(0)
+    return out.numpy().astype(np.asarray(x).dtype)
 
 
 def _draw_lags(T: int, n: int, generator, min_shift: int, device) -> torch.Tensor:

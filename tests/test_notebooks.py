@@ -70,7 +70,8 @@ def test_ans_notebook_runs_with_every_parameter(tiny_root, tiny_bert_dir, tmp_pa
                run_dir / "01_data")
     params = {
         "run_dir": str(run_dir), "stage_dir": str(tmp_path / "stage"), "tasks": ["pieman"],
-        "model": str(tiny_bert_dir), "device": "cpu", "aggregation": "max", "pairs": "all",
+        "model": str(tiny_bert_dir), "device": "cpu", "seed": 4, "word_order": "shuffled",
+        "aggregation": "max", "pairs": "all",
         "include_bias": False, "hrf_model": "glover", "top_k": 20, "segmentation": "balanced",
         "split_long_sentences": True, "max_tokens": 100, "fig2_sentence": "A man ran.",
         "fig2_layer": 2, "fig2_head": 3, "example_ans": ["L2H3D8"],
@@ -87,6 +88,19 @@ def test_ans_notebook_runs_with_every_parameter(tiny_root, tiny_bert_dir, tmp_pa
     lengths = ans.meta["segment_lengths"]
     assert max(lengths) <= 100 and len(lengths) >= 10
     assert ans.meta["aggregation"] == "max" and ans.meta["hrf_model"] == "glover"
+    # the model read the shuffled story (seed 4), saved beside the ANs for later chapters
+    from anbn_utils.ans.wordorder import shuffle_word_order
+    from anbn_utils.narratives import load_story
+
+    story = load_story(run_dir / "01_data", "pieman")
+    words, text = shuffle_word_order(story.words, random_state=4)
+    assert ans.meta["word_order"] == "shuffled" and ans.meta["seed"] == 4
+    assert ans.transcript == text != story.transcript
+    assert ans.words["source_index"].tolist() == words["source_index"].tolist()
+    assert sorted(ans.words["source_index"]) == list(range(len(story.words)))
+    shown = json.dumps([o for c in nbformat.read(tmp_path / "out.ipynb", as_version=4).cells
+                        if c.cell_type == "code" for o in c.outputs])
+    assert "Control: shuffled story" in shown
 
 
 def test_figures_are_drawn_whatever_mplbackend_says(tiny_root, tmp_path):

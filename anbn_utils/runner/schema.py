@@ -19,7 +19,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, TypeAdapter, ValidationError
 
-from ..choices import AGGREGATIONS, BETWEEN_LAYERS, BN_METHODS, HRF_MODELS, NULL_MODELS, TASKS
+from ..choices import (
+    AGGREGATIONS,
+    AN_SURROGATES,
+    BETWEEN_LAYERS,
+    BN_METHODS,
+    BN_PAIRINGS,
+    HRF_MODELS,
+    NULL_MODELS,
+    TASKS,
+    WORD_ORDERS,
+)
 from ..errors import ParameterError
 
 __all__ = ["PARAMETERS", "check_notebook_parameters", "problems", "raise_problems",
@@ -93,6 +103,7 @@ PARAMETERS: dict[str, Any] = {
     "fig2_layer": PosInt,
     "fig2_head": PosInt,
     "example_ans": _list_of(Annotated[str, Field(pattern=r"^L\d+H\d+D\d+$")]) | None,
+    "word_order": _choices(WORD_ORDERS),
     # brain networks (03)
     "bn_method": _choices(BN_METHODS),
     "n_hidden": _list_of(PosInt),
@@ -116,6 +127,8 @@ PARAMETERS: dict[str, Any] = {
     "pcc_threshold": Annotated[float, Field(ge=-1, le=1)],
     "min_shift": PosInt,
     "null_run_dir": Text | None,
+    "bn_pairing": _choices(BN_PAIRINGS),
+    "an_surrogate": _choices(AN_SURROGATES) | None,
     # the verdict (07)
     "study_run_dir": Text | None,
     "control_variants": list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")]],
