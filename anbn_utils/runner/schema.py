@@ -108,6 +108,7 @@ PARAMETERS: dict[str, Any] = {
     "map_threshold": Fraction,
     "n_maps_shown": PosInt,
     "example_bn": Annotated[str, Field(pattern=r"^BN[1-9]\d*$")] | None,
+    "fit_half": Annotated[int, Field(ge=1, le=2)] | None,
     # coupling (04)
     "nulls": _list_of(_choices(NULL_MODELS), unique=True),
     "n_permutations": PosInt,
@@ -116,6 +117,9 @@ PARAMETERS: dict[str, Any] = {
     "pcc_threshold": Annotated[float, Field(ge=-1, le=1)],
     "min_shift": PosInt,
     "null_run_dir": Text | None,
+    "predictive_check": bool,
+    "ridge_folds": Annotated[int, Field(ge=2)],
+    "ridge_gap": NonNegInt,
     # parts of speech (05)
     "spacy_model": Text | None,
     "exemplar_layers": _list_of(PosInt, unique=True),

@@ -1,0 +1,188 @@
+"""The predictive check: do the ANs predict a BN's time course on unseen time points?
+
+Max-r anchoring (Eq. 1, 2) says which AN correlates best with a BN over the whole story;
+with thousands of smooth AN series, some correlate well by chance.  This check asks a
+different question: does a ridge regression from *all* ANs of a story predict each BN's
+time course on time points it was not fitted on?
+
+Cross-validation on time series: the TRs are cut into ``n_folds`` contiguous blocks; each
+block is predicted by a model fitted on the TRs more than ``gap`` TRs away from it (the
+HRF and the autocorrelation of BOLD spread a time point over its neighbours, so training
+TRs next to the test block would leak it).  The ANs are standardized with the mean and
+standard deviation of the training TRs only.  The ridge penalty is chosen per BN, inside
+each training set, by the same blocked cross-validation with the same gap (a leave-one-out
+or generalized cross-validation inside the training set would see each TR's neighbours and
+choose too little regularization on smooth series).  Every fit, for all penalties and all
+BNs at once, is one thin SVD of the standardized training ANs (the closed form of ridge
+regression, equal to :class:`sklearn.linear_model.Ridge` after
+:class:`sklearn.preprocessing.StandardScaler`).
+
+The result is the out-of-sample R^2 per BN, pooled over folds: ``1 - SSE / SST`` of all
+held-out predictions (:func:`sklearn.metrics.r2_score`); 0 is as good as predicting the
+mean, negative worse.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import r2_score
+
+from .errors import DataError, ParameterError
+
+__all__ = ["DEFAULT_ALPHAS", "DEFAULT_GAP", "blocked_folds", "ridge_predictions", "ridge_r2"]
+
+#: Default TRs left out on each side of a test block: 10 TRs are 15 s at the Narratives'
+#: TR of 1.5 s, three times the canonical HRF's time to peak (5 s), past the bulk of its
+#: response.
+DEFAULT_GAP = 10
+
+#: Default ridge penalties, on standardized ANs (half-decades from 1e-2 to 1e9; the largest
+#: shrinks every prediction to the training mean, the answer for a BN the ANs do not
+#: predict).
+DEFAULT_ALPHAS = np.logspace(-2, 9, 23)
+
+
+def blocked_folds(times: int | np.ndarray, n_folds: int = 5,
+                  gap: int = DEFAULT_GAP) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Contiguous test blocks, each with the training TRs more than ``gap`` TRs away.
+
+    Parameters
+    ----------
+    times : int or ndarray of shape (n_trs,), int
+        The number of TRs (``0 .. times - 1``), or the TR indices to split (sorted, unique;
+        e.g. a training set, for a nested split).
+    n_folds : int
+        Test blocks, consecutive runs of ``times`` of equal size (up to one TR).
+    gap : int
+        A training TR is more than ``gap`` TRs from every TR of the test block.
+
+    Returns
+    -------
+    list of (train, test)
+        ``n_folds`` pairs of int arrays of TR indices (values of ``times``); the test blocks
+        are disjoint and cover ``times``.
+
+    Raises
+    ------
+    ParameterError
+        If ``n_folds < 2``, ``gap < 0``, or a fold is left with fewer than two training TRs.
+    """
+    times = np.arange(times) if np.ndim(times) == 0 else np.asarray(times)
+    if isinstance(n_folds, bool) or not isinstance(n_folds, (int, np.integer)) or n_folds < 2:
+        raise ParameterError(f"ridge_folds must be an integer >= 2, not {n_folds!r}")
+    if isinstance(gap, bool) or not isinstance(gap, (int, np.integer)) or gap < 0:
+        raise ParameterError(f"ridge_gap must be a non-negative integer, not {gap!r}")
+    if times.ndim != 1 or np.any(np.diff(times) <= 0):
+        raise DataError("times must be a sorted 1-D array of distinct TR indices")
+    if len(times) < n_folds:
+        raise ParameterError(f"ridge_folds={n_folds} test blocks cannot be cut from "
+                             f"{len(times)} TRs")
+    folds = []
+    for k, test in enumerate(np.array_split(times, n_folds)):
+        train = times[(times < test[0] - gap) | (times > test[-1] + gap)]
+        if len(train) < 2:
+            raise ParameterError(
+                f"with {len(times)} TRs, ridge_folds={n_folds} and ridge_gap={gap} leave test "
+                f"block {k + 1} {len(train)} training TR(s): lower ridge_gap or ridge_folds")
+        folds.append((train, test))
+    return folds
+
+
+def ridge_predictions(X_train: np.ndarray, Y_train: np.ndarray, X_test: np.ndarray,
+                      alphas: np.ndarray = DEFAULT_ALPHAS) -> np.ndarray:
+    """Ridge predictions for every penalty and target from one SVD.
+
+    The ANs are standardized with the training mean and standard deviation (a constant
+    column stays zero), the targets centred on their training mean (the intercept).
+
+    Parameters
+    ----------
+    X_train : ndarray of shape (n_train, n_features)
+    Y_train : ndarray of shape (n_train, n_targets)
+    X_test : ndarray of shape (n_test, n_features)
+    alphas : ndarray of shape (n_alphas,)
+
+    Returns
+    -------
+    ndarray of shape (n_alphas, n_test, n_targets)
+    """
+    X_train = np.asarray(X_train, dtype=np.float64)
+    mean, sd = X_train.mean(0), X_train.std(0)
+    sd[sd == 0] = 1.0
+    Xs = (X_train - mean) / sd
+    y_mean = np.asarray(Y_train, dtype=np.float64).mean(0)
+    # Xs = U S V^T from the eigendecomposition of the Gram matrix Xs Xs^T = U S^2 U^T
+    # (n_train x n_train, cheap when there are more ANs than TRs); the prediction
+    # Xt V S / (S^2 + alpha) U^T Yc = (Xt Xs^T) U / (S^2 + alpha) U^T Yc needs no V.
+    s2, U = np.linalg.eigh(Xs @ Xs.T)
+    s2 = np.clip(s2, 0, None)
+    A = (((np.asarray(X_test, dtype=np.float64) - mean) / sd) @ Xs.T) @ U  # (n_test, n_train)
+    B = U.T @ (np.asarray(Y_train, dtype=np.float64) - y_mean)  # (n_train, n_targets)
+    shrink = 1.0 / (s2 + np.asarray(alphas, dtype=np.float64)[:, None])  # (n_alphas, n_train)
+    return np.einsum("tr,ar,rk->atk", A, shrink, B, optimize=True) + y_mean
+
+
+def _check(ans, bns):
+    X, Y = np.asarray(ans, dtype=np.float64), np.asarray(bns, dtype=np.float64)
+    if X.ndim != 2 or Y.ndim != 2 or len(X) != len(Y):
+        raise DataError(f"ANs {X.shape} and BNs {Y.shape} must be (n_trs, n_units) on the same "
+                        "TRs")
+    for what, a in (("ANs", X), ("BNs", Y)):
+        if not np.isfinite(a).all():
+            raise DataError(f"{what}: NaN or infinite values")
+    const = np.flatnonzero(Y.std(0) == 0)
+    if const.size:
+        raise DataError(f"BN(s) {const.tolist()} are constant: R^2 is undefined")
+    return X, Y
+
+
+def ridge_r2(ans: np.ndarray, bns: np.ndarray, *, n_folds: int = 5, gap: int = DEFAULT_GAP,
+             alphas: np.ndarray = DEFAULT_ALPHAS, inner_folds: int = 3,
+             return_alphas: bool = False):
+    """Cross-validated R^2 of a ridge regression from all ANs to each BN.
+
+    Parameters
+    ----------
+    ans : ndarray of shape (n_trs, n_ans)
+        HRF-convolved AN series of one story.
+    bns : ndarray of shape (n_trs, n_bns)
+        The story's BN time courses.
+    n_folds : int
+        Contiguous test blocks (:func:`blocked_folds`).
+    gap : int
+        TRs left out between every test block and its training TRs (also in the inner
+        split that chooses the penalty); default :data:`DEFAULT_GAP`.
+    alphas : ndarray of shape (n_alphas,)
+        Ridge penalties, on standardized ANs; one is chosen per BN and fold.
+    inner_folds : int
+        Blocked folds inside each training set that choose the penalty.
+    return_alphas : bool
+        Also return the penalties chosen.
+
+    Returns
+    -------
+    r2 : ndarray of shape (n_bns,)
+        Out-of-sample R^2 of each BN, pooled over the held-out blocks.
+    chosen : ndarray of shape (n_folds, n_bns)
+        Only with ``return_alphas``: the penalty chosen per fold and BN.
+    """
+    X, Y = _check(ans, bns)
+    alphas = np.asarray(alphas, dtype=np.float64)
+    if alphas.ndim != 1 or not len(alphas) or np.any(alphas <= 0):
+        raise ParameterError(f"alphas must be a non-empty 1-D array of positive penalties, "
+                             f"not {alphas!r}")
+    alphas = np.sort(alphas)
+    pred = np.empty_like(Y)
+    chosen = np.empty((n_folds, Y.shape[1]))
+    for k, (train, test) in enumerate(blocked_folds(len(Y), n_folds, gap)):
+        sse = np.zeros((len(alphas), Y.shape[1]))
+        for itrain, itest in blocked_folds(train, inner_folds, gap):
+            p = ridge_predictions(X[itrain], Y[itrain], X[itest], alphas)
+            sse += ((p - Y[itest]) ** 2).sum(1)
+        # the largest penalty among equally good ones (the simplest model)
+        best = len(alphas) - 1 - np.argmin(sse[::-1], axis=0)
+        p = ridge_predictions(X[train], Y[train], X[test], alphas)
+        pred[test] = np.take_along_axis(p, best[None, None, :], axis=0)[0]
+        chosen[k] = alphas[best]
+    r2 = r2_score(Y, pred, multioutput="raw_values")
+    return (r2, chosen) if return_alphas else r2
