@@ -13,7 +13,8 @@ standard deviation of the training TRs only.  The ridge penalty is chosen per BN
 each training set, by the same blocked cross-validation with the same gap (a leave-one-out
 or generalized cross-validation inside the training set would see each TR's neighbours and
 choose too little regularization on smooth series).  Every fit, for all penalties and all
-BNs at once, is one thin SVD of the standardized training ANs (the closed form of ridge
+BNs at once, is one eigendecomposition of the Gram matrix of the standardized training ANs
+(TRs x TRs; the singular value decomposition of the ANs in the closed form of ridge
 regression, equal to :class:`sklearn.linear_model.Ridge` after
 :class:`sklearn.preprocessing.StandardScaler`).
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.metrics import r2_score
+from threadpoolctl import threadpool_limits
 
 from .errors import DataError, ParameterError
 
@@ -172,11 +174,26 @@ def ridge_r2(ans: np.ndarray, bns: np.ndarray, *, n_folds: int = 5, gap: int = D
         raise ParameterError(f"alphas must be a non-empty 1-D array of positive penalties, "
                              f"not {alphas!r}")
     alphas = np.sort(alphas)
+    # one BLAS thread: the matrices are small (a TR x TR Gram matrix per fit), and BLAS
+    # threads spinning on a busy CPU cost far more than they save (measured)
+    with threadpool_limits(1):
+        pred, chosen = _cross_validate(X, Y, n_folds, gap, alphas, inner_folds)
+    r2 = r2_score(Y, pred, multioutput="raw_values")
+    return (r2, chosen) if return_alphas else r2
+
+
+def _cross_validate(X, Y, n_folds, gap, alphas, inner_folds):
+    """Held-out predictions (n_trs, n_bns) and the penalties chosen (n_folds, n_bns)."""
     pred = np.empty_like(Y)
     chosen = np.empty((n_folds, Y.shape[1]))
     for k, (train, test) in enumerate(blocked_folds(len(Y), n_folds, gap)):
         sse = np.zeros((len(alphas), Y.shape[1]))
-        for itrain, itest in blocked_folds(train, inner_folds, gap):
+        try:
+            inner = blocked_folds(train, inner_folds, gap)
+        except ParameterError as e:
+            raise ParameterError(f"choosing the ridge penalty inside the {len(train)} training "
+                                 f"TRs of test block {k + 1}: {e}") from None
+        for itrain, itest in inner:
             p = ridge_predictions(X[itrain], Y[itrain], X[itest], alphas)
             sse += ((p - Y[itest]) ** 2).sum(1)
         # the largest penalty among equally good ones (the simplest model)
@@ -184,5 +201,4 @@ def ridge_r2(ans: np.ndarray, bns: np.ndarray, *, n_folds: int = 5, gap: int = D
         p = ridge_predictions(X[train], Y[train], X[test], alphas)
         pred[test] = np.take_along_axis(p, best[None, None, :], axis=0)[0]
         chosen[k] = alphas[best]
-    r2 = r2_score(Y, pred, multioutput="raw_values")
-    return (r2, chosen) if return_alphas else r2
+    return pred, chosen

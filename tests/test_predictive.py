@@ -132,5 +132,7 @@ def test_ridge_r2_bad_input():
     Y[0, 1] = np.nan
     with pytest.raises(DataError, match="NaN"):
         ridge_r2(X, Y)
+    with pytest.raises(ParameterError, match="inside the 18 training TRs of test block 1"):
+        ridge_r2(X, rng.standard_normal((60, 2)), n_folds=2, gap=12)
     with pytest.raises(ParameterError, match="alphas must be"):
         ridge_r2(X, rng.standard_normal((60, 2)), alphas=[0.0, 1.0])
