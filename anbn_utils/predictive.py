@@ -21,6 +21,14 @@ regression, equal to :class:`sklearn.linear_model.Ridge` after
 The result is the out-of-sample R^2 per BN, pooled over folds: ``1 - SSE / SST`` of all
 held-out predictions (:func:`sklearn.metrics.r2_score`); 0 is as good as predicting the
 mean, negative worse.
+
+Ridge regression shrinks all ANs alike: it predicts a BN that many ANs carry together,
+but a BN driven by one AN among thousands (the phantom's planted couplings, and the
+paper's picture of one AN anchoring one BN) is predicted poorly, because with fewer TRs
+than ANs the penalty that keeps the fit stable spreads the weight of that AN over all
+the others.  :func:`anchor_r2` is the sparse counterpart on the same folds: the AN with
+the largest |r| with the BN on the training TRs (Eq. 2 chosen without the test block),
+then a straight-line fit of the BN on it, scored on the held-out block.
 """
 
 from __future__ import annotations
@@ -31,7 +39,8 @@ from threadpoolctl import threadpool_limits
 
 from .errors import DataError, ParameterError
 
-__all__ = ["DEFAULT_ALPHAS", "DEFAULT_GAP", "blocked_folds", "ridge_predictions", "ridge_r2"]
+__all__ = ["DEFAULT_ALPHAS", "DEFAULT_GAP", "anchor_r2", "blocked_folds", "ridge_predictions",
+           "ridge_r2"]
 
 #: Default TRs left out on each side of a test block: 10 TRs are 15 s at the Narratives'
 #: TR of 1.5 s, three times the canonical HRF's time to peak (5 s), past the bulk of its
@@ -202,3 +211,44 @@ def _cross_validate(X, Y, n_folds, gap, alphas, inner_folds):
         pred[test] = np.take_along_axis(p, best[None, None, :], axis=0)[0]
         chosen[k] = alphas[best]
     return pred, chosen
+
+
+def anchor_r2(ans: np.ndarray, bns: np.ndarray, *, n_folds: int = 5, gap: int = DEFAULT_GAP,
+              return_anchors: bool = False):
+    """Cross-validated R^2 of each BN's best AN, chosen on the training TRs only.
+
+    In each fold (:func:`blocked_folds`, the same as :func:`ridge_r2`'s): the AN with the
+    largest absolute Pearson correlation with the BN over the training TRs, and the least
+    squares line of the BN on that AN there, predict the held-out block.
+
+    Parameters
+    ----------
+    ans : ndarray of shape (n_trs, n_ans)
+    bns : ndarray of shape (n_trs, n_bns)
+    n_folds, gap : int
+        As in :func:`ridge_r2`.
+    return_anchors : bool
+        Also return the AN chosen per fold and BN.
+
+    Returns
+    -------
+    r2 : ndarray of shape (n_bns,)
+        Out-of-sample R^2, pooled over the held-out blocks.
+    anchors : ndarray of shape (n_folds, n_bns), int
+        Only with ``return_anchors``: the AN (column of ``ans``) chosen per fold and BN.
+    """
+    X, Y = _check(ans, bns)
+    pred = np.empty_like(Y)
+    anchors = np.empty((n_folds, Y.shape[1]), dtype=int)
+    for k, (train, test) in enumerate(blocked_folds(len(Y), n_folds, gap)):
+        x, y = X[train] - X[train].mean(0), Y[train] - Y[train].mean(0)
+        sx, sy = np.sqrt((x * x).sum(0)), np.sqrt((y * y).sum(0))
+        cov = x.T @ y  # (n_ans, n_bns)
+        r = cov / np.where(sx > 0, sx, np.inf)[:, None] / sy  # a constant AN has r = 0
+        best = np.abs(r).argmax(0)
+        cols = np.arange(Y.shape[1])
+        slope = cov[best, cols] / np.where(sx[best] > 0, sx[best] ** 2, np.inf)
+        pred[test] = Y[train].mean(0) + slope * (X[test][:, best] - X[train][:, best].mean(0))
+        anchors[k] = best
+    r2 = r2_score(Y, pred, multioutput="raw_values")
+    return (r2, anchors) if return_anchors else r2

@@ -8,7 +8,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from anbn_utils.errors import DataError, ParameterError
-from anbn_utils.predictive import blocked_folds, ridge_predictions, ridge_r2
+from anbn_utils.predictive import anchor_r2, blocked_folds, ridge_predictions, ridge_r2
 
 
 @pytest.mark.parametrize("n_trs, n_folds, gap", [(50, 5, 3), (283, 5, 10), (40, 2, 0)])
@@ -105,6 +105,9 @@ def test_r2_is_near_zero_on_noise_targets():
     r2 = ridge_r2(rng.standard_normal((280, 500)), rng.standard_normal((280, 20)))
     assert r2.shape == (20,)
     assert -0.05 < r2.mean() <= 0.01 and r2.max() < 0.1
+    rng = np.random.default_rng(3)
+    # the best of 500 ANs on the training TRs predicts nothing on the held-out ones
+    assert anchor_r2(rng.standard_normal((280, 500)), rng.standard_normal((280, 20))).mean() < 0
 
 
 def test_the_gap_removes_the_leak_of_smooth_series():
@@ -119,6 +122,7 @@ def test_the_gap_removes_the_leak_of_smooth_series():
         r2 = ridge_r2(ans, bns, n_folds=n_folds)  # DEFAULT_GAP
         assert r2.mean() < 0
         assert r2.mean() < leaky.mean() - 0.2
+    assert anchor_r2(ans, bns).mean() < 0
 
 
 def test_ridge_r2_bad_input():
@@ -136,3 +140,35 @@ def test_ridge_r2_bad_input():
         ridge_r2(X, rng.standard_normal((60, 2)), n_folds=2, gap=12)
     with pytest.raises(ParameterError, match="alphas must be"):
         ridge_r2(X, rng.standard_normal((60, 2)), alphas=[0.0, 1.0])
+
+
+def test_anchor_r2_equals_a_brute_force_per_fold_line_fit():
+    rng = np.random.default_rng(5)
+    X = _smooth(rng, (150, 30))
+    Y = X[:, [4, 17]] * [1.0, -2.0] + rng.standard_normal((150, 2))
+    r2, anchors = anchor_r2(X, Y, n_folds=3, gap=6, return_anchors=True)
+    pred = np.empty_like(Y)
+    for k, (train, test) in enumerate(blocked_folds(150, 3, 6)):
+        for j in range(2):
+            r = [abs(np.corrcoef(X[train, i], Y[train, j])[0, 1]) for i in range(30)]
+            best = int(np.argmax(r))
+            assert anchors[k, j] == best
+            slope, intercept = np.polyfit(X[train, best], Y[train, j], 1)
+            pred[test, j] = intercept + slope * X[test, best]
+    np.testing.assert_allclose(r2, r2_score(Y, pred, multioutput="raw_values"), rtol=1e-10)
+    assert (anchors == [4, 17]).all()
+
+
+def test_one_driving_an_among_many_ridge_versus_anchor():
+    """A BN that is one AN plus noise (R^2 planted 0.8), among 2,000 smooth ANs and 250
+    TRs: the cross-validated anchor recovers the planted share; the ridge, which shrinks
+    every AN alike, recovers much less (the reason both are reported)."""
+    rng = np.random.default_rng(6)
+    ans = _smooth(rng, (250, 2000))
+    ans /= ans.std(0)
+    noise = rng.standard_normal(250) * 0.5
+    bn = (ans[:, 123] + noise)[:, None]
+    expected = 1 - noise.var() / bn.var()
+    anchored = anchor_r2(ans, bn)
+    assert anchored[0] == pytest.approx(expected, abs=0.05)
+    assert ridge_r2(ans, bn)[0] < expected - 0.2
