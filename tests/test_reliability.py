@@ -68,8 +68,8 @@ def test_bns_fitted_on_one_half_give_the_time_courses_of_the_other(stories, meth
     everyone = {t: s.scans.subject.tolist() for t, s in stories.items()}
     fit = fit_subjects_of_half(everyone, 1, 0)
     held_out = {t: [s for s in subs if s not in fit[t]] for t, subs in everyone.items()}
-    kw = dict(method=method, n_components=3, random_state=0, progress=False,
-              vsdbn={"n_hidden": (6, 4, 3), "n_epochs": 2}, device="cpu")
+    kw = {"method": method, "n_components": 3, "random_state": 0, "progress": False,
+          "vsdbn": {"n_hidden": (6, 4, 3), "n_epochs": 2}, "device": "cpu"}
     bns = fit_brain_networks(stories, fit_subjects=fit, **kw)
     assert bns.subjects == held_out and bns.meta["fit_subjects"] == fit
     for task, subs in held_out.items():
