@@ -608,3 +608,27 @@ def plot_an_max_distributions(dists: dict[str, dict[str, np.ndarray]], *,
     axes[0, -1].legend(fontsize=8, loc="best")
     fig.suptitle(title, fontsize=9)
     return fig
+
+
+def plot_r2_per_bn(checks: dict[str, dict[str, np.ndarray]], planted: dict[int, str], *,
+                   title: str = "") -> plt.Figure:
+    """Out-of-sample R^2 per BN, sorted, one panel per check (rows) and story (columns);
+    BNs matched to planted networks in red (:func:`anbn_utils.predictive.out_of_sample_r2`)."""
+    stories = list(checks)
+    labels = list(checks[stories[0]])
+    fig, axes = plt.subplots(len(labels), len(stories), figsize=(4.5 * len(stories), 5),
+                             squeeze=False, layout="constrained", sharey=True)
+    for row, label in zip(axes, labels):
+        for ax, story in zip(row, stories):
+            r2 = checks[story][label]
+            order = np.argsort(r2)[::-1]
+            ax.bar(np.arange(len(order)), r2[order],
+                   color=["tab:red" if k in planted else "tab:blue" for k in order])
+            ax.axhline(0, color="k", lw=0.8)
+            ax.set_title(f"{story} | {label}", fontsize=9)
+        row[0].set_ylabel("out-of-sample R²")
+    for ax in axes[-1]:
+        ax.set_xlabel("BNs, sorted by R²")
+    fig.suptitle(title + (" | red: BNs matched to planted networks" if planted else ""),
+                 fontsize=8)
+    return fig

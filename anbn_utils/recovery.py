@@ -16,8 +16,8 @@ import pandas as pd
 from .errors import DataError
 from .stats import zscore
 
-__all__ = ["coupling_recovery", "load_truth", "map_recovery", "matched_correlation",
-           "signal_check", "timecourse_recovery", "true_timecourses"]
+__all__ = ["coupling_recovery", "load_truth", "map_recovery", "match_by_abs_correlation",
+           "matched_correlation", "signal_check", "timecourse_recovery", "true_timecourses"]
 
 
 def load_truth(root: str | os.PathLike) -> dict | None:
@@ -114,11 +114,43 @@ def matched_correlation(estimate: np.ndarray, truth: np.ndarray) -> float:
     truth : ndarray of shape (n_planted, n_features)
         Planted maps (or time courses), one per row.
     """
+    rows, cols, corr = match_by_abs_correlation(truth.T, estimate)
+    return float(np.abs(corr[rows, cols]).mean())
+
+
+def match_by_abs_correlation(reference: np.ndarray, estimate: np.ndarray):
+    """Hungarian matching of columns on the absolute correlation (a sign flip still matches).
+
+    Parameters
+    ----------
+    reference : ndarray of shape (n_features, n_reference)
+        One map (or time course) per column.
+    estimate : ndarray of shape (n_features, n_estimate)
+        As many columns as ``reference`` or more.
+
+    Returns
+    -------
+    rows : ndarray of shape (n_reference,)
+        ``0 .. n_reference - 1``.
+    cols : ndarray of shape (n_reference,)
+        The column of ``estimate`` matched to each column of ``reference``.
+    corr : ndarray of shape (n_reference, n_estimate)
+        Pearson correlation of every reference column with every estimate column (signed).
+    """
     from scipy.optimize import linear_sum_assignment
 
-    corr = np.corrcoef(truth, estimate.T)[: len(truth), len(truth):]
+    reference, estimate = np.asarray(reference), np.asarray(estimate)
+    if reference.ndim != 2 or estimate.ndim != 2 or len(reference) != len(estimate):
+        raise DataError(f"cannot match columns of arrays of shapes {reference.shape} and "
+                        f"{estimate.shape}: both must be (n_features, n_columns) on the same "
+                        "features")
+    k = reference.shape[1]
+    if estimate.shape[1] < k:
+        raise DataError(f"{estimate.shape[1]} columns cannot be matched one-to-one to {k}; "
+                        f"the estimate needs at least {k}")
+    corr = np.corrcoef(reference.T, estimate.T)[:k, k:]
     rows, cols = linear_sum_assignment(-np.abs(corr))
-    return float(np.abs(corr[rows, cols]).mean())
+    return rows, cols, corr
 
 
 def map_recovery(maps: np.ndarray, truth: dict, mask_img) -> pd.DataFrame:
@@ -138,15 +170,13 @@ def map_recovery(maps: np.ndarray, truth: dict, mask_img) -> pd.DataFrame:
     matched BN, 0-based), ``spatial_r`` (signed correlation of the two maps).
     """
     from nilearn.masking import apply_mask
-    from scipy.optimize import linear_sum_assignment
 
     true_maps = apply_mask(truth["maps_img"], mask_img)  # (n_networks, n_vox)
     k = len(true_maps)
     if maps.shape[1] < k:
         raise DataError(f"{maps.shape[1]} BNs cannot be matched one-to-one to the phantom's "
                         f"{k} networks; fit at least {k} BNs")
-    corr = np.corrcoef(true_maps, maps.T)[:k, k:]
-    rows, cols = linear_sum_assignment(-np.abs(corr))
+    rows, cols, corr = match_by_abs_correlation(true_maps.T, maps)
     planted = {p["network"]: p["an"] for p in truth["planted"]}
     return pd.DataFrame([{"network": int(r), "network_name": truth["networks"][r]["name"],
                           "planted_an": planted.get(int(r)), "bn": int(c),

@@ -177,3 +177,28 @@ def test_null_phantom_false_positive_rate(runs):
         for null in NULLS:
             assert share[null] <= ALPHA + TOLERANCE, (task, share)
         assert share["shuffle"] > ALPHA + TOLERANCE, (task, share)
+
+
+def test_predictive_check_on_the_phantoms(runs):
+    """Out of sample (blocked folds with a gap), each planted network's BN, whose time
+    course is the HRF-convolved activation of one AN, is predicted better than the mean by
+    its best AN chosen on the training TRs; the ridge from all ANs predicts the planted
+    networks' BNs better than the others on average.  On the null phantom (no AN drives
+    anything) neither predicts the BNs on average."""
+    run_dir = runs["phantom"]
+    mask = nib.load(run_dir / "03_bns" / "mask.nii.gz")
+    matched = map_recovery(apply_mask(nib.load(run_dir / "03_bns" / "maps_layer1.nii.gz"), mask).T,
+                           load_truth(run_dir / "dataset"), mask)
+    planted = matched.bn[matched.planted_an.notna()].to_numpy()
+    summary = json.loads((run_dir / "04_coupling" / "summary.json").read_text())
+    for task, story in summary["stories"].items():
+        ridge = np.load(run_dir / "04_coupling" / task / "ridge_r2.npy")
+        anchor = np.load(run_dir / "04_coupling" / task / "anchor_r2.npy")
+        assert story["ridge_r2_mean"] == pytest.approx(ridge.mean())
+        assert story["anchor_r2_max"] == pytest.approx(anchor.max())
+        assert (anchor[planted] > 0).all(), (task, anchor, planted)
+        assert ridge[planted].mean() > np.delete(ridge, planted).mean(), (task, ridge, planted)
+    null = runs["phantom-null"] / "04_coupling"
+    for task in summary["stories"]:
+        for check in ("ridge", "anchor"):
+            assert np.load(null / task / f"{check}_r2.npy").mean() < 0, (task, check)

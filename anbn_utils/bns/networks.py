@@ -40,10 +40,13 @@ class BrainNetworks:
     timecourses : dict of str -> ndarray (n_subjects, n_trs, n_bns)
         Per story, each subject's BN time courses.
     subjects : dict of str -> list of str
+        Per story, the subjects of ``timecourses`` (with a split half, the held-out ones).
     mask_img : Nifti1Image
     history : list of list of float
         VS-DBN reconstruction error per epoch and layer (empty for nilearn methods).
     meta : dict
+        ``method``, ``params`` and, for a split half, ``fit_subjects`` (per story, the
+        subjects whose volumes fitted the BNs).
     diagnostics : DataFrame or None
         VS-DBN, one row per layer: ``layer``, ``n_visible``, ``n_hidden``,
         ``final_training_error`` (the history's last epoch), ``reconstruction_error``
@@ -102,8 +105,13 @@ def fit_brain_networks(
     device: str = "auto",
     checkpoint_dir: str | os.PathLike | None = None,
     progress: bool = True,
+    fit_subjects: dict[str, list[str]] | None = None,
 ) -> BrainNetworks:
     """Fit BNs on the volumes of every subject of every story, pooled.
+
+    With ``fit_subjects`` (split half, :func:`anbn_utils.reliability.fit_subjects_of_half`)
+    the BNs are fitted on those subjects' volumes only, and the time courses are those of
+    the other (held-out) subjects of each story.
 
     Parameters
     ----------
@@ -120,34 +128,63 @@ def fit_brain_networks(
         VS-DBN checkpoints (resumable fit; deleted when the fit succeeds).
     progress : bool
         The VS-DBN's tqdm bars (its ``verbose``).
+    fit_subjects : dict of str -> list of str, optional
+        Per story, the subjects whose volumes fit the BNs; the time courses (and
+        :attr:`BrainNetworks.subjects`) are then those of the story's other subjects, and
+        ``meta["fit_subjects"]`` records these.  None: every subject fits the BNs and has
+        its time courses.
     """
     if method not in METHODS:
         raise ParameterError(f"bn_method must be one of {METHODS}, not {method!r}")
     mask_img = _common_mask(stories)
-    parts = {t: [s.bold(sub) for sub in s.scans["subject"]] for t, s in stories.items()}
-    subjects = {t: s.scans["subject"].tolist() for t, s in stories.items()}
+    all_subjects = {t: s.scans["subject"].tolist() for t, s in stories.items()}
+    fit_on, subjects = _held_out(all_subjects, fit_subjects)
+    fit_parts = [s.bold(sub) for t, s in stories.items() for sub in fit_on[t]]
+    parts = {t: [s.bold(sub) for sub in subjects[t]] for t, s in stories.items()}
+    meta = {"fit_subjects": fit_on} if fit_subjects is not None else {}
     if method == "vsdbn":
         model = VSDBN(**(vsdbn or {}), random_state=random_state, device=device,
                       checkpoint_dir=checkpoint_dir, verbose=int(progress))
-        model.fit([p for ps in parts.values() for p in ps])
+        model.fit(fit_parts)
         layers = range(1, len(model.weights_) + 1)
         maps = [model.maps(layer) for layer in layers]
         tcs = {t: np.stack([model.transform(p) for p in ps]) for t, ps in parts.items()}
         return BrainNetworks(maps, tcs, subjects, mask_img, model.history_,
-                             {"method": method, "params": model.model_params()},
+                             {"method": method, "params": model.model_params(), **meta},
                              vsdbn_diagnostics(model),
                              {layer: model.maps(layer, upper_layers="initial")
                               for layer in layers[1:]})
     from nilearn.decomposition import CanICA, DictLearning
 
     cls = {"canica": CanICA, "dictlearning": DictLearning}[method]
-    imgs = {t: [unmask(np.asarray(p), mask_img) for p in ps] for t, ps in parts.items()}
     est = cls(n_components=n_components, mask=mask_img, smoothing_fwhm=None, standardize=False,
               detrend=False, random_state=random_state, verbose=0)
-    est.fit([img for v in imgs.values() for img in v])
-    tcs = {t: np.stack(est.transform(v)) for t, v in imgs.items()}
+    est.fit([unmask(np.asarray(p), mask_img) for p in fit_parts])
+    tcs = {t: np.stack(est.transform([unmask(np.asarray(p), mask_img) for p in ps]))
+           for t, ps in parts.items()}
     return BrainNetworks([est.components_.T.astype(np.float32)], tcs, subjects, mask_img, [],
-                         {"method": method, "params": {"n_components": n_components}})
+                         {"method": method, "params": {"n_components": n_components}, **meta})
+
+
+def _held_out(subjects: dict[str, list[str]], fit_subjects: dict[str, list[str]] | None):
+    """(subjects that fit the BNs, subjects whose time courses are kept), per story."""
+    if fit_subjects is None:
+        return subjects, subjects
+    if set(fit_subjects) != set(subjects):
+        raise ParameterError(f"fit_subjects names the stories {sorted(fit_subjects)}, but the "
+                             f"BNs are fitted on {sorted(subjects)}: give every story's half")
+    fit_on, held_out = {}, {}
+    for task, subs in subjects.items():
+        unknown = sorted(set(fit_subjects[task]) - set(subs))
+        if unknown:
+            raise ParameterError(f"fit_subjects: {unknown} are not subjects of story {task!r} "
+                                 f"({subs})")
+        fit_on[task] = [s for s in subs if s in set(fit_subjects[task])]
+        held_out[task] = [s for s in subs if s not in set(fit_subjects[task])]
+        if not fit_on[task] or not held_out[task]:
+            raise ParameterError(f"fit_subjects: story {task!r} needs subjects on both sides "
+                                 f"(fitted: {fit_on[task]}, held out: {held_out[task]})")
+    return fit_on, held_out
 
 
 def vsdbn_diagnostics(model: VSDBN) -> pd.DataFrame:
@@ -256,4 +293,5 @@ def load_brain_networks(folder: str | os.PathLike) -> BrainNetworks:
     # what bns.json names, not whatever an earlier save left in the folder
     diagnostics = read_table(folder / "diagnostics.tsv") if meta.get("diagnostics") else None
     return BrainNetworks(maps, tcs, meta["subjects"], mask_img, meta["history"],
-                         {k: meta[k] for k in ("method", "params")}, diagnostics, initial)
+                         {k: meta[k] for k in ("method", "params", "fit_subjects") if k in meta},
+                         diagnostics, initial)

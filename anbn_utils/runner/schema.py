@@ -119,6 +119,7 @@ PARAMETERS: dict[str, Any] = {
     "map_threshold": Fraction,
     "n_maps_shown": PosInt,
     "example_bn": Annotated[str, Field(pattern=r"^BN[1-9]\d*$")] | None,
+    "fit_half": Annotated[int, Field(ge=1, le=2)] | None,
     # coupling (04)
     "nulls": _list_of(_choices(NULL_MODELS), unique=True),
     "n_permutations": PosInt,
@@ -129,6 +130,9 @@ PARAMETERS: dict[str, Any] = {
     "null_run_dir": Text | None,
     "bn_pairing": _choices(BN_PAIRINGS),
     "an_surrogate": _choices(AN_SURROGATES) | None,
+    "predictive_check": bool,
+    "ridge_folds": Annotated[int, Field(ge=2)],
+    "ridge_gap": NonNegInt,
     # the verdict (07)
     "study_run_dir": Text | None,
     "control_variants": list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")]],
