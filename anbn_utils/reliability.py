@@ -36,7 +36,8 @@ from .io import read_json, read_table
 from .recovery import match_by_abs_correlation
 
 __all__ = ["anchor_agreement", "best_pair_stability", "compare_runs", "fit_subjects_of_half",
-           "match_bns", "match_run_bns", "read_bn_maps", "seed_stability", "split_subjects"]
+           "match_bns", "match_run_bns", "read_bn_maps", "seed_stability", "split_half_note",
+           "split_subjects"]
 
 
 def split_subjects(subjects: Mapping[str, Sequence[str]],
@@ -305,3 +306,14 @@ def seed_stability(runs: Sequence[str | os.PathLike] | Mapping[str, str | os.Pat
         rows.append({"run_a": a, "run_b": b, "n_bns": len(r), "abs_r_mean": float(r.mean()),
                      "abs_r_median": float(r.median()), "abs_r_min": float(r.min())})
     return pd.DataFrame(rows)
+
+
+def split_half_note(fit_half: int, seed: int, fitted: Mapping[str, Sequence[str]],
+                    held_out: Mapping[str, Sequence[str]]) -> str:
+    """The sentence chapter 03 shows in a split-half run: which subjects fitted the BNs and
+    which held-out ones the saved time courses belong to."""
+    return (f"**Split half {fit_half}** (drawn with seed {seed}): the BNs are fitted on the "
+            "volumes of " + "; ".join(f"{t}: {', '.join(s)}" for t, s in fitted.items())
+            + ". The time courses saved here, and coupled with the ANs in chapter 04, are those "
+            "of the other, held-out subjects: "
+            + "; ".join(f"{t}: {', '.join(s)}" for t, s in held_out.items()) + ".")
