@@ -19,7 +19,8 @@ from .errors import DataError
 from .io import read_json, read_table
 
 __all__ = ["an_max_distribution", "curves_reading", "layer_curves", "method_comparison",
-           "methods_reading", "significance_by_run", "significance_reading", "vsdbn_ablation"]
+           "methods_reading", "predictive_by_run", "predictive_reading", "reliability_reading",
+           "significance_by_run", "significance_reading", "vsdbn_ablation"]
 
 Runs = Mapping[str, str | os.PathLike]
 
@@ -175,3 +176,41 @@ def curves_reading(curves: pd.DataFrame) -> str:
     return ("slope of the mean maximal PCC per layer: "
             + ", ".join(f"{run} {s:+.4f}" for run, s in slopes.items())
             + f"; rising in {', '.join(rising) if rising else 'none'}.")
+
+
+def predictive_by_run(runs: Runs) -> pd.DataFrame:
+    """The predictive check (chapter 04) per run and story: mean and best out-of-sample R^2
+    of the ridge from all ANs and of the anchor AN (tidy; runs without it are left out)."""
+    rows = []
+    for label, run_dir in runs.items():
+        summary = read_json(_stage(run_dir, "04_coupling") / "summary.json")
+        for story, st in summary["stories"].items():
+            if "ridge_r2_mean" in st:
+                rows.append({"run": label, "story": story,
+                             **{k: st[k] for k in ("ridge_r2_mean", "ridge_r2_max",
+                                                   "anchor_r2_mean", "anchor_r2_max")}})
+    return pd.DataFrame(rows)
+
+
+def predictive_reading(table: pd.DataFrame) -> str:
+    """One line on :func:`predictive_by_run`: each run's mean over the stories of the best
+    BN's out-of-sample R^2, for the ridge and the anchor AN."""
+    if table.empty:
+        return "no run ran the predictive check"
+    means = table.groupby("run", sort=False)[["ridge_r2_max", "anchor_r2_max"]].mean()
+    return ("best BN's out-of-sample R², mean over the stories: " + "; ".join(
+        f"{run} ridge {r.ridge_r2_max:.2f}, anchor {r.anchor_r2_max:.2f}"
+        for run, r in means.iterrows()) + ".")
+
+
+def reliability_reading(agreement: pd.DataFrame, seeds: pd.DataFrame | None = None) -> str:
+    """One line on :func:`anbn_utils.reliability.compare_runs` of two split halves (and
+    :func:`~anbn_utils.reliability.seed_stability`): the AN max-PCC correlation and the
+    anchored-BN agreement against chance, per story; the matched maps' |r| across seeds."""
+    parts = [f"{r.story}: AN max-PCC r {r.an_max_r:.2f} between the halves, anchored BN the "
+             f"same for {r.anchor_agreement_pct:.0f} % of ANs (chance {r.anchor_chance_pct:.0f} %), "
+             f"matched maps |r| {r.map_abs_r_mean:.2f}" for r in agreement.itertuples()]
+    if seeds is not None and not seeds.empty:
+        parts.append(f"across seeds the matched maps correlate at |r| {seeds['abs_r_mean'].mean():.2f} "
+                     "on average")
+    return "; ".join(parts) + "."

@@ -144,8 +144,9 @@ def load_study(study: str | os.PathLike) -> Study:
 def headline(run_dir: str | os.PathLike) -> dict[str, Any]:
     """Headline numbers of a finished run, read from its artifacts (flat, for a table).
 
-    Per story: the mean of the ANs' and BNs' maximal PCC, and per null model the share
-    of significant ANs and the number of significant BNs at the primary FDR level; on the
+    Per story: the mean of the ANs' and BNs' maximal PCC, per null model the share of
+    significant ANs and the number of significant BNs at the primary FDR level, and the
+    predictive check's mean out-of-sample R^2 (ridge and anchor AN); on the
     phantom, the mean |spatial r| of the planted networks' matched BNs and how many
     planted ANs are rank 1 by |r| for their BN; for a VS-DBN, each layer's relative
     reconstruction error.  Missing artifacts leave their numbers out.
@@ -161,6 +162,9 @@ def headline(run_dir: str | os.PathLike) -> dict[str, Any]:
             for null, n in st["nulls"].items():
                 out[f"{task}.{null}.ans_significant_pct"] = n["ans_significant_pct"]
                 out[f"{task}.{null}.bns_significant"] = n["bns_significant"]
+            for key in ("ridge_r2_mean", "anchor_r2_mean"):
+                if key in st:
+                    out[f"{task}.{key}"] = st[key]
     maps = run_dir / "03_bns" / "map_recovery.tsv"
     if maps.is_file():
         out["map_recovery_abs_r"] = float(read_table(maps)["spatial_r"].abs().mean())

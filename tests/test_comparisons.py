@@ -61,3 +61,21 @@ def test_readings_from_known_tables():
                            "layer": [1, 2, 3] * 2, "an_max_pcc_mean": [1, 2, 3, 3, 2, 1]})
     assert curves_reading(curves) == ("slope of the mean maximal PCC per layer: a +1.0000, "
                                       "b -1.0000; rising in a.")
+
+
+def test_predictive_and_reliability_readings():
+    from anbn_utils.comparisons import predictive_reading, reliability_reading
+
+    table = pd.DataFrame({"run": ["a", "a"], "story": ["x", "y"], "ridge_r2_mean": [0, 0],
+                          "ridge_r2_max": [0.1, 0.3], "anchor_r2_mean": [0, 0],
+                          "anchor_r2_max": [0.5, 0.7]})
+    assert predictive_reading(table) == ("best BN's out-of-sample R², mean over the stories: "
+                                         "a ridge 0.20, anchor 0.60.")
+    assert predictive_reading(table.iloc[:0]) == "no run ran the predictive check"
+    agreement = pd.DataFrame({"story": ["x"], "an_max_r": [0.75], "anchor_agreement_pct": [14.5],
+                              "anchor_chance_pct": [5.8], "map_abs_r_mean": [0.19]})
+    seeds = pd.DataFrame({"abs_r_mean": [0.4, 0.6]})
+    assert reliability_reading(agreement, seeds) == (
+        "x: AN max-PCC r 0.75 between the halves, anchored BN the same for 14 % of ANs "
+        "(chance 6 %), matched maps |r| 0.19; across seeds the matched maps correlate at "
+        "|r| 0.50 on average.")
