@@ -79,9 +79,16 @@ def methods_reading(table: pd.DataFrame) -> str:
             + "; ".join(parts) + ".")
 
 
-def vsdbn_ablation(run_dir: str | os.PathLike) -> pd.DataFrame:
-    """A VS-DBN run's per-layer diagnostics next to the map recovery of the trained stack
+def vsdbn_ablation(bns_dir: str | os.PathLike, dataset_dir: str | os.PathLike) -> pd.DataFrame:
+    """A VS-DBN fit's per-layer diagnostics next to the map recovery of the trained stack
     and of the stack with its upper layers left at their initial random weights.
+
+    Parameters
+    ----------
+    bns_dir : path
+        The folder 03_bns wrote (``diagnostics.tsv``, ``maps_layer*.nii.gz``).
+    dataset_dir : path
+        The run's dataset (its ``phantom_truth`` is the reference, when there is one).
 
     Returns
     -------
@@ -92,9 +99,9 @@ def vsdbn_ablation(run_dir: str | os.PathLike) -> pd.DataFrame:
     """
     from .recovery import load_truth, map_recovery
 
-    bns = _stage(run_dir, "03_bns")
+    bns = Path(bns_dir)
     table = read_table(bns / "diagnostics.tsv")
-    truth = load_truth(Path(run_dir) / "dataset")
+    truth = load_truth(dataset_dir)
     if truth is None:
         return table
     mask = nib.load(bns / "mask.nii.gz")

@@ -14,9 +14,10 @@ overrides in the runner's ``--set`` syntax::
 
 ``python -m anbn_utils.study verdict`` runs every variant through the same runner and
 notebooks into ``runs/study-<name>/<variant>/``.  The variants share one store of stages
-(``runs/study-<name>/.store``, see :func:`anbn_utils.runner.execute.run`): a stage whose
-inputs, parameters and code hash the same in several variants is computed once, and the
-others link to it (their logs say ``reused from``).  Variants run in parallel with joblib,
+with each other and with the runs beside the study (``runs/.store``, see
+:func:`anbn_utils.runner.execute.run`): a stage whose inputs, parameters and code hash the
+same in several runs is computed once, and the others link to it (their logs say
+``reused from``).  Variants run in parallel with joblib,
 or on a Dask cluster (``--scheduler tcp://host:8786``); a variant that fails is reported in
 the table and does not stop the others, and running the study again resumes each variant
 where it stopped.  The study writes ``study.tsv`` and ``study.json``: each variant's status,
@@ -187,7 +188,7 @@ def _stage_log(log: str) -> dict[str, int]:
 
 
 def _run_variant(base: str, variant: Variant, study_dir: str, stages: Sequence[str] | None,
-                 force: Sequence[str]) -> dict[str, Any]:
+                 force: Sequence[str], share: bool = True) -> dict[str, Any]:
     """Run one variant (in a worker process); its runner log goes to ``<variant>.log``."""
     from .runner.execute import run
 
@@ -199,8 +200,8 @@ def _run_variant(base: str, variant: Variant, study_dir: str, stages: Sequence[s
     with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
         try:
             run(base, run_dir=study_dir / variant.name, stages=stages, force=force,
-                overrides=variant.overrides, store=study_dir / ".store", publish=False,
-                progress=False)
+                overrides=variant.overrides, publish=False, progress=False,
+                store=study_dir.parent / ".store" if share else False)
             row["status"] = "done"
         except (ParameterError, DataError, RunError) as e:
             row["status"] = "failed"
@@ -230,7 +231,7 @@ def _dask_client(scheduler: str):
 def run_study(study: str | os.PathLike | Study, *, study_dir: str | os.PathLike | None = None,
               n_jobs: int | None = None, scheduler: str | None = None,
               variants: Sequence[str] | None = None, force: Sequence[str] = (),
-              log=print) -> pd.DataFrame:
+              overrides: Sequence[str] = (), share: bool = True, log=print) -> pd.DataFrame:
     """Run every variant of a study; return (and write) the study table.
 
     Parameters
@@ -249,6 +250,12 @@ def run_study(study: str | os.PathLike | Study, *, study_dir: str | os.PathLike 
         Run only these variants (the table still lists every finished one).
     force : sequence of str
         Stages to re-run in every variant (``--force``).
+    overrides : sequence of str
+        ``NAME=VALUE`` overrides applied to every variant before its own (``--set``).
+    share : bool
+        Share stages through the store beside the study folder (``runs/.store`` for
+        ``runs/study-<name>``, the store the book's own runs use too); ``False`` computes
+        every stage of every variant in its own folder (to measure what sharing saves).
 
     Returns
     -------
@@ -271,7 +278,9 @@ def run_study(study: str | os.PathLike | Study, *, study_dir: str | os.PathLike 
             raise ParameterError(f"study {study.name}: no variant {unknown}; its variants are "
                                  f"{', '.join(sorted(names))}")
         chosen = [v for v in study.variants if v.name in variants]
-    args = [(v.base or study.base, v, str(study_dir), study.stages, tuple(force))
+    if overrides:
+        chosen = [Variant(v.name, (*overrides, *v.overrides), v.base) for v in chosen]
+    args = [(v.base or study.base, v, str(study_dir), study.stages, tuple(force), share)
             for v in chosen]
     t0 = time.perf_counter()
     log(f"study {study.name}: {len(chosen)} variant(s) into {study_dir}")
@@ -329,10 +338,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="run only this variant (repeatable)")
     parser.add_argument("--force", action="append", default=[],
                         help="re-run this stage in every variant (repeatable)")
+    parser.add_argument("--set", action="append", dest="overrides", default=[],
+                        metavar="NAME=VALUE", help="override applied to every variant")
+    parser.add_argument("--no-share", action="store_true",
+                        help="compute every stage of every variant in its own folder")
     args = parser.parse_args(argv)
     try:
         table = run_study(args.study, study_dir=args.study_dir, n_jobs=args.n_jobs,
-                          scheduler=args.scheduler, variants=args.variants, force=args.force)
+                          scheduler=args.scheduler, variants=args.variants, force=args.force,
+                          overrides=args.overrides, share=not args.no_share)
     except ParameterError as e:
         parser.exit(2, f"error: {e}\n")
     except RunError as e:

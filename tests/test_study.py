@@ -56,6 +56,12 @@ def test_shared_stages_are_computed_once_and_a_failure_stays_apart(study_file, t
                                                      "other"]
     assert (study_dir / "study.tsv").is_file()
 
+    # an override for every variant: `real` then is `rounded`, whose stage it reuses
+    once = run_study(path, study_dir=study_dir, variants=["real"],
+                     overrides=["duration_rounding=round"], log=lambda m: None).set_index("variant")
+    assert (once.loc["real", "stages_computed"], once.loc["real", "stages_reused"]) == (0, 1)
+    run_study(path, study_dir=study_dir, variants=["real"], log=lambda m: None)
+
     # a rerun resumes: nothing computed again, the failed variant fails again on its own
     again = run_study(path, study_dir=study_dir, n_jobs=2, log=lambda m: None).set_index("variant")
     assert again.loc[["real", "more_epochs", "rounded", "other"], "stages_computed"].sum() == 0
