@@ -383,3 +383,29 @@ def test_runs_share_a_store_by_default_and_unused_stages_are_pruned(tmp_path, ca
     assert not old.exists() and (a / "01_data" / "stage.json").is_file()
     run(profile, run_dir=tmp_path / "runs" / "c", store=False, **kwargs)
     assert not (tmp_path / "runs" / "c" / "01_data").is_symlink()
+
+
+def test_preflight_lists_five_problems_of_a_broken_dataset_at_once(tmp_path, cache_dir,
+                                                                   monkeypatch):
+    import nibabel as nib
+    import numpy as np
+
+    from anbn_utils.narratives import layout
+    from anbn_utils.run import check
+    from anbn_utils.synthetic import make_narratives_like
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    root = make_narratives_like(tmp_path / "ds", n_subjects=3, shape=(2, 2, 2), random_state=0)
+    layout.bold_path(root, "sub-002", "pieman", 1).unlink()                      # 1 a scan
+    layout.events_path(root, "sub-003", "pieman", 1).unlink()                    # 2 its events
+    bad = layout.bold_path(root, "sub-202", "shapessocial")
+    img = nib.load(bad)
+    nib.save(nib.Nifti1Image(np.asarray(img.dataobj)[:1], img.affine), bad)      # 3 a grid
+    (layout.gentle_dir(root, "shapessocial") / "align.json").unlink()            # 4 the words
+    problems, _ = check(_narratives_profile(tmp_path, root, cache_dir,           # 5 the model
+                                            model="no-such/model"))
+    expected = ["sub-002_task-pieman_run-1", "sub-003_task-pieman_run-1_events.tsv",
+                "sub-202", "align.json", "no-such/model"]
+    assert len(problems) == 5, problems
+    for problem, name in zip(problems, expected):
+        assert name in problem, (name, problem)

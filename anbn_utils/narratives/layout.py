@@ -188,6 +188,7 @@ def select_scans(
     subjects: Sequence[str] | None = None,
     n_subjects: int | None = None,
     random_state: int | None = 0,
+    require_bold: bool = True,
 ) -> pd.DataFrame:
     """One scan per subject of ``task``, after the dataset's exclusions.
 
@@ -212,6 +213,9 @@ def select_scans(
         returned in subject order); None keeps all.
     random_state : int or None
         Seed of the subset draw.
+    require_bold : bool
+        Raise when a kept scan's BOLD file is absent (the default); ``False`` keeps such
+        scans with ``bold_present`` False instead (for checks that list every problem).
 
     Returns
     -------
@@ -232,7 +236,7 @@ def select_scans(
         first = first[keep]
     first = first.reset_index(drop=True)
     absent = first.loc[~first["bold_present"], "bold_path"].tolist()
-    if absent:
+    if absent and require_bold:
         raise DataError(
             f"{len(absent)} scan(s) of task {task!r} that the dataset lists (events.tsv) and "
             f"{'scan_exclude.json does not exclude' if exclude else 'are not excluded'} have "
@@ -240,7 +244,8 @@ def select_scans(
             "Fetch them (`python -m anbn_utils.narratives.download`, or `datalad get` on "
             "each), or name the subjects to use with the `subjects` parameter."
         )
-    first = first.drop(columns="bold_present")
+    if require_bold:
+        first = first.drop(columns="bold_present")
     if n_subjects is not None:
         if not 0 < n_subjects <= len(first):
             raise DataError(

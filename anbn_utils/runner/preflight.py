@@ -45,11 +45,18 @@ def _check_narratives(data: dict[str, Any]) -> list[str]:
         try:
             scans = select_scans(root, task, exclude=data["exclude"],
                                  subjects=(data.get("subjects") or {}).get(task),
-                                 n_subjects=data["n_subjects"], random_state=data["seed"])
+                                 n_subjects=data["n_subjects"], random_state=data["seed"],
+                                 require_bold=False)
         except DataError as e:
             problems.append(str(e))
             continue
         for row in scans.itertuples():
+            if not row.bold_present:
+                problems.append(
+                    f"{row.bold_path} is absent (deleted, or a DataLad file not fetched yet), "
+                    f"and {task!r} needs it: fetch it (`datalad get`, or `python -m "
+                    "anbn_utils.narratives.download`), or leave its subject out with `subjects`")
+                continue
             try:
                 window = read_story_window(row.events_path,
                                            duration_rounding=data["duration_rounding"],
