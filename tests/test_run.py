@@ -409,3 +409,23 @@ def test_preflight_lists_five_problems_of_a_broken_dataset_at_once(tmp_path, cac
     assert len(problems) == 5, problems
     for problem, name in zip(problems, expected):
         assert name in problem, (name, problem)
+
+
+def test_the_book_shows_one_parameters_block_and_collapsed_code():
+    import nbformat
+
+    from anbn_utils.runner.execute import reader_view
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# Title"),
+        nbformat.v4.new_code_cell('# Parameters\nrun_dir = "x"  # run directory\nn = 1  # a count\n'
+                                  'mode = "a"  # a choice', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell('# Parameters\nrun_dir = "/r"\nn = 5\n',
+                                  metadata={"tags": ["injected-parameters"]}),
+        nbformat.v4.new_code_cell('check_notebook_parameters("00", globals())\nimport numpy'),
+        nbformat.v4.new_code_cell("print(n)")])
+    cells = reader_view(nb).cells
+    assert cells[1].source.splitlines()[1:] == ['run_dir = "/r"  # run directory',
+                                                "n = 5  # a count", 'mode = "a"  # a choice']
+    assert [c.metadata.get("tags", []) for c in cells[1:]] == [
+        ["parameters"], ["injected-parameters", "remove-cell"], ["remove-input"], ["hide-input"]]

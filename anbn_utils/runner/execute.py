@@ -31,7 +31,7 @@ import yaml
 from .. import __version__
 from ..codehash import code_hash
 from ..errors import ParameterError, RunError
-from ..io import hash_json, read_json, write_json, write_text
+from ..io import atomic_path, hash_json, read_json, write_json, write_text
 from .datasets import prepare_dataset
 from .lock import hold, run_lock
 from .preflight import preflight
@@ -50,7 +50,7 @@ from .stages import (
 )
 from .state import STAMP, manifest, replace_dir, stage_status
 
-__all__ = ["check", "publish_notebooks", "run"]
+__all__ = ["check", "publish_notebooks", "reader_view", "run"]
 
 #: Names ``--force`` takes besides the stages.
 FORCE_EXTRA = ("dataset",)
@@ -287,7 +287,10 @@ def _record_params(prof: dict[str, Any], run_dir: Path) -> None:
 
 
 def publish_notebooks(run_dir: str | os.PathLike, book_dir: str | os.PathLike) -> list[Path]:
-    """Copy each finished stage's executed notebook to ``book_dir`` (what the book renders)."""
+    """Write each finished stage's executed notebook to ``book_dir`` (what the book renders),
+    arranged for a reader (:func:`reader_view`)."""
+    import nbformat
+
     run_dir, book_dir = Path(run_dir), Path(book_dir)
     book_dir.mkdir(parents=True, exist_ok=True)
     out = []
@@ -295,7 +298,47 @@ def publish_notebooks(run_dir: str | os.PathLike, book_dir: str | os.PathLike) -
         src = run_dir / stage.name / f"{stage.name}.ipynb"
         if src.is_file():
             dst = book_dir / src.name
-            shutil.copyfile(src, dst)
+            with atomic_path(dst) as tmp:
+                nbformat.write(reader_view(nbformat.read(src, as_version=4)), tmp)
             out.append(dst)
     write_text(book_dir / "RUN.txt", f"{run_dir}\n")
     return out
+
+
+def reader_view(nb):
+    """An executed notebook as the book shows it (Jupyter Book's cell tags): one parameters
+    block with the values this run used (the declared cell, each value papermill injected
+    written in place of the default, its comment kept; the injected cell removed), the
+    setup cell (parameter check, imports) removed, every other code cell collapsed behind a
+    click (its output shown)."""
+    import ast
+
+    injected = next((c for c in nb.cells
+                     if "injected-parameters" in c.metadata.get("tags", [])), None)
+    values = {}
+    if injected is not None:
+        for node in ast.parse(injected.source).body:
+            if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+                values[node.targets[0].id] = ast.get_source_segment(injected.source, node.value)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        tags = set(cell.metadata.get("tags", []))
+        if "parameters" in tags:
+            lines = []
+            for line in cell.source.splitlines():
+                name, sep, rest = line.partition(" = ")
+                if sep and name.isidentifier() and name in values:
+                    comment = rest.partition("  # ")[2]
+                    line = f"{name} = {values[name]}" + (f"  # {comment}" if comment else "")
+                lines.append(line)
+            header = "# The parameters of this run (defaults, and the values the runner set)"
+            cell.source = "\n".join([header, *lines[1:]])
+        elif "injected-parameters" in tags:
+            tags.add("remove-cell")
+        elif "check_notebook_parameters(" in cell.source:
+            tags.add("remove-input")
+        else:
+            tags.add("hide-input")
+        cell.metadata["tags"] = sorted(tags)
+    return nb
