@@ -75,7 +75,9 @@ def test_page_loads_offline_and_completely(browser, page):
                           ".filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
     raw_math = tab.evaluate("document.querySelectorAll('.math:not(:has(mjx-container))').length")
     figures = tab.evaluate("document.querySelectorAll('article img[src*=\"_images/\"]').length")
+    overflow = tab.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     tab.close()
+    assert overflow <= 0, f"{page}: the page is {overflow} px wider than the window"
     assert figures >= MIN_FIGURES.get(page, 0), \
         f"{page}: {figures} figure(s), at least {MIN_FIGURES[page]} expected"
     assert errors == [], f"{page}: console errors {errors[:3]}"
