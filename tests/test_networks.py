@@ -154,3 +154,21 @@ def test_stories_on_different_grids_are_pooled_on_a_common_grid(tiny_root, tmp_p
     assert bns.timecourses["shapessocial"].shape == (3, 272, 2)
     with pytest.raises(DataError, match="common_grid='shapes'"):
         common_mask(masks, "shapes", cache)
+
+
+def test_the_first_layer_can_be_the_bns(stories):
+    """``bn_layer=1``: the VS-DBN's first-layer units are the BNs (their maps and time
+    courses), as a BN method beside the paper's last layer."""
+    from anbn_utils.errors import ParameterError
+
+    kw = {"vsdbn": {"n_hidden": (6, 4, 2), "n_epochs": 2}, "random_state": 0, "progress": False}
+    full = fit_brain_networks(stories, **kw)
+    first = fit_brain_networks(stories, bn_layer=1, **kw)
+    assert first.n_bns == 6 and len(first.maps) == 1 and first.meta["bn_layer"] == 1
+    np.testing.assert_allclose(first.maps[0], full.maps[0], rtol=1e-6)
+    task = next(iter(stories))
+    assert first.timecourses[task].shape[-1] == 6
+    with pytest.raises(ParameterError, match="does not apply to bn_method='canica'"):
+        fit_brain_networks(stories, method="canica", bn_layer=1)
+    with pytest.raises(ParameterError, match="has layers 1 to 3"):
+        fit_brain_networks(stories, bn_layer=4, **kw)

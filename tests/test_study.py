@@ -72,14 +72,15 @@ def test_a_dask_cluster_gives_the_same_table(study_file, tmp_path):
     from distributed import LocalCluster
 
     path = study_file({"real": [], "rounded": ["duration_rounding=round"]})
-    local = run_study(path, study_dir=tmp_path / "local", log=lambda m: None)
+    # each study in its own parent folder, so that neither reuses the other's store
+    local = run_study(path, study_dir=tmp_path / "a" / "local", log=lambda m: None)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster:
-        on_dask = run_study(path, study_dir=tmp_path / "dask", scheduler=cluster.scheduler_address,
-                            log=lambda m: None)
+        on_dask = run_study(path, study_dir=tmp_path / "b" / "dask",
+                            scheduler=cluster.scheduler_address, log=lambda m: None)
     columns = ["variant", "status", "stages_computed", "stages_reused"]
     assert on_dask[columns].equals(local[columns])
-    assert (tmp_path / "dask" / "rounded" / "01_data" / "stage.json").is_file()
+    assert (tmp_path / "b" / "dask" / "rounded" / "01_data" / "stage.json").is_file()
 
 
 def test_bad_studies_fail_before_anything_runs(study_file, tmp_path):

@@ -483,3 +483,14 @@ def test_diagnostics_and_ablation_with_zscore_statistics(small):
         H = (P - P.mean(0)) / P.std(0)
     np.testing.assert_allclose(model.transform(small, upper_layers="initial"), H, rtol=1e-3,
                                atol=1e-4)
+
+
+def test_transform_of_a_layer_is_that_layers_activations():
+    X, *_ = _planted(T=200)
+    model = VSDBN(n_hidden=(8, 4, 2), n_epochs=2, between_layers="zscore").fit(X)
+    first = model.transform(X, layer=1)
+    H = X.astype(np.float64) @ model.weights_[0].astype(np.float64) + model.hidden_biases_[0]
+    np.testing.assert_allclose(first, (H - model.mean_[0]) / model.scale_[0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(model.transform(X, layer=3), model.transform(X))
+    with pytest.raises(ParameterError, match="layer must be an int from 1 to 3"):
+        model.transform(X, layer=0)

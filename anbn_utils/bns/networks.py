@@ -106,6 +106,7 @@ def fit_brain_networks(
     checkpoint_dir: str | os.PathLike | None = None,
     progress: bool = True,
     fit_subjects: dict[str, list[str]] | None = None,
+    bn_layer: int | None = None,
 ) -> BrainNetworks:
     """Fit BNs on the volumes of every subject of every story, pooled.
 
@@ -128,6 +129,9 @@ def fit_brain_networks(
         VS-DBN checkpoints (resumable fit; deleted when the fit succeeds).
     progress : bool
         The VS-DBN's tqdm bars (its ``verbose``).
+    bn_layer : int, optional
+        The VS-DBN layer whose units are the BNs (1-based; maps and time courses of that
+        layer, and the layers below it); None: the last (the paper).
     fit_subjects : dict of str -> list of str, optional
         Per story, the subjects whose volumes fit the BNs; the time courses (and
         :attr:`BrainNetworks.subjects`) are then those of the story's other subjects, and
@@ -136,6 +140,12 @@ def fit_brain_networks(
     """
     if method not in METHODS:
         raise ParameterError(f"bn_method must be one of {METHODS}, not {method!r}")
+    n_layers = len((vsdbn or {}).get("n_hidden", VSDBN().n_hidden))
+    if bn_layer is not None and (method != "vsdbn" or not 1 <= bn_layer <= n_layers):
+        raise ParameterError(f"bn_layer={bn_layer!r} picks a layer of the VS-DBN (1 to "
+                             f"{n_layers}); it does not apply to bn_method={method!r}"
+                             if method != "vsdbn" else
+                             f"bn_layer={bn_layer!r}: the VS-DBN has layers 1 to {n_layers}")
     mask_img = _common_mask(stories)
     all_subjects = {t: s.scans["subject"].tolist() for t, s in stories.items()}
     fit_on, subjects = _held_out(all_subjects, fit_subjects)
@@ -146,9 +156,12 @@ def fit_brain_networks(
         model = VSDBN(**(vsdbn or {}), random_state=random_state, device=device,
                       checkpoint_dir=checkpoint_dir, verbose=int(progress))
         model.fit(fit_parts)
-        layers = range(1, len(model.weights_) + 1)
+        layers = range(1, (bn_layer or len(model.weights_)) + 1)
         maps = [model.maps(layer) for layer in layers]
-        tcs = {t: np.stack([model.transform(p) for p in ps]) for t, ps in parts.items()}
+        tcs = {t: np.stack([model.transform(p, layer=layers[-1]) for p in ps])
+               for t, ps in parts.items()}
+        if bn_layer:
+            meta["bn_layer"] = bn_layer
         return BrainNetworks(maps, tcs, subjects, mask_img, model.history_,
                              {"method": method, "params": model.model_params(), **meta},
                              vsdbn_diagnostics(model),

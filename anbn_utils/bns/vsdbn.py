@@ -581,6 +581,15 @@ class VSDBN(TransformerMixin, BaseEstimator):
             ckpt.remove()  # it only serves to resume an interrupted fit
         return self
 
+    def _layer(self, layer: int | None) -> int:
+        """``layer`` checked (1-based), or the last layer's number for None."""
+        n = len(self.weights_)
+        layer = n if layer is None else layer
+        if not _is_int(layer, 1) or layer > n:
+            raise ParameterError(f"layer must be an int from 1 to {n} (1-based; None for the "
+                                 f"last), not {layer!r}")
+        return layer
+
     def _stack(self, upper_layers: str) -> list[tuple]:
         """``(W, c, mean, scale)`` per layer as float64 tensors: the trained stack, or the one with
         layers >= 2 at their initial weights and zero biases."""
@@ -599,26 +608,30 @@ class VSDBN(TransformerMixin, BaseEstimator):
         t = lambda a: None if a is None else torch.as_tensor(a, dtype=torch.float64)
         return [(t(w), t(c), t(m), t(s)) for w, c, m, s in zip(weights, biases, mean, scale)]
 
-    def transform(self, X, *, upper_layers: str = "trained") -> np.ndarray:
-        """Temporal activations of the last layer's units.
+    def transform(self, X, *, layer: int | None = None,
+                  upper_layers: str = "trained") -> np.ndarray:
+        """Temporal activations of a layer's units (default the last layer's).
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_voxels)
+        layer : int, optional
+            1-based; default the last.
         upper_layers : {'trained', 'initial'}
             ``'initial'``: the stack with layers >= 2 at their initial random weights and
             zero biases (an ablation: what the upper layers' training adds).
 
         Returns
         -------
-        ndarray of shape (n_samples, n_hidden[-1]), float32
+        ndarray of shape (n_samples, n_hidden[layer - 1]), float32
             ``f(...f(f(X W1 + c1) W2 + c2)... W3 + c3)`` with ``f`` the between-layer map
             (its statistics learned in :meth:`fit`), computed in float64: a sample's
             activations do not depend on the other samples passed with it.
         """
         check_is_fitted(self)
+        layer = self._layer(layer)
         H = torch.from_numpy(validate_data(self, X, reset=False, dtype=np.float64))
-        for W, c, mean, scale in self._stack(upper_layers):
+        for W, c, mean, scale in self._stack(upper_layers)[:layer]:
             H = _between(torch.addmm(c, H, W), self.between_layers, mean, scale)
         return H.float().numpy()
 
@@ -638,11 +651,7 @@ class VSDBN(TransformerMixin, BaseEstimator):
             A new array (computed in float64).
         """
         check_is_fitted(self)
-        n = len(self.weights_)
-        layer = n if layer is None else layer
-        if not _is_int(layer, 1) or layer > n:
-            raise ParameterError(f"layer must be an int from 1 to {n} (1-based; None for the "
-                                 f"last), not {layer!r}")
+        layer = self._layer(layer)
         weights = [W for W, *_ in self._stack(upper_layers)]
         M = weights[0]
         for W in weights[1:layer]:

@@ -116,6 +116,7 @@ PARAMETERS: dict[str, Any] = {
     "positive_phase": Literal["sample", "prob"],
     "between_layers": _choices(BETWEEN_LAYERS),
     "n_components": PosInt,
+    "bn_layer": PosInt | None,
     "map_threshold": Fraction,
     "n_maps_shown": PosInt,
     "example_bn": Annotated[str, Field(pattern=r"^BN[1-9]\d*$")] | None,
