@@ -92,6 +92,7 @@ def main(argv=None) -> dict:
     walls: dict[str, list[float]] = {}
     rss: dict[str, float] = {}
     gpu: dict[str, float] = {}
+    load: dict[str, float] = {}  # the machine's 1-min load average as each stage ended
     for i in range(args.repeats):
         tag = 0 if args.keep_data else i
         run_dir, cache = scratch / f"run{tag}", scratch / f"cache{tag}"
@@ -111,6 +112,7 @@ def main(argv=None) -> dict:
             walls.setdefault(stage.name, []).append(stamp["wall_s"])
             for k in keys:
                 rss[k] = max(rss.get(k, 0.0), peak)
+                load[k] = max(load.get(k, 0.0), os.getloadavg()[0])
                 if peak_gpu is not None:
                     gpu[k] = max(gpu.get(k, 0.0), peak_gpu)
             print(f"repeat {i + 1}/{args.repeats} {stage.name}: {stamp['wall_s']:.1f} s, "
@@ -127,7 +129,8 @@ def main(argv=None) -> dict:
     result = {"benchmark": "stages", **header(device), "profile": args.profile,
               "overrides": args.overrides, "repeats": args.repeats, "keep_data": args.keep_data,
               "stages": {k: {"wall_s": spread(v), "peak_rss_gib": rss.get(k),
-                             "peak_gpu_gib": gpu.get(k)} for k, v in walls.items()}}
+                             "peak_gpu_gib": gpu.get(k), "load_1min": load.get(k)}
+                         for k, v in walls.items()}}
     total = sum(v["wall_s"]["median"] for k, v in result["stages"].items() if k != "book build")
     m = result["machine"]
     where = m.get("gpu") or f"{m['cpu']}, {m['cores']} threads"
@@ -140,14 +143,16 @@ def main(argv=None) -> dict:
           + ("" if "dataset" in walls else " (the dataset was already generated)")
           + "; peak memory of the process running the stage (its notebook kernel included; "
           "pages of the memory-mapped BOLD cache it reads count too). Total without the book: "
-          f"**{total:.0f} s** (median per stage, summed).\n\n"
-          "| stage | median (s) | min-max (s) | peak RAM (GiB) |"
-          + (" peak GPU (GiB) |" if gpu else "") + "\n|---|---|---|---|" + ("---|" if gpu else "")
-          + "\n")
+          f"**{total:.0f} s** (median per stage, summed). The machine's load (1-min average "
+          f"as the stage ended, highest over repeats; {m['cores']} threads) says whether other "
+          "work shared the cores.\n\n"
+          "| stage | median (s) | min-max (s) | peak RAM (GiB) | load |"
+          + (" peak GPU (GiB) |" if gpu else "") + "\n|---|---|---|---|---|"
+          + ("---|" if gpu else "") + "\n")
     for k, v in result["stages"].items():
         w = v["wall_s"]
         md += (f"| {k} | {w['median']:.1f} | {w['min']:.1f}-{w['max']:.1f} | "
-               f"{v['peak_rss_gib']:.2f} |" + (f" {v['peak_gpu_gib'] or 0:.2f} |" if gpu else "")
+               f"{v['peak_rss_gib']:.2f} | {v['load_1min'] or 0:.1f} |" + (f" {v['peak_gpu_gib'] or 0:.2f} |" if gpu else "")
                + "\n")
     write(args.out, f"stages_{args.profile}_{device}", result, md)
     return result
