@@ -218,6 +218,9 @@ def reliability_reading(agreement: pd.DataFrame, seeds: pd.DataFrame | None = No
              f"same for {r.anchor_agreement_pct:.0f} % of ANs (chance {r.anchor_chance_pct:.0f} %), "
              f"matched maps |r| {r.map_abs_r_mean:.2f}" for r in agreement.itertuples()]
     if seeds is not None and not seeds.empty:
-        parts.append(f"across seeds the matched maps correlate at |r| {seeds['abs_r_mean'].mean():.2f} "
-                     "on average")
+        by = seeds.groupby("method", sort=False)["abs_r_mean"].mean() if "method" in seeds \
+            else pd.Series({"": seeds["abs_r_mean"].mean()})
+        parts.append("across seeds the matched maps correlate at "
+                     + ", ".join(f"|r| {r:.2f}" + (f" ({m})" if m else "") for m, r in by.items())
+                     + " on average")
     return "; ".join(parts) + "."

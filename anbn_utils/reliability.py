@@ -36,7 +36,8 @@ from .io import read_json, read_table
 from .recovery import match_by_abs_correlation
 
 __all__ = ["anchor_agreement", "best_pair_stability", "compare_runs", "fit_subjects_of_half",
-           "match_bns", "match_run_bns", "read_bn_maps", "seed_stability", "split_half_note",
+           "match_bns", "match_run_bns", "read_bn_maps", "seed_stability", "seed_stability_by_method",
+           "split_half_note",
            "split_subjects"]
 
 
@@ -306,6 +307,29 @@ def seed_stability(runs: Sequence[str | os.PathLike] | Mapping[str, str | os.Pat
         rows.append({"run_a": a, "run_b": b, "n_bns": len(r), "abs_r_mean": float(r.mean()),
                      "abs_r_median": float(r.median()), "abs_r_min": float(r.min())})
     return pd.DataFrame(rows)
+
+
+def seed_stability_by_method(groups: Mapping[str, Mapping[str, str | os.PathLike]], *,
+                             layer: int | None = None) -> pd.DataFrame:
+    """:func:`seed_stability` of several groups of runs, e.g. one group per BN method.
+
+    Parameters
+    ----------
+    groups : dict of str -> (dict of str -> path)
+        Method (or any label) -> the runs of that method that differ only in the seed;
+        groups with fewer than two runs are left out.
+    layer : int, optional
+        As in :func:`seed_stability`.
+
+    Returns
+    -------
+    DataFrame: :func:`seed_stability`'s rows with a first column ``method``; empty (with
+    those columns) when no group has two runs.
+    """
+    tables = [seed_stability(runs, layer=layer).assign(method=method)
+              for method, runs in groups.items() if len(runs) >= 2]
+    columns = ["method", "run_a", "run_b", "n_bns", "abs_r_mean", "abs_r_median", "abs_r_min"]
+    return pd.concat(tables, ignore_index=True)[columns] if tables else pd.DataFrame(columns=columns)
 
 
 def split_half_note(fit_half: int, seed: int, fitted: Mapping[str, Sequence[str]],

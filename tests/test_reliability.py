@@ -19,6 +19,7 @@ from anbn_utils.reliability import (
     fit_subjects_of_half,
     match_bns,
     seed_stability,
+    seed_stability_by_method,
     split_subjects,
 )
 
@@ -231,3 +232,17 @@ def test_seed_stability_pairwise(runs):
         seed_stability([runs["a"]])
     with pytest.raises(DataError, match="no brain networks"):
         seed_stability([runs["a"], runs["tmp"] / "nothing"])
+
+
+def test_seed_stability_by_method_labels_each_group(runs):
+    e = _write_run(runs["tmp"] / "e2", runs["maps"][:, ::-1], runs["pcc"])  # same BNs, reordered
+    table = seed_stability_by_method({"vsdbn": {"s0": runs["a"], "s1": runs["b"]},
+                                      "canica": {"c0": runs["a"], "c1": e},
+                                      "alone": {"x": runs["a"]}})
+    assert table.method.tolist() == ["vsdbn", "canica"]  # a group of one run has no pair
+    expected = pd.concat([seed_stability({"s0": runs["a"], "s1": runs["b"]}),
+                          seed_stability({"c0": runs["a"], "c1": e})], ignore_index=True)
+    pd.testing.assert_frame_equal(table.drop(columns="method"), expected)
+    assert table.abs_r_mean[1] == pytest.approx(1)  # reordering is undone by the matching
+    empty = seed_stability_by_method({"alone": {"x": runs["a"]}})
+    assert empty.empty and "method" in empty
