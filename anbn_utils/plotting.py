@@ -13,6 +13,7 @@ __all__ = [
     "plot_an_distributions",
     "plot_an_examples",
     "plot_an_heatmaps",
+    "plot_an_max_distributions",
     "plot_anchor_counts",
     "plot_best_pairs",
     "plot_bn_timecourses",
@@ -20,10 +21,15 @@ __all__ = [
     "plot_exemplars",
     "plot_fig4",
     "plot_fig5",
+    "plot_layer_curves",
+    "plot_method_comparison",
     "plot_network_maps",
     "plot_over_representation",
     "plot_peak_slices",
+    "plot_predictive_by_run",
     "plot_qk_decomposition",
+    "plot_r2_per_bn",
+    "plot_split_halves",
     "plot_tag_distributions",
     "plot_timecourses",
     "plot_transcript_on_trs",
@@ -631,4 +637,68 @@ def plot_r2_per_bn(checks: dict[str, dict[str, np.ndarray]], planted: dict[int, 
         ax.set_xlabel("BNs, sorted by R²")
     fig.suptitle(title + (" | red: BNs matched to planted networks" if planted else ""),
                  fontsize=8)
+    return fig
+
+
+def plot_method_comparison(table: pd.DataFrame, *, title: str = "") -> plt.Figure:
+    """BN methods side by side (:func:`anbn_utils.comparisons.method_comparison`): map
+    recovery, the share of planted pairs whose AN is its BN's best (by |r| and by signed r),
+    and the fit's wall time; one bar per run."""
+    runs = table["run"].tolist()
+    y = np.arange(len(runs))
+    fig, axes = plt.subplots(1, 3, figsize=(10, 0.45 * len(runs) + 1.6), sharey=True,
+                             layout="constrained")
+    axes[0].barh(y, table["map_r"], color="tab:blue")
+    axes[0].set(xlabel="planted maps: mean |spatial r|", xlim=(0, 1))
+    share = lambda col: table[col] / table["planted_pairs"]
+    axes[1].barh(y - 0.2, share("planted_rank1_abs"), height=0.4, label="by |r|",
+                 color="tab:blue")
+    axes[1].barh(y + 0.2, share("planted_rank1_signed"), height=0.4, label="by signed r",
+                 color="tab:orange")
+    axes[1].set(xlabel="planted pairs at rank 1", xlim=(0, 1))
+    axes[1].legend(fontsize=8, loc="lower right")
+    axes[2].barh(y, table["fit_s"], color="tab:gray")
+    axes[2].set(xlabel="03_bns wall time (s)")
+    axes[0].set(yticks=y, yticklabels=runs)
+    axes[0].invert_yaxis()
+    fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def plot_split_halves(an_max: dict[str, tuple[np.ndarray, np.ndarray]], *,
+                      labels: tuple[str, str] = ("half 1", "half 2"),
+                      title: str = "") -> plt.Figure:
+    """Each AN's maximal PCC in one split half against the other, one panel per story
+    (:func:`anbn_utils.reliability.an_max_pairs`), with Pearson's r in the title."""
+    stories = list(an_max)
+    fig, axes = plt.subplots(1, len(stories), figsize=(4.2 * len(stories), 3.8), squeeze=False,
+                             layout="constrained")
+    for ax, story in zip(axes[0], stories):
+        a, b = an_max[story]
+        ax.scatter(a, b, s=4, alpha=0.4, color="tab:blue", rasterized=True)
+        lo, hi = float(min(a.min(), b.min())), float(max(a.max(), b.max()))
+        ax.plot([lo, hi], [lo, hi], color="k", lw=0.8)
+        ax.set(title=f"{story}: r = {np.corrcoef(a, b)[0, 1]:.2f}",
+               xlabel=f"AN max PCC, {labels[0]}", ylabel=f"AN max PCC, {labels[1]}")
+    fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def plot_predictive_by_run(table: pd.DataFrame, *, title: str = "") -> plt.Figure:
+    """The best BN's out-of-sample R^2 per run (:func:`anbn_utils.comparisons.predictive_by_run`):
+    ridge from all ANs and the anchor AN, bars at the mean over the stories, each story a dot."""
+    runs = list(dict.fromkeys(table["run"]))
+    y = np.arange(len(runs))
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(runs) + 1.6), layout="constrained")
+    for offset, col, label, color in ((-0.2, "ridge_r2_max", "ridge, all ANs", "tab:blue"),
+                                      (0.2, "anchor_r2_max", "anchor AN", "tab:orange")):
+        means = table.groupby("run", sort=False)[col].mean().reindex(runs)
+        ax.barh(y + offset, means, height=0.4, color=color, label=label)
+        ax.scatter(table[col], [runs.index(r) + offset for r in table["run"]], s=10,
+                   color="k", zorder=3)
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set(yticks=y, yticklabels=runs, xlabel="best BN's out-of-sample R² (dots: stories)")
+    ax.invert_yaxis()
+    ax.legend(fontsize=8, loc="lower right")
+    fig.suptitle(title, fontsize=9)
     return fig

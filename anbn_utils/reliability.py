@@ -35,7 +35,7 @@ from .errors import DataError, ParameterError
 from .io import read_json, read_table
 from .recovery import match_by_abs_correlation
 
-__all__ = ["anchor_agreement", "best_pair_stability", "compare_runs", "fit_subjects_of_half",
+__all__ = ["an_max_pairs", "anchor_agreement", "best_pair_stability", "compare_runs", "fit_subjects_of_half",
            "match_bns", "match_run_bns", "read_bn_maps", "seed_stability", "seed_stability_by_method",
            "split_half_note",
            "split_subjects"]
@@ -193,6 +193,19 @@ def _stories(run_a, run_b) -> list[str]:
     return common
 
 
+def an_max_pairs(run_a: str | os.PathLike, run_b: str | os.PathLike, *,
+                 tasks: Sequence[str] | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each AN's maximal PCC in two runs, per story: ``{story: (an_max_a, an_max_b)}``, each
+    of shape (n_ans,) (what :func:`compare_runs` correlates)."""
+    pairs = {}
+    for task in tasks or _stories(run_a, run_b):
+        pairs[task] = (_coupling(run_a, task, "an_max"), _coupling(run_b, task, "an_max"))
+        if pairs[task][0].shape != pairs[task][1].shape:
+            raise DataError(f"story {task!r}: {len(pairs[task][0])} ANs in {run_a} but "
+                            f"{len(pairs[task][1])} in {run_b}: compare runs of the same model")
+    return pairs
+
+
 def compare_runs(run_a: str | os.PathLike, run_b: str | os.PathLike, *,
                  tasks: Sequence[str] | None = None,
                  matching: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -217,11 +230,7 @@ def compare_runs(run_a: str | os.PathLike, run_b: str | os.PathLike, *,
     """
     matching = match_run_bns(run_a, run_b) if matching is None else matching
     rows = []
-    for task in tasks or _stories(run_a, run_b):
-        max_a, max_b = _coupling(run_a, task, "an_max"), _coupling(run_b, task, "an_max")
-        if max_a.shape != max_b.shape:
-            raise DataError(f"story {task!r}: {len(max_a)} ANs in {run_a} but {len(max_b)} in "
-                            f"{run_b}: compare runs of the same model")
+    for task, (max_a, max_b) in an_max_pairs(run_a, run_b, tasks=tasks).items():
         agree = anchor_agreement(_coupling(run_a, task, "an_to_bn"),
                                  _coupling(run_b, task, "an_to_bn"), matching["bn_b"].to_numpy())
         rows.append({"story": task, "n_ans": len(max_a),

@@ -67,3 +67,37 @@ def test_bn_timecourses_are_z_scored_and_stacked_on_the_storys_tr():
     assert lines[0].get_xdata()[-1] == 19 * 1.5
     assert "(6 subjects)" in fig.axes[0].get_title()
     plt.close("all")
+
+
+def test_comparison_figures_draw_the_tables_values():
+    from anbn_utils.plotting import (
+        plot_method_comparison,
+        plot_predictive_by_run,
+        plot_split_halves,
+    )
+
+    methods = pd.DataFrame({"run": ["this run", "canica"], "map_r": [0.4, 0.9],
+                            "planted_rank1_abs": [2, 8], "planted_rank1_signed": [1, 6],
+                            "planted_pairs": [8, 8], "fit_s": [30.0, 12.0]})
+    fig = plot_method_comparison(methods)
+    widths = lambda ax: [round(p.get_width(), 6) for p in ax.patches]
+    assert widths(fig.axes[0]) == [0.4, 0.9]
+    assert widths(fig.axes[1]) == [0.25, 1.0, 0.125, 0.75]  # by |r| then by signed r
+    assert widths(fig.axes[2]) == [30.0, 12.0]
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["this run", "canica"]
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(50)
+    b = a + rng.standard_normal(50)
+    fig = plot_split_halves({"pieman": (a, b)})
+    assert fig.axes[0].get_title() == f"pieman: r = {np.corrcoef(a, b)[0, 1]:.2f}"
+    np.testing.assert_array_equal(fig.axes[0].collections[0].get_offsets(), np.c_[a, b])
+
+    pred = pd.DataFrame({"run": ["x", "x", "y", "y"], "story": ["s", "t", "s", "t"],
+                         "ridge_r2_max": [0.1, 0.3, -0.1, 0.1],
+                         "anchor_r2_max": [0.5, 0.7, 0.0, 0.2]})
+    fig = plot_predictive_by_run(pred)
+    ax = fig.axes[0]
+    assert widths(ax) == [0.2, 0.0, 0.6, 0.1]  # ridge means of x, y, then anchor means
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["x", "y"]
+    plt.close("all")

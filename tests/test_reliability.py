@@ -246,3 +246,14 @@ def test_seed_stability_by_method_labels_each_group(runs):
     assert table.abs_r_mean[1] == pytest.approx(1)  # reordering is undone by the matching
     empty = seed_stability_by_method({"alone": {"x": runs["a"]}})
     assert empty.empty and "method" in empty
+
+
+def test_an_max_pairs_are_what_compare_runs_correlates(runs):
+    from anbn_utils.reliability import an_max_pairs
+
+    pairs = an_max_pairs(runs["a"], runs["b"])
+    assert sorted(pairs) == ["pieman", "shapessocial"]
+    a, b = pairs["pieman"]
+    np.testing.assert_array_equal(a, runs["pcc"]["pieman"].max(1))
+    table = compare_runs(runs["a"], runs["b"]).set_index("story")
+    assert table.an_max_r["pieman"] == pytest.approx(np.corrcoef(a, b)[0, 1])
