@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,20 @@ def test_bad_task_and_root_give_clear_errors(tmp_path, tiny_root):
 def test_missing_scan_exclude_is_an_error(tmp_path, tiny_root):
     with pytest.raises(DataError, match=r"scan_exclude.json is missing.*exclude=False"):
         read_scan_exclude(tmp_path, "pieman")
+
+
+def test_an_exclusion_of_a_subject_the_dataset_lacks_is_an_error(tmp_path):
+    from anbn_utils.synthetic import make_narratives_like
+
+    root = make_narratives_like(tmp_path / "ds", tasks=("pieman",), n_subjects=3,
+                                shape=(2, 2, 2), random_state=0)
+    assert read_scan_exclude(root, "pieman") == ["sub-001_task-pieman_run-1",
+                                                 "sub-001_task-pieman_run-2"]
+    path = root / "code" / "scan_exclude.json"
+    path.write_text(json.dumps({"pieman": {"sub-999": ["sub-999_task-pieman_run-1"]}}))
+    with pytest.raises(DataError, match=r"(?s)scan_exclude.json excludes scans of sub-999 in "
+                                        r"'pieman'.*no such subject folder.*Re-fetch"):
+        read_scan_exclude(root, "pieman")
 
 
 def test_a_missing_bold_file_is_an_error_unless_its_subject_is_left_out(tmp_path):

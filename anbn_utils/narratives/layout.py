@@ -9,6 +9,7 @@ downloader and the writer of synthetic datasets, so the three cannot drift apart
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -115,7 +116,14 @@ def read_scan_exclude(root: Path, task: str) -> list[str]:
         table = json.loads(path.read_text())
     except json.JSONDecodeError as e:
         raise DataError(f"{path} is not valid JSON ({e}); re-fetch it.") from e
-    return [stem for stems in table.get(task, {}).values() for stem in stems]
+    by_subject = table.get(task, {})
+    unknown = [s for s in by_subject if not os.path.lexists(Path(root) / s)]
+    if unknown:
+        raise DataError(f"{path} excludes scans of {', '.join(unknown)} in {task!r}, but "
+                        f"{root} has no such subject folder: the exclusion file does not "
+                        "belong to this dataset. Re-fetch code/scan_exclude.json with the "
+                        "dataset, or point dataset_root at the dataset it comes from.")
+    return [stem for stems in by_subject.values() for stem in stems]
 
 
 def is_excluded(basename: str, stems: list[str]) -> bool:
