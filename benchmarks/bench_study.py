@@ -45,6 +45,7 @@ def main() -> None:
     t0 = time.perf_counter()
     run("phantom-null", run_dir=runs / "phantom-null", publish=False, progress=False)
     timings["phantom-null"] = time.perf_counter() - t0
+    load = {"phantom-null": os.getloadavg()[0]}  # the 1-min load as each part ended
     t0 = time.perf_counter()
     # the variants read the null run and the study of this scratch folder, as the book's do
     where = [f"null_run_dir={runs / 'phantom-null'}",
@@ -52,10 +53,12 @@ def main() -> None:
     run("phantom", run_dir=runs / "phantom", stages=["06_layers"], publish=False,
         progress=False, overrides=where)
     timings["phantom"] = time.perf_counter() - t0
+    load["phantom"] = os.getloadavg()[0]
     variants = [v.name for v in study.variants]
     shared = run_study(study, study_dir=runs / f"study-{study.name}", overrides=where,
                        log=print)
     timings["study_shared"] = float(read_wall(runs / f"study-{study.name}"))
+    load["study_shared"] = os.getloadavg()[0]
     result = {**header("cpu"), "study": study.name, "variants": variants,
               "n_jobs": study.n_jobs, "book_runs_s": {k: round(v, 1) for k, v in timings.items()
                                                       if k.startswith("phantom")},
@@ -69,6 +72,8 @@ def main() -> None:
             "wall_s": float(read_wall(scratch / "isolated" / f"study-{study.name}")),
             "rows": isolated[["variant", "status", "wall_s", "stages_computed"]].to_dict(
                 orient="records")}
+        load["study_isolated"] = os.getloadavg()[0]
+    result["load_1min"] = {k: round(v, 1) for k, v in load.items()}
     failed = [r["variant"] for r in result["shared"]["rows"] if r["status"] != "done"]
     if failed:
         raise SystemExit(f"variants failed: {failed}")
@@ -83,19 +88,25 @@ def read_wall(study_dir: Path) -> float:
 
 def markdown(r: dict) -> str:
     m = r["machine"]
-    shared = r["shared"]
+    shared, load = r["shared"], r["load_1min"]
     computed = sum(row["stages_computed"] for row in shared["rows"])
     reused = sum(row["stages_reused"] for row in shared["rows"])
     md = (f"**Study `{r['study']}`** ({len(r['variants'])} variants, {r['n_jobs']} at a time) "
           f"on {m['cpu']} ({m['cores']} threads), commit `{r['commit']}`, {r['date'][:10]}.\n\n"
-          "| run | wall time (s) | stages computed | stages reused |\n|---|---|---|---|\n"
-          f"| the book's null phantom | {r['book_runs_s']['phantom-null']:.0f} | | |\n"
-          f"| the book's phantom (to 06) | {r['book_runs_s']['phantom']:.0f} | | |\n"
-          f"| the study, sharing stages | {shared['wall_s']:.0f} | {computed} | {reused} |\n")
+          "The load is the machine's 1-min load average as each part ended (other work on "
+          "the same cores makes the times longer).\n\n"
+          "| run | wall time (s) | stages computed | stages reused | load |\n|---|---|---|---|---|\n"
+          f"| the book's null phantom | {r['book_runs_s']['phantom-null']:.0f} | | | "
+          f"{load['phantom-null']:.1f} |\n"
+          f"| the book's phantom (to 06) | {r['book_runs_s']['phantom']:.0f} | | | "
+          f"{load['phantom']:.1f} |\n"
+          f"| the study, sharing stages | {shared['wall_s']:.0f} | {computed} | {reused} | "
+          f"{load['study_shared']:.1f} |\n")
     if "isolated" in r:
         iso = r["isolated"]
         md += (f"| the study, every stage in its variant | {iso['wall_s']:.0f} | "
-               f"{sum(row['stages_computed'] for row in iso['rows'])} | 0 |\n")
+               f"{sum(row['stages_computed'] for row in iso['rows'])} | 0 | "
+               f"{load['study_isolated']:.1f} |\n")
     return md
 
 
