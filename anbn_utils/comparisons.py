@@ -15,12 +15,23 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
+from .errors import DataError, ParameterError
 from .io import read_json, read_table
 
-__all__ = ["an_max_distribution", "curves_reading", "layer_curves", "method_comparison",
-           "methods_reading", "predictive_by_run", "predictive_reading", "reliability_reading",
-           "significance_by_run", "significance_reading", "vsdbn_ablation"]
+__all__ = [
+    "an_max_distribution",
+    "curves_reading",
+    "layer_curves",
+    "method_comparison",
+    "methods_reading",
+    "predictive_by_run",
+    "predictive_reading",
+    "reliability_reading",
+    "significance_by_run",
+    "significance_reading",
+    "split_half_agreement",
+    "vsdbn_ablation",
+]
 
 Runs = Mapping[str, str | os.PathLike]
 
@@ -210,13 +221,42 @@ def predictive_reading(table: pd.DataFrame) -> str:
         for run, r in means.iterrows()) + ".")
 
 
+def split_half_agreement(pairs: Mapping[str, tuple[str | os.PathLike, str | os.PathLike]]
+                         ) -> pd.DataFrame:
+    """:func:`anbn_utils.reliability.compare_runs` of several split-half pairs of runs.
+
+    Parameters
+    ----------
+    pairs : mapping of str -> (path, path)
+        Label of a split (e.g. its seed) -> the runs whose BNs are fitted on its first and
+        its second half.
+
+    Returns
+    -------
+    DataFrame: ``compare_runs``' rows with a first column ``split``.
+    """
+    from .reliability import compare_runs
+
+    tables = [compare_runs(a, b).assign(split=label) for label, (a, b) in pairs.items()]
+    if not tables:
+        raise ParameterError("split_half_agreement needs at least one pair of runs")
+    table = pd.concat(tables, ignore_index=True)
+    return table[["split", *(c for c in table if c != "split")]]
+
+
 def reliability_reading(agreement: pd.DataFrame, seeds: pd.DataFrame | None = None) -> str:
-    """One line on :func:`anbn_utils.reliability.compare_runs` of two split halves (and
-    :func:`~anbn_utils.reliability.seed_stability`): the AN max-PCC correlation and the
+    """One line on split halves (:func:`split_half_agreement` or
+    :func:`anbn_utils.reliability.compare_runs`; several splits are averaged per story) and
+    :func:`~anbn_utils.reliability.seed_stability`: the AN max-PCC correlation and the
     anchored-BN agreement against chance, per story; the matched maps' |r| across seeds."""
-    parts = [f"{r.story}: AN max-PCC r {r.an_max_r:.2f} between the halves, anchored BN the "
+    n_splits = agreement["split"].nunique() if "split" in agreement else 1
+    per_story = agreement.groupby("story", sort=False)[
+        ["an_max_r", "anchor_agreement_pct", "anchor_chance_pct", "map_abs_r_mean"]].mean()
+    parts = [f"{story}: AN max-PCC r {r.an_max_r:.2f} between the halves, anchored BN the "
              f"same for {r.anchor_agreement_pct:.0f} % of ANs (chance {r.anchor_chance_pct:.0f} %), "
-             f"matched maps |r| {r.map_abs_r_mean:.2f}" for r in agreement.itertuples()]
+             f"matched maps |r| {r.map_abs_r_mean:.2f}" for story, r in per_story.iterrows()]
+    if n_splits > 1:
+        parts[-1] += f" (means over {n_splits} random splits)"
     if seeds is not None and not seeds.empty:
         by = seeds.groupby("method", sort=False)["abs_r_mean"].mean() if "method" in seeds \
             else pd.Series({"": seeds["abs_r_mean"].mean()})

@@ -79,6 +79,11 @@ def test_predictive_and_reliability_readings():
         "x: AN max-PCC r 0.75 between the halves, anchored BN the same for 14 % of ANs "
         "(chance 6 %), matched maps |r| 0.19; across seeds the matched maps correlate at "
         "|r| 0.50 on average.")
+    two_splits = pd.concat([agreement.assign(split="s0"),
+                            agreement.assign(split="s1", an_max_r=0.65)])
+    assert reliability_reading(two_splits) == (
+        "x: AN max-PCC r 0.70 between the halves, anchored BN the same for 14 % of ANs "
+        "(chance 6 %), matched maps |r| 0.19 (means over 2 random splits).")
     by_method = pd.DataFrame({"method": ["vsdbn", "vsdbn", "canica"], "abs_r_mean": [0.4, 0.6, 0.9]})
     assert reliability_reading(agreement, by_method).endswith(
         "across seeds the matched maps correlate at |r| 0.50 (vsdbn), |r| 0.90 (canica) on "

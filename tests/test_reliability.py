@@ -257,3 +257,16 @@ def test_an_max_pairs_are_what_compare_runs_correlates(runs):
     np.testing.assert_array_equal(a, runs["pcc"]["pieman"].max(1))
     table = compare_runs(runs["a"], runs["b"]).set_index("story")
     assert table.an_max_r["pieman"] == pytest.approx(np.corrcoef(a, b)[0, 1])
+
+
+def test_split_half_agreement_stacks_the_splits(runs):
+    from anbn_utils.comparisons import split_half_agreement
+
+    table = split_half_agreement({"seed0": (runs["a"], runs["b"]), "seed1": (runs["b"], runs["a"])})
+    assert table.columns[0] == "split" and table.split.tolist() == ["seed0"] * 2 + ["seed1"] * 2
+    pd.testing.assert_frame_equal(table.iloc[:2, 1:].reset_index(drop=True),
+                                  compare_runs(runs["a"], runs["b"]))
+    pd.testing.assert_frame_equal(table.iloc[2:, 1:].reset_index(drop=True),
+                                  compare_runs(runs["b"], runs["a"]))
+    with pytest.raises(ParameterError, match="at least one pair"):
+        split_half_agreement({})
