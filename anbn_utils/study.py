@@ -11,6 +11,7 @@ overrides in the runner's ``--set`` syntax::
       untrained: [model=random:sentence-transformers/all-MiniLM-L6-v2]
       canica: [bn_method=canica, n_components=8]
       null: {base: phantom-null, set: []}   # a variant of another profile
+      halves: {set: [fit_half=1], stages: [04_coupling]}   # its own stages
 
 ``python -m anbn_utils.study verdict`` runs every variant through the same runner and
 notebooks into ``runs/study-<name>/<variant>/``.  The variants share one store of stages
@@ -53,11 +54,13 @@ _STUDY_KEYS = {"description", "base", "stages", "variants", "n_jobs"}
 @dataclass(frozen=True)
 class Variant:
     """One run of a study: a name, its profile (the study's base unless the variant names
-    another) and its ``--set`` overrides of that profile."""
+    another), its ``--set`` overrides of that profile and the stages it runs (the study's
+    unless the variant names its own)."""
 
     name: str
     overrides: tuple[str, ...] = ()
     base: str | None = None
+    stages: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -117,13 +120,24 @@ def load_study(study: str | os.PathLike) -> Study:
         if not str(name).replace("-", "_").isidentifier():
             raise ParameterError(f"{path}: variant name {name!r} must be a plain name "
                                  "(letters, digits, '-' and '_'): it names a folder")
-        own = None
+        own = own_stages = None
         if isinstance(overrides, dict):
-            unknown = sorted(set(overrides) - {"base", "set"})
+            unknown = sorted(set(overrides) - {"base", "set", "stages"})
             if unknown:
                 raise ParameterError(f"{path}: variant {name!r} has unknown key(s) {unknown}; "
-                                     "a variant is a list of overrides or {base: ..., set: [...]}")
-            own, overrides = overrides.get("base"), overrides.get("set")
+                                     "a variant is a list of overrides or {base: ..., set: "
+                                     "[...], stages: [...]}")
+            own, own_stages = overrides.get("base"), overrides.get("stages")
+            overrides = overrides.get("set")
+            if own_stages is not None:
+                if not isinstance(own_stages, list) or not own_stages:
+                    raise ParameterError(f"{path}: variant {name!r}: stages must be a list of "
+                                         f"stage names, not {own_stages!r}")
+                try:
+                    closure(own_stages)
+                except ParameterError as e:
+                    raise ParameterError(f"{path}: variant {name!r}: {e}") from None
+                own_stages = tuple(own_stages)
         if overrides is None:
             overrides = []
         if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
@@ -134,7 +148,8 @@ def load_study(study: str | os.PathLike) -> Study:
             resolve_params(apply_overrides(profile, overrides), declared)
         except ParameterError as e:
             raise ParameterError(f"{path}: variant {name!r}: {e}") from None
-        variants.append(Variant(str(name), tuple(overrides), locate(own) if own else None))
+        variants.append(Variant(str(name), tuple(overrides), locate(own) if own else None,
+                                own_stages))
     if not variants:
         raise ParameterError(f"{path}: the study has no variant")
     return Study(name=path.stem, path=path, base=base, variants=tuple(variants),
@@ -279,8 +294,9 @@ def run_study(study: str | os.PathLike | Study, *, study_dir: str | os.PathLike 
                                  f"{', '.join(sorted(names))}")
         chosen = [v for v in study.variants if v.name in variants]
     if overrides:
-        chosen = [Variant(v.name, (*overrides, *v.overrides), v.base) for v in chosen]
-    args = [(v.base or study.base, v, str(study_dir), study.stages, tuple(force), share)
+        chosen = [Variant(v.name, (*overrides, *v.overrides), v.base, v.stages) for v in chosen]
+    args = [(v.base or study.base, v, str(study_dir), v.stages or study.stages, tuple(force),
+             share)
             for v in chosen]
     t0 = time.perf_counter()
     log(f"study {study.name}: {len(chosen)} variant(s) into {study_dir}")
@@ -301,7 +317,8 @@ def run_study(study: str | os.PathLike | Study, *, study_dir: str | os.PathLike 
     write_json(study_dir / "study.json", {
         "study": study.name, "source": str(study.path), "base": study.base,
         "description": study.description, "wall_s": round(time.perf_counter() - t0, 1),
-        "variants": {v.name: {"base": v.base or study.base, "set": list(v.overrides)}
+        "variants": {v.name: {"base": v.base or study.base, "set": list(v.overrides),
+                              "stages": list(v.stages or study.stages or [])}
                      for v in study.variants},
         "rows": table.to_dict(orient="records")})
     return table

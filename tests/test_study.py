@@ -68,6 +68,14 @@ def test_shared_stages_are_computed_once_and_a_failure_stays_apart(study_file, t
     assert again.loc["broken", "status"] == "failed"
 
 
+def test_a_variant_runs_its_own_stages(study_file, tmp_path):
+    path = study_file({"real": [], "to_ans": {"set": [], "stages": ["02_ans"]}})
+    assert [v.stages for v in load_study(path).variants] == [None, ("02_ans",)]
+    run_study(path, study_dir=tmp_path / "s", variants=["to_ans"], log=lambda m: None)
+    done = sorted(p.parent.name for p in (tmp_path / "s" / "to_ans").glob("*/stage.json"))
+    assert done == ["01_data", "02_ans"]  # its stage and what that needs, not the study's
+
+
 def test_a_dask_cluster_gives_the_same_table(study_file, tmp_path):
     from distributed import LocalCluster
 
@@ -90,6 +98,10 @@ def test_bad_studies_fail_before_anything_runs(study_file, tmp_path):
         load_study(study_file({"bad": ["n_epochs=two"]}))
     with pytest.raises(ParameterError, match=r"unknown: \['variant'\]"):
         load_study(study_file({"real": []}, variant={}))
+    with pytest.raises(ParameterError, match=r"variant 'v': unknown stage '04_coupl'"):
+        load_study(study_file({"v": {"set": [], "stages": ["04_coupl"]}}))
+    with pytest.raises(ParameterError, match=r"variant 'v': stages must be a list"):
+        load_study(study_file({"v": {"set": [], "stages": "04_coupling"}}))
     with pytest.raises(ParameterError, match="must be a list of 'NAME=VALUE'"):
         load_study(study_file({"real": "n_epochs=2"}))
     with pytest.raises(RunError, match=r"no Dask scheduler answers at tcp://127.0.0.1:9"):
