@@ -16,6 +16,7 @@ sections named in :data:`SECTION_SHOTS` (chapter 05's Fig. 7:
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -198,6 +199,19 @@ def test_collapsed_code_opens_with_a_click(browser, page):
     tab.close()
     assert opened and visible, f"{page}: a click on the toggle did not show the code"
     assert box and box["height"] > 0
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_no_library_paths_in_the_page_or_its_download(page):
+    """A warning or log line of a library names its file in ``site-packages``: neither the
+    page nor the notebook its download button gives (``_sources/``) shows one."""
+    html, source = HTML / f"{page}.html", HTML / "_sources" / f"{page}.ipynb"
+    assert source.is_file(), f"{page}: the page's download ({source.name}) is missing"
+    for path in (html, source):
+        text = path.read_text(encoding="utf-8")
+        found = [" ".join(text[max(0, m.start() - 60):m.end() + 60].split())
+                 for m in re.finditer("site-packages", text)]
+        assert found == [], f"{path.relative_to(HTML)}: {len(found)} library path(s): {found[:2]}"
 
 
 def test_equations_and_embedded_views_render(browser):
