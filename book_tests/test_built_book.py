@@ -16,8 +16,10 @@ sections named in :data:`SECTION_SHOTS` (chapter 05's Fig. 7:
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -212,6 +214,26 @@ def test_no_library_paths_in_the_page_or_its_download(page):
         found = [" ".join(text[max(0, m.start() - 60):m.end() + 60].split())
                  for m in re.finditer("site-packages", text)]
         assert found == [], f"{path.relative_to(HTML)}: {len(found)} library path(s): {found[:2]}"
+
+
+def test_the_repository_button_links_to_the_repository(browser):
+    """The address is the build's (``book/_ext/anbn_book.py``, the same environment as the
+    build's in ``make book`` and in CI); without one there is no button, and never Jupyter
+    Book's default address."""
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    try:
+        from anbn_book import _git_remote, repository_url
+    finally:
+        sys.path.remove(str(ROOT / "book" / "_ext"))
+    url = repository_url(os.environ, _git_remote(ROOT))
+    tab = browser.new_page(viewport=VIEWPORT)
+    tab.goto((HTML / "book" / "intro.html").as_uri(), wait_until="load")
+    buttons = tab.locator("a.btn-source-repository-button").evaluate_all(
+        "links => links.map(a => a.href)")
+    default = tab.locator('a[href*="executablebooks/jupyter-book"]').count()
+    tab.close()
+    assert buttons == ([url] if url else []), (url, buttons)
+    assert default == 0
 
 
 def test_equations_and_embedded_views_render(browser):
