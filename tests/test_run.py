@@ -348,7 +348,7 @@ def test_runs_sharing_a_store_compute_each_stage_once(tmp_path, cache_dir, capsy
     profile = _profile(tmp_path, cache_dir)
     a = run(profile, run_dir=tmp_path / "study" / "a", **kwargs)
     log_a = capsys.readouterr().out
-    assert "dataset: generating" in log_a and "01_data: done" in log_a
+    assert "dataset: generating" in log_a and "01_data: running: done in " in log_a
     b = run(profile, run_dir=tmp_path / "study" / "b", **kwargs)
     log_b = capsys.readouterr().out
     assert "dataset: up to date (shared" in log_b

@@ -87,7 +87,7 @@ def test_the_workflow_installs_and_builds_as_the_readme_says():
     assert not [c for c in commands if re.search(r"\bpip\b|\bconda\b|playwright install", c)]
     # the README's Python
     version = re.search(r"Python (3\.\d+)", readme)[1]
-    assert build["container"] == f"python:{version}-bookworm"
+    assert build["container"]["image"] == f"python:{version}-bookworm"
     assert f"python={version}" in (ROOT / "environment.yml").read_text()
 
 

@@ -200,10 +200,19 @@ def _compute(stage, params, h, hashes, prof, root, run_dir, entry, notebook_dir,
         shutil.rmtree(checkpoints, ignore_errors=True)
     t0 = time.perf_counter()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+    def end(msg: str) -> None:
+        """End the stage's line, opened by :func:`run` (one line per stage); with
+        papermill's bar, which has lines of its own, write a line of its own."""
+        if progress:
+            _log(f"{stage.name}{msg}")
+        else:
+            print(msg, flush=True)
+
     try:
         partial = _execute(stage, params, run_dir, notebook_dir, progress)
     except BaseException:
-        print(": failed", flush=True)  # ends the stage's line; the error follows
+        end(": failed")  # the error follows
         raise
     wall = time.perf_counter() - t0
     write_json(partial / STAMP, {
@@ -216,7 +225,7 @@ def _compute(stage, params, h, hashes, prof, root, run_dir, entry, notebook_dir,
     entry.parent.mkdir(parents=True, exist_ok=True)
     replace_dir(partial, entry)
     shutil.rmtree(checkpoints, ignore_errors=True)
-    print(f": done in {wall:.1f} s", flush=True)
+    end(f": done in {wall:.1f} s")
 
 
 def run(
@@ -315,7 +324,8 @@ def run(
                     replace_dir(entry, final, link=True)
                     why = f"reused from {entry} (computed by {read_json(entry / STAMP)['run']})"
                 # one line per stage: a stage that runs ends its line when it is done
-                _log(f"{stage.name}: {why}", end="" if not done else "\n")
+                # (papermill's bar, when shown, goes on lines of its own)
+                _log(f"{stage.name}: {why}", end="" if not (done or progress) else "\n")
                 if not done:
                     _compute(stage, params, h, hashes, prof, root, run_dir, entry, notebook_dir,
                              progress, forced=stage.name in force)
