@@ -107,6 +107,9 @@ def test_page_loads_offline_and_completely(browser, page):
     figures = tab.locator(FIGURES).count()
     overflow = tab.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     too_wide = tab.evaluate(WIDER_THAN_THE_COLUMN)
+    # and with every collapsed block open, as a reader who opens them sees the page
+    tab.evaluate("document.querySelectorAll('article details').forEach(d => d.open = true)")
+    too_wide += [f"(opened) {e}" for e in tab.evaluate(WIDER_THAN_THE_COLUMN)]
     tab.close()
     assert overflow <= 0, f"{page}: the page is {overflow} px wider than the window"
     assert too_wide == [], f"{page}: {len(too_wide)} element(s) wider than the content " \
