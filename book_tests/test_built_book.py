@@ -2,13 +2,24 @@
 
 Run after ``make book`` (``make check-book``; ``.ci/run`` does both).  Every page of the
 table of contents loads from disk with no console error and no request outside the book,
-every image and embedded view loads, equations render; a screenshot of each page goes to
-``_build/screenshots/``.
+every image and embedded view loads, equations render, nothing is wider than the content
+column (except inside a box that scrolls); every figure of a chapter is large enough to
+read and has a caption, and its collapsed code opens with a click.
+
+Screenshots go to ``_build/screenshots/``: ``<page>_top.png`` (the window a reader sees
+first, 1280 x 1000 px) and ``<page>_full.png`` (the whole page) for every page, where
+``<page>`` is the page's path with ``/`` as ``_`` (the landing page
+``book_intro_top.png``, a chapter's top ``book_executed_02_ans_top.png``), and the
+sections named in :data:`SECTION_SHOTS` (chapter 05's Fig. 7:
+``book_executed_05_pos_fig7.png``).
 """
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +29,17 @@ ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+#: The window every page is checked in (a laptop's).
+VIEWPORT = {"width": 1280, "height": 1000}
+#: The least width (CSS px, in :data:`VIEWPORT`) at which a chapter's figure is shown: a
+#: figure drawn for the page and squeezed below it (a narrow column, a grid of panels
+#: scaled down) cannot be read.
+MIN_FIGURE_WIDTH_PX = 300
+#: Sections screenshotted on their own, by page: ``{name: the start of its heading}``.
+SECTION_SHOTS = {"book/executed/05_pos": {"fig7": "Fig. 7"}}
+#: A chapter's figures: the images its cells drew (Sphinx copies them to ``_images/``).
+FIGURES = 'article img[src*="_images/"]'
 
 
 #: Figures each chapter of the default book (two stories) is meant to show, as images in
@@ -61,7 +83,7 @@ def browser():
 def test_page_loads_offline_and_completely(browser, page):
     path = HTML / f"{page}.html"
     assert path.is_file(), f"{path} missing from the built book"
-    tab = browser.new_page(viewport={"width": 1280, "height": 1000})
+    tab = browser.new_page(viewport=VIEWPORT)
     errors, outside = [], []
     tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     tab.on("pageerror", lambda e: errors.append(str(e)))
@@ -70,20 +92,151 @@ def test_page_loads_offline_and_completely(browser, page):
     tab.goto(path.as_uri(), wait_until="load")
     tab.wait_for_timeout(800)
     SHOTS.mkdir(parents=True, exist_ok=True)
-    tab.screenshot(path=SHOTS / f"{page.replace('/', '_')}.png", full_page=False)
+    stem = page.replace("/", "_")
+    tab.screenshot(path=SHOTS / f"{stem}_top.png", full_page=False)
+    tab.screenshot(path=SHOTS / f"{stem}_full.png", full_page=True)
+    for name, heading in SECTION_SHOTS.get(page, {}).items():
+        section = tab.locator("article section").filter(
+            has=tab.locator(f"xpath=./*[self::h1 or self::h2 or self::h3]"
+                            f"[starts-with(normalize-space(), '{heading}')]"))
+        assert section.count() == 1, f"{page}: no single section headed {heading!r}"
+        section.screenshot(path=SHOTS / f"{stem}_{name}.png")
     broken = tab.evaluate("Array.from(document.images)"
                           ".filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
     raw_math = tab.evaluate("document.querySelectorAll('.math:not(:has(mjx-container))').length")
-    figures = tab.evaluate("document.querySelectorAll('article img[src*=\"_images/\"]').length")
+    figures = tab.locator(FIGURES).count()
     overflow = tab.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    too_wide = tab.evaluate(WIDER_THAN_THE_COLUMN)
+    # and with every collapsed block open, as a reader who opens them sees the page
+    tab.evaluate("document.querySelectorAll('article details').forEach(d => d.open = true)")
+    too_wide += [f"(opened) {e}" for e in tab.evaluate(WIDER_THAN_THE_COLUMN)]
     tab.close()
     assert overflow <= 0, f"{page}: the page is {overflow} px wider than the window"
+    assert too_wide == [], f"{page}: {len(too_wide)} element(s) wider than the content " \
+        f"column, outside any box that scrolls: {too_wide[:5]}"
     assert figures >= MIN_FIGURES.get(page, 0), \
         f"{page}: {figures} figure(s), at least {MIN_FIGURES[page]} expected"
     assert errors == [], f"{page}: console errors {errors[:3]}"
     assert outside == [], f"{page}: requests outside the book {outside[:3]}"
     assert broken == [], f"{page}: images that did not load {broken[:3]}"
     assert raw_math == 0, f"{page}: {raw_math} equation(s) not rendered by MathJax"
+
+
+#: Elements of the article reaching past its left or right edge, unless a box between them
+#: and the article scrolls sideways (``overflow-x: auto`` or ``scroll``: a wide table or
+#: code block the reader scrolls).  Hidden elements (closed toggles) have no box.
+WIDER_THAN_THE_COLUMN = """() => {
+  const article = document.querySelector('article');
+  if (!article) return ['no <article> on the page'];
+  const col = article.getBoundingClientRect();
+  const scrolls = el => {
+    for (let a = el.parentElement; a && a !== article; a = a.parentElement) {
+      if (['auto', 'scroll'].includes(getComputedStyle(a).overflowX)) return true;
+    }
+    return false;
+  };
+  const name = el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+    (el.classList.length ? '.' + Array.from(el.classList).join('.') : '');
+  const out = [];
+  for (const el of article.querySelectorAll('*')) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) continue;
+    if ((r.right > col.right + 1 || r.left < col.left - 1) && !scrolls(el)) {
+      out.push(`${name(el)} [${Math.round(r.left)}, ${Math.round(r.right)}] px, ` +
+               `column [${Math.round(col.left)}, ${Math.round(col.right)}] px`);
+    }
+  }
+  return out;
+}"""
+
+
+def _chapter(browser, page):
+    tab = browser.new_page(viewport=VIEWPORT)
+    tab.goto((HTML / f"{page}.html").as_uri(), wait_until="load")
+    tab.wait_for_timeout(500)
+    return tab
+
+
+#: The chapters: the executed notebooks of the table of contents.
+CHAPTERS = [p for p in _pages() if p.startswith("book/executed/")]
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_figures_are_large_enough_to_read(browser, page):
+    tab = _chapter(browser, page)
+    widths = tab.locator(FIGURES).evaluate_all(
+        "imgs => imgs.map(i => [i.getAttribute('src').split('/').pop().slice(0, 12),"
+        " Math.round(i.getBoundingClientRect().width)])")
+    tab.close()
+    assert len(widths) >= MIN_FIGURES.get(page, 0)
+    small = [(src, w) for src, w in widths if w < MIN_FIGURE_WIDTH_PX]
+    assert small == [], f"{page}: figure(s) shown narrower than {MIN_FIGURE_WIDTH_PX} px " \
+        f"in a {VIEWPORT['width']} px window: {small}"
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_every_figure_has_a_caption(browser, page):
+    tab = _chapter(browser, page)
+    uncaptioned = tab.locator(FIGURES).evaluate_all(
+        "imgs => imgs.filter(i => { const f = i.closest('figure');"
+        " const c = f && f.querySelector('figcaption');"
+        " return !(c && c.textContent.trim()); })"
+        ".map(i => i.getAttribute('src').split('/').pop().slice(0, 12))")
+    total = tab.locator(FIGURES).count()
+    tab.close()
+    assert total >= MIN_FIGURES.get(page, 0)
+    assert uncaptioned == [], f"{page}: {len(uncaptioned)} of {total} figure(s) not in a " \
+        f"<figure> with a caption: {uncaptioned}"
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_collapsed_code_opens_with_a_click(browser, page):
+    tab = _chapter(browser, page)
+    toggle = tab.locator("article details.hide.above-input").first
+    assert toggle.count() == 1, f"{page}: no collapsed code cell"
+    code = toggle.locator(".cell_input pre").first
+    assert code.count() == 1 and code.text_content().strip(), f"{page}: the toggle holds no code"
+    assert not code.is_visible(), f"{page}: the code is shown before the click"
+    toggle.locator("summary").first.click()
+    tab.wait_for_timeout(300)
+    opened, visible = toggle.evaluate("d => d.open"), code.is_visible()
+    box = code.bounding_box()
+    tab.close()
+    assert opened and visible, f"{page}: a click on the toggle did not show the code"
+    assert box and box["height"] > 0
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_no_library_paths_in_the_page_or_its_download(page):
+    """A warning or log line of a library names its file in ``site-packages``: neither the
+    page nor the notebook its download button gives (``_sources/``) shows one."""
+    html, source = HTML / f"{page}.html", HTML / "_sources" / f"{page}.ipynb"
+    assert source.is_file(), f"{page}: the page's download ({source.name}) is missing"
+    for path in (html, source):
+        text = path.read_text(encoding="utf-8")
+        found = [" ".join(text[max(0, m.start() - 60):m.end() + 60].split())
+                 for m in re.finditer("site-packages", text)]
+        assert found == [], f"{path.relative_to(HTML)}: {len(found)} library path(s): {found[:2]}"
+
+
+def test_the_repository_button_links_to_the_repository(browser):
+    """The address is the build's (``book/_ext/anbn_book.py``, the same environment as the
+    build's in ``make book`` and in CI); without one there is no button, and never Jupyter
+    Book's default address."""
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    try:
+        from anbn_book import _git_remote, repository_url
+    finally:
+        sys.path.remove(str(ROOT / "book" / "_ext"))
+    url = repository_url(os.environ, _git_remote(ROOT))
+    tab = browser.new_page(viewport=VIEWPORT)
+    tab.goto((HTML / "book" / "intro.html").as_uri(), wait_until="load")
+    buttons = tab.locator("a.btn-source-repository-button").evaluate_all(
+        "links => links.map(a => a.href)")
+    default = tab.locator('a[href*="executablebooks/jupyter-book"]').count()
+    tab.close()
+    assert buttons == ([url] if url else []), (url, buttons)
+    assert default == 0
 
 
 def test_equations_and_embedded_views_render(browser):

@@ -348,7 +348,7 @@ def test_runs_sharing_a_store_compute_each_stage_once(tmp_path, cache_dir, capsy
     profile = _profile(tmp_path, cache_dir)
     a = run(profile, run_dir=tmp_path / "study" / "a", **kwargs)
     log_a = capsys.readouterr().out
-    assert "dataset: generating" in log_a and "01_data: done" in log_a
+    assert "dataset: generating" in log_a and "01_data: running: done in " in log_a
     b = run(profile, run_dir=tmp_path / "study" / "b", **kwargs)
     log_b = capsys.readouterr().out
     assert "dataset: up to date (shared" in log_b
@@ -432,3 +432,37 @@ def test_the_book_shows_one_parameters_block_and_collapsed_code():
                                                 "n = 5  # a count", 'mode = "a"  # a choice']
     assert [c.metadata.get("tags", []) for c in cells[1:]] == [
         ["parameters"], ["injected-parameters", "remove-cell"], ["remove-input"], ["hide-input"]]
+
+
+def test_a_run_is_quiet(tmp_path, cache_dir, tiny_bert_dir, capfd):
+    """The runner's log has one line per stage and nothing else: no kernel log
+    (``IPKernelApp``), no library warning (they name a file in ``site-packages``), no
+    progress bar; the executed notebooks hold no warning either (nothing on stderr).
+    02_ans imports transformers in its kernel, which imports tqdm.auto: in a kernel
+    without ipywidgets that warned at every run."""
+    run_dir = tmp_path / "run"
+    capfd.readouterr()
+    run(_profile(tmp_path, cache_dir, model=str(tiny_bert_dir)), run_dir=run_dir,
+        stages=["02_ans"], publish=False, progress=False)
+    out, err = capfd.readouterr()
+    for noise in ("IPKernelApp", "site-packages", "%|", "Warning"):
+        assert noise not in out + err, (noise, out + err)
+    assert err == ""
+    lines = out.splitlines()
+    assert [line.split("] ", 1)[1].split(":")[0] for line in lines] == \
+        ["dataset", "01_data", "02_ans"], out
+    assert all(": done in " in line for line in lines[1:]), out
+    for stage in ("01_data", "02_ans"):
+        nb = json.loads((run_dir / stage / f"{stage}.ipynb").read_text())
+        outputs = [o for cell in nb["cells"] for o in cell.get("outputs", [])]
+        assert outputs, stage
+        assert "site-packages" not in json.dumps(outputs), stage
+        assert [o for o in outputs if o.get("name") == "stderr"] == [], stage
+
+    # the kernels' filters come after the caller's own, and the caller's settings win
+    from anbn_utils.runner.execute import KERNEL_WARNING_FILTERS, kernel_env
+
+    env = kernel_env({"PYTHONWARNINGS": "error::DeprecationWarning", "TQDM_DISABLE": "0"})
+    assert env["PYTHONWARNINGS"].split(",") == ["error::DeprecationWarning",
+                                                *KERNEL_WARNING_FILTERS]
+    assert env["TQDM_DISABLE"] == "0" and env["TRANSFORMERS_VERBOSITY"] == "error"

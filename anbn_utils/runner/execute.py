@@ -50,14 +50,58 @@ from .stages import (
 )
 from .state import STAMP, manifest, replace_dir, stage_status
 
-__all__ = ["check", "publish_notebooks", "reader_view", "run"]
+__all__ = ["check", "kernel_env", "publish_notebooks", "reader_view", "run"]
 
 #: Names ``--force`` takes besides the stages.
 FORCE_EXTRA = ("dataset",)
 
 
-def _log(msg: str) -> None:
-    print(f"[anbn {datetime.now():%H:%M:%S}] {msg}", flush=True)
+#: Defaults of the notebooks' kernels' environment (a variable the caller set wins): the
+#: runner shows no cell output, so a library's progress bars and info logs would only fill
+#: the executed notebooks.  ``TRANSFORMERS_VERBOSITY`` and ``HF_HUB_DISABLE_PROGRESS_BARS``
+#: hold in the runner's own process too (generating the phantom loads the model there).
+KERNEL_ENV = {
+    "TRANSFORMERS_VERBOSITY": "error",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TQDM_DISABLE": "1",  # the default of bars the package does not switch itself
+}
+
+#: Warning filters added to the kernels' ``PYTHONWARNINGS`` (``action:message:category:
+#: module``, the message matched from its start), each a warning about something the
+#: notebooks do not use.
+KERNEL_WARNING_FILTERS = (
+    # transformers and huggingface_hub import tqdm.auto, which in a kernel looks for
+    # ipywidgets to draw bars as widgets; the notebooks draw no bars (text ones are used)
+    "ignore:IProgress not found:Warning:tqdm.auto",
+)
+
+
+def kernel_env(environ: dict[str, str]) -> dict[str, str]:
+    """The environment a notebook's kernel starts with: ``environ`` over :data:`KERNEL_ENV`,
+    with :data:`KERNEL_WARNING_FILTERS` after the caller's own ``PYTHONWARNINGS`` (later
+    filters take precedence, and these match only their own warnings)."""
+    env = {**KERNEL_ENV, **environ}
+    env["PYTHONWARNINGS"] = ",".join(
+        [w for w in environ.get("PYTHONWARNINGS", "").split(",") if w]
+        + list(KERNEL_WARNING_FILTERS))
+    return env
+
+
+def _kernel_manager():
+    """Jupyter's kernel manager, starting each kernel with :func:`kernel_env` (explicitly,
+    so the runner's own environment is left as it is)."""
+    from jupyter_client import AsyncKernelManager
+
+    class QuietKernelManager(AsyncKernelManager):
+        async def _async_pre_start_kernel(self, **kw):
+            kw["env"] = kernel_env(kw.get("env") or dict(os.environ))
+            return await super()._async_pre_start_kernel(**kw)
+
+    return QuietKernelManager
+
+
+def _log(msg: str, end: str = "\n") -> None:
+    print(f"[anbn {datetime.now():%H:%M:%S}] {msg}", end=end, flush=True)
 
 
 def _versions() -> dict[str, str]:
@@ -141,6 +185,7 @@ def _execute(stage: Stage, params: dict[str, Any], run_dir: Path, notebook_dir: 
             # local TCP sockets are unencrypted; IPC sockets would collide between kernels
             # started at once); the notebook's errors come back through papermill
             extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            kernel_manager_class=_kernel_manager(),
         )
     except papermill.PapermillExecutionError as e:
         raise _failure(stage, e, out) from None
@@ -155,7 +200,20 @@ def _compute(stage, params, h, hashes, prof, root, run_dir, entry, notebook_dir,
         shutil.rmtree(checkpoints, ignore_errors=True)
     t0 = time.perf_counter()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    partial = _execute(stage, params, run_dir, notebook_dir, progress)
+
+    def end(msg: str) -> None:
+        """End the stage's line, opened by :func:`run` (one line per stage); with
+        papermill's bar, which has lines of its own, write a line of its own."""
+        if progress:
+            _log(f"{stage.name}{msg}")
+        else:
+            print(msg, flush=True)
+
+    try:
+        partial = _execute(stage, params, run_dir, notebook_dir, progress)
+    except BaseException:
+        end(": failed")  # the error follows
+        raise
     wall = time.perf_counter() - t0
     write_json(partial / STAMP, {
         "stage": stage.name, "hash": h, "params": params, "profile": prof["name"],
@@ -167,7 +225,7 @@ def _compute(stage, params, h, hashes, prof, root, run_dir, entry, notebook_dir,
     entry.parent.mkdir(parents=True, exist_ok=True)
     replace_dir(partial, entry)
     shutil.rmtree(checkpoints, ignore_errors=True)
-    _log(f"{stage.name}: done in {wall:.1f} s")
+    end(f": done in {wall:.1f} s")
 
 
 def run(
@@ -233,8 +291,8 @@ def run(
     problems, _ = preflight(prof, {s.name: per_stage[s.name] for s in selected}, declared)
     if problems:
         raise RunError(_report(problems, f"profile {prof['path']}"))
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    for name in ("TRANSFORMERS_VERBOSITY", "HF_HUB_DISABLE_PROGRESS_BARS"):
+        os.environ.setdefault(name, KERNEL_ENV[name])
     with run_lock(run_dir):
         tasks = stage_values(declared["01_data"], per_stage["01_data"]).get("tasks") or ()
         store = (run_dir.parent / ".store" if store is True else
@@ -265,7 +323,9 @@ def run(
                 if done and entry != final and final.resolve() != entry.resolve():
                     replace_dir(entry, final, link=True)
                     why = f"reused from {entry} (computed by {read_json(entry / STAMP)['run']})"
-                _log(f"{stage.name}: {why}")
+                # one line per stage: a stage that runs ends its line when it is done
+                # (papermill's bar, when shown, goes on lines of its own)
+                _log(f"{stage.name}: {why}", end="" if not (done or progress) else "\n")
                 if not done:
                     _compute(stage, params, h, hashes, prof, root, run_dir, entry, notebook_dir,
                              progress, forced=stage.name in force)

@@ -9,8 +9,15 @@
   Jupyter Book 1) adds its inline configuration script once per read of the environment;
   Jupyter Book reads it twice, so each page declared ``const THEBE_JS_URL`` twice and the
   browser logged a SyntaxError.  Each script is kept once (first occurrence).
+- The repository button links to the repository the book is built from, read from that
+  build (GitHub Actions' ``GITHUB_SERVER_URL``/``GITHUB_REPOSITORY``, else the clone's
+  ``origin``), so no address is typed anywhere; with neither (a clone of a local folder)
+  the book has no such button.  Credentials in a remote's address never reach the page.
 """
 
+import os
+import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -45,7 +52,37 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
     context["script_files"] = kept
 
 
+def repository_url(environ, remote: str | None = None) -> str | None:
+    """The web address of the repository: ``environ``'s GitHub Actions variables, else the
+    git ``remote`` (``https://host/owner/name`` or ``git@host:owner/name``, without its
+    credentials or ``.git``); ``None`` for anything else (a local path)."""
+    server, repo = environ.get("GITHUB_SERVER_URL"), environ.get("GITHUB_REPOSITORY")
+    if server and repo:
+        return f"{server.rstrip('/')}/{repo}"
+    match = (re.fullmatch(r"(?:https?|ssh|git)://(?:[^@/]*@)?([^/:]+)(?::\d+)?/(.+?)(?:\.git)?/?",
+                          remote or "")
+             or re.fullmatch(r"[^@/:]+@([^/:]+):(.+?)(?:\.git)?/?", remote or ""))
+    return f"https://{match[1]}/{match[2]}" if match else None
+
+
+def _git_remote(root) -> str | None:
+    try:
+        out = subprocess.run(["git", "-C", str(root), "config", "--get", "remote.origin.url"],
+                             capture_output=True, text=True, check=False)
+    except OSError:
+        return None
+    return out.stdout.strip() or None
+
+
+def _repository_button(app, config):
+    url = repository_url(os.environ, _git_remote(app.srcdir))
+    if url:
+        config.html_theme_options = {**config.html_theme_options, "repository_url": url,
+                                     "use_repository_button": True}
+
+
 def setup(app):
     app.add_role("value", _value_role)
+    app.connect("config-inited", _repository_button)
     app.connect("html-page-context", _dedupe_scripts)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
