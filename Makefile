@@ -34,7 +34,7 @@ notebooks: venv
 	$(BIN)/python -m anbn_utils.run --profile $(PROFILE) --no-progress --prune-store
 
 html: venv
-	$(BIN)/jupyter-book build --warningiserror --keep-going .
+	$(BIN)/jupyter-book build --warningiserror --keep-going --quiet .
 
 # The downloader tests run the real DataLad (installed in the venv) and git-annex, a
 # system program: Debian's package (`apt-get install git-annex`; .ci/run installs it).
