@@ -119,6 +119,8 @@ FIGURES: tuple[BookFigure, ...] = (
       artifact="03_bns/maps_layer3.nii.gz"),
     F("fig-03-bn-detail", "03_bns", "One BN's map in detail",
       artifact="03_bns/maps_layer3.nii.gz"),
+    F("fig-03-bn-view", "03_bns", "One BN's map, interactive",
+      artifact="03_bns/maps_layer3.nii.gz"),
     F("fig-03-bn-timecourses", "03_bns", "Temporal activations of BNs", ("Fig. 3",),
       artifact="03_bns/mean_timecourses_<story>.npy"),
     F("fig-04-an-max", "04_coupling", "The ANs' maximal synchronization with the BNs",

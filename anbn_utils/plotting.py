@@ -218,7 +218,8 @@ def plot_an_distributions(activations: np.ndarray, *, title: str = "") -> plt.Fi
 
 
 def plot_network_maps(maps_img, names: list[str], *, highlight: dict[int, str] | None = None,
-                      threshold: float = 0.2, title: str = "") -> plt.Figure:
+                      threshold: float = 0.2, vmax: float = 1.0, numbered: bool = True,
+                      colorbar_label: str | None = None, title: str = "") -> plt.Figure:
     """Glass-brain mosaic of spatial maps (a 4D image, one volume per network).
 
     Parameters
@@ -229,7 +230,13 @@ def plot_network_maps(maps_img, names: list[str], *, highlight: dict[int, str] |
     highlight : dict, optional
         Volume index -> a label added to its title (e.g. the AN that drives it).
     threshold : float
-        Values below it are not shown (the maps are drawn on a 0-1 scale, peak 1).
+        Values below it are not shown.
+    vmax : float
+        Top of the colour scale, shared by all maps (one colour bar); the bottom is zero.
+    numbered : bool
+        Prefix each title with the volume's 0-based index.
+    colorbar_label : str, optional
+        Default: the maps as a fraction of their peak, shown above ``threshold``.
     """
     from nilearn import image, plotting
 
@@ -242,14 +249,14 @@ def plot_network_maps(maps_img, names: list[str], *, highlight: dict[int, str] |
         if i >= n:
             ax.axis("off")
             continue
-        label = f"{i}: {names[i]}"
+        label = f"{i}: {names[i]}" if numbered else names[i]
         if highlight and i in highlight:
             label += f"\n<- {highlight[i]}"
         plotting.plot_glass_brain(image.index_img(maps_img, i), axes=ax, display_mode="lzr",
-                                  title=None, threshold=threshold, vmin=0.0, vmax=1.0,
+                                  title=None, threshold=threshold, vmin=0.0, vmax=vmax,
                                   cmap="inferno", colorbar=False, annotate=False, black_bg=False)
         ax.set_title(label, fontsize=SMALL, color="tab:red" if highlight and i in highlight else "k")
-    _shared_colorbar(fig, 0.0, 1.0, label=f"map / peak (shown above {threshold})")
+    _shared_colorbar(fig, 0.0, vmax, label=colorbar_label or f"map / peak (shown above {threshold})")
     fig.suptitle(title, fontsize=SMALL, y=1.0 + 0.08 / rows)
     return fig
 
