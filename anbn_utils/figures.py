@@ -35,10 +35,23 @@ __all__ = ["FIGURES", "PAPER_FIGURES", "PAPER_STORIES", "BookFigure", "by_paper_
            "caption", "figure", "glue_key", "min_displayed_fontsize", "paper_figure",
            "readme_table", "reproduce_command", "run_profile", "show_figure"]
 
-#: The paper's figures that have data (Fig. 1 is the framework's diagram), in its order.
-PAPER_FIGURES = ("Fig. 2", "Fig. 3", "Fig. 4", "Fig. 5", "Fig. 6", "Fig. 7", "Fig. 8",
-                 "Fig. 9", "Fig. 10", "Supp. Fig. 1", "Supp. Fig. 2", "Supp. Fig. 3",
-                 "Supp. Fig. 4")
+#: The paper's figures that have data (Fig. 1 is the framework's diagram), in its order,
+#: with what each shows (from its caption).
+PAPER_FIGURES = {
+    "Fig. 2": "The definitions of an AN and its activation in BERT",
+    "Fig. 3": "The definitions of a BN and its activation in fMRI (VS-DBN)",
+    "Fig. 4": "The ANs' maximal PCC to BNs: distribution, mean per layer, % below 0.25",
+    "Fig. 5": "The BNs' maximal PCC to ANs, and the layers of the ANs BNs anchor",
+    "Fig. 6": "The number of ANs anchored by each BN; the most anchored BNs' maps",
+    "Fig. 7": "The part-of-speech tags of ANs in each story, and their difference",
+    "Fig. 8": "The best synchronized BN-AN pair in each layer, Pie Man",
+    "Fig. 9": "The best synchronized BN-AN pair in each layer, Shapes",
+    "Fig. 10": "The part-of-speech distribution of three exemplar ANs, Pie Man",
+    "Supp. Fig. 1": "The part-of-speech distributions of the best pair of each layer, Pie Man",
+    "Supp. Fig. 2": "The part-of-speech distributions of the best pair of each layer, Shapes",
+    "Supp. Fig. 3": "The top query-key pairs of each layer's best AN on the transcript, Pie Man",
+    "Supp. Fig. 4": "The top query-key pairs of each layer's best AN on the transcript, Shapes",
+}
 
 #: The paper's stories in its order (Pie Man, Shapes): the i-th paper figure of a
 #: per-story entry is this story's.  Shapes is ``shapessocial`` or ``shapesphysical``.

@@ -630,7 +630,7 @@ def plot_peak_slices(pairs: pd.DataFrame, maps_img, *, title: str = "") -> plt.F
 
 def _max_of(maps_img, volumes) -> float:
     """The largest value of the given volumes of a 4D image (a shared colour scale)."""
-    data = np.asarray(maps_img.dataobj)[..., sorted(set(int(v) for v in volumes))]
+    data = np.asarray(maps_img.dataobj)[..., sorted({int(v) for v in volumes})]
     return float(data.max()) if data.size and data.max() > 0 else 1.0
 
 

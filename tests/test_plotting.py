@@ -113,8 +113,14 @@ def test_figures_are_legible_at_the_books_width():
     """The figures were up to 16 in wide with 5.5-7 pt text: shown in the book's ~800 px
     column, tick labels and annotations were 3-5 pt."""
     from anbn_utils.figures import min_displayed_fontsize
-    from anbn_utils.plotting import (plot_an_heatmaps, plot_exemplars, plot_fig4, plot_fig5,
-                                     plot_over_representation, plot_qk_decomposition)
+    from anbn_utils.plotting import (
+        plot_an_heatmaps,
+        plot_exemplars,
+        plot_fig4,
+        plot_fig5,
+        plot_over_representation,
+        plot_qk_decomposition,
+    )
     from anbn_utils.pos import TAGS
 
     rng = np.random.default_rng(0)
