@@ -348,31 +348,36 @@ def plot_fig5(results: dict, n_layers: int, *, title: str = "") -> plt.Figure:
 
 def plot_category_heatmap(matrix: np.ndarray, labels, *, ax=None, title: str = "",
                           diverging: bool = False, fmt: str = "{:.0f}",
-                          colorbar_label: str = "") -> plt.Axes:
+                          colorbar_label: str = "", annotate_all: bool = False,
+                          gamma: float = 1.0) -> plt.Axes:
     """A 17 x 17 (query tag x key tag) matrix as an annotated heatmap (NaN cells in grey).
 
     Sequential values in viridis, signed ones (``diverging``) in blue-white-red around
     zero (colour-blind safe); cells of at least a quarter of the largest magnitude are
-    annotated, in white on dark cells.
+    annotated (every non-zero cell with ``annotate_all``), in white on dark cells.
+    ``gamma`` below one spreads the colours of small sequential values (a power scale,
+    ``matplotlib.colors.PowerNorm``; the colour bar shows it).
     """
-    from matplotlib.colors import Normalize
+    from matplotlib.colors import Normalize, PowerNorm
 
     if ax is None:
         _, ax = plt.subplots(figsize=(WIDTH, 9.5), layout="constrained")
     finite = np.isfinite(matrix)
     lim = (np.abs(matrix[finite]).max() if finite.any() else 0.0) or 1.0
     cmap = plt.get_cmap("RdBu_r" if diverging else "viridis").with_extremes(bad="0.85")
-    norm = Normalize(-lim if diverging else 0, lim)
+    norm = (Normalize(-lim, lim) if diverging else
+            Normalize(0, lim) if gamma == 1 else PowerNorm(gamma, 0, lim))
     im = ax.imshow(np.ma.masked_invalid(matrix), cmap=cmap, norm=norm)
     ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=10)
     ax.set_yticks(range(len(labels)), labels, fontsize=10)
     ax.set_xlabel("key tag", fontsize=10)
     ax.set_ylabel("query tag", fontsize=10)
     for (i, j), v in np.ndenumerate(matrix):
-        if np.isfinite(v) and abs(v) >= 0.25 * lim and v != 0:
+        if np.isfinite(v) and v != 0 and (annotate_all or abs(v) >= 0.25 * lim):
             r, g, b, _ = cmap(norm(v))
             dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5
-            ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=SMALL,
+            ax.text(j, i, fmt.format(v), ha="center", va="center",
+                    fontsize=SMALL if annotate_all else 10,
                     color="white" if dark else "black")
     bar = ax.figure.colorbar(im, ax=ax, shrink=0.7)
     bar.ax.tick_params(labelsize=10)
