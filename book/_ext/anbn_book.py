@@ -67,6 +67,19 @@ def _resolver(env) -> Resolver:
     return Resolver(root=root, run_file=root / "book" / "executed" / "RUN.txt")
 
 
+def table_columns(spec: str | None, available: list[str]) -> list[str]:
+    """The columns a ``{tsv-table}`` shows: those of ``spec`` (comma-separated; ``name?`` is
+    shown only when the file has it, e.g. a run without a null phantom), else all."""
+    if spec is None:
+        return available
+    wanted = [c.strip() for c in spec.split(",") if c.strip()]
+    shown = [c.rstrip("?") for c in wanted if not c.endswith("?") or c.rstrip("?") in available]
+    missing = [c for c in shown if available and c not in available]
+    if missing:
+        raise ValueError(f"no column {', '.join(missing)} (columns: {', '.join(available)})")
+    return shown
+
+
 class TsvTable(Directive):
     """A table read from a TSV file of the run (or the repository), e.g.::
 
@@ -92,15 +105,10 @@ class TsvTable(Directive):
             raise self.error(f"tsv-table {self.arguments[0]}: {e}") from None
         for path in resolver.read:
             env.note_dependency(str(path))
-        columns = ([c.strip() for c in self.options["columns"].split(",")]
-                   if "columns" in self.options else list(rows[0]) if rows else [])
-        # a column written "name?" is shown when the file has it (a run without a null phantom)
-        columns = [c.rstrip("?") for c in columns
-                   if not (c.endswith("?") and rows and c.rstrip("?") not in rows[0])]
-        missing = [c for c in columns if rows and c not in rows[0]]
-        if missing:
-            raise self.error(f"tsv-table {self.arguments[0]}: no column {missing} "
-                             f"(columns: {', '.join(rows[0])})")
+        try:
+            columns = table_columns(self.options.get("columns"), list(rows[0]) if rows else [])
+        except ValueError as e:
+            raise self.error(f"tsv-table {self.arguments[0]}: {e}") from None
         table = nodes.table(classes=["anbn-tsv"] + self.options.get("class", []))
         group = nodes.tgroup(cols=len(columns))
         table += group
