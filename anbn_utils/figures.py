@@ -57,8 +57,9 @@ PAPER_FIGURES = {
 #: per-story entry is this story's.  Shapes is ``shapessocial`` or ``shapesphysical``.
 PAPER_STORIES = ("pieman", "shapes")
 
-#: The width of the book's content column (px), at which figures are shown.
-CONTENT_PX = 800
+#: The width of the book's content column (CSS px) at which figures are shown (the lower
+#: end: sphinx-book-theme's column is 750-850 px wide on a desktop screen).
+CONTENT_PX = 750
 
 
 @dataclass(frozen=True)
@@ -299,17 +300,20 @@ def show_figure(fig, label: str, run_dir: str | os.PathLike, *, story: str | Non
     return key
 
 
-def min_displayed_fontsize(fig, *, content_px: int = CONTENT_PX, dpi: float = 72.0) -> float:
-    """The smallest font size (pt) of ``fig``'s visible text as shown in the book: the
-    figure is saved at ``dpi`` (the inline backend's) and scaled down to ``content_px``
-    when it is wider."""
+def min_displayed_fontsize(fig, *, content_px: int = CONTENT_PX) -> float:
+    """The smallest font size (pt) of ``fig``'s visible text as the reader sees it.
+
+    The figure is saved at its dpi and shown at its natural width, or scaled down to the
+    content column (``content_px`` CSS px) when wider; a CSS pixel is 1/96 in, so a font
+    of ``f`` pt shows at ``f * min(dpi, content_px / width_in) / 96`` pt.
+    """
     from matplotlib.text import Text
 
     fig.canvas.draw()
-    scale = min(1.0, content_px / (fig.get_figwidth() * dpi))
+    px_per_inch = min(fig.dpi, content_px / fig.get_figwidth())
     sizes = [t.get_fontsize() for t in fig.findobj(Text)
              if t.get_visible() and t.get_text().strip() and t.get_figure() is fig]
-    return scale * min(sizes) if sizes else float("inf")
+    return min(sizes) * px_per_inch / 96 if sizes else float("inf")
 
 
 def readme_table() -> str:

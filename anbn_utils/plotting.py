@@ -9,10 +9,10 @@ import pandas as pd
 from .stats import zscore
 from .units import an_layers, bn_name
 
-#: Width (inches) of a figure that fills the book's content column (about 800 px) at the
-#: inline backend's 72 dpi: a figure this wide is shown at 100 %, so its font sizes are
-#: the sizes the reader sees (``anbn_utils.figures.min_displayed_fontsize``).
-WIDTH = 11.0
+#: Width (inches) of the book's figures: the content column (about 750 px) holds 7.8 in
+#: at 96 px per inch, so a figure this wide shows its fonts at their size in points
+#: (``anbn_utils.figures.min_displayed_fontsize``).
+WIDTH = 7.8
 #: The smallest font size (pt) of any text in a figure, at that width.
 SMALL = 9
 
@@ -67,7 +67,7 @@ def plot_transcript_on_trs(
     title : str
         Figure title (say which data and parameters made it).
     """
-    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(WIDTH, 6), height_ratios=[2.2, 1],
+    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(WIDTH, 5), height_ratios=[2.2, 1],
                                   layout="constrained")
     t0 = (start + first_tr) * tr
     t1 = t0 + n_show * tr
@@ -129,7 +129,7 @@ def plot_qk_decomposition(
                    products.sum(-1) / np.sqrt(d) - score))
     cols = 3
     rows = int(np.ceil(len(panels) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, 4.2 * rows), squeeze=False,
+    fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, 3.1 * rows), squeeze=False,
                              layout="constrained")
     for ax in axes.flat[len(panels):]:
         ax.axis("off")
@@ -157,7 +157,7 @@ def plot_an_heatmaps(activations: np.ndarray, *, title: str = "") -> plt.Figure:
     n_trs, n_layers, n_heads, head_dim = activations.shape
     cols = min(n_layers, 3)
     rows = int(np.ceil(n_layers / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, 3.0 * rows), squeeze=False,
+    fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, 2.4 * rows), squeeze=False,
                              layout="constrained")
     for layer, ax in enumerate(axes.flat):
         if layer >= n_layers:
@@ -187,7 +187,7 @@ def plot_an_examples(
     """
     n = raw.shape[1]
     t = np.arange(raw.shape[0]) * tr
-    fig, axes = plt.subplots(n, 1, figsize=(WIDTH, 1.8 * n), sharex=True, squeeze=False,
+    fig, axes = plt.subplots(n, 1, figsize=(WIDTH, 1.5 * n), sharex=True, squeeze=False,
                              layout="constrained")
     for i, ax in enumerate(axes[:, 0]):
         ax.plot(t, zscore(raw[:, i]), color="0.6", lw=0.8, label="per-TR activation")
@@ -208,7 +208,7 @@ def plot_an_distributions(activations: np.ndarray, *, title: str = "") -> plt.Fi
     """
     n_layers = activations.shape[1]
     data = [activations[:, layer].ravel() for layer in range(n_layers)]
-    fig, ax = plt.subplots(figsize=(min(WIDTH, 0.8 * n_layers + 3), 3.4), layout="constrained")
+    fig, ax = plt.subplots(figsize=(min(WIDTH, 0.5 * n_layers + 2), 3.0), layout="constrained")
     ax.boxplot(data, showfliers=False, whis=(1, 99))
     ax.set_xticks(range(1, n_layers + 1), [f"L{layer + 1}" for layer in range(n_layers)])
     ax.axhline(0, color="0.7", lw=0.8)
@@ -243,7 +243,7 @@ def plot_network_maps(maps_img, names: list[str], *, highlight: dict[int, str] |
     n = len(names)
     cols = min(n, 3)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, 1.9 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, 1.55 * rows), squeeze=False)
     fig.subplots_adjust(left=0.0, right=0.9, hspace=0.5)
     for i, ax in enumerate(axes.flat):
         if i >= n:
@@ -279,7 +279,7 @@ def plot_timecourses(courses: np.ndarray, names: list[str], *, tr: float = 1.5,
     """Stacked time courses, shape (n_times, n_series), with the story window shaded."""
     n = courses.shape[1]
     t = np.arange(courses.shape[0]) * tr
-    fig, ax = plt.subplots(figsize=(WIDTH, 0.55 * n + 1.2), layout="constrained")
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.5 * n + 1.2), layout="constrained")
     for i in range(n):
         color = "tab:red" if highlight and i in highlight else "0.3"
         ax.plot(t, courses[:, i] / 4 - i, color=color, lw=1)
@@ -304,7 +304,7 @@ def plot_fig4(results: dict, n_layers: int, *, threshold: float = 0.25, title: s
     results : dict
         Story -> :func:`anbn_utils.coupling.couple_story` output.
     """
-    fig, axes = plt.subplots(1, 3, figsize=(WIDTH, 3.6), layout="constrained")
+    fig, axes = plt.subplots(1, 3, figsize=(WIDTH, 3.0), layout="constrained")
     for task, r in results.items():
         an_max = r["an_max"]
         layer = an_layers(len(an_max), n_layers)
@@ -328,7 +328,7 @@ def plot_fig4(results: dict, n_layers: int, *, threshold: float = 0.25, title: s
 def plot_fig5(results: dict, n_layers: int, *, title: str = "") -> plt.Figure:
     """Fig. 5: (a-b) each BN's maximal PCC, (c-d) the layers of the ANs anchored by BNs."""
     n = len(results)
-    fig, axes = plt.subplots(2, n, figsize=(WIDTH, 6.4), squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(2, n, figsize=(WIDTH, 5.6), squeeze=False, layout="constrained")
     for j, (task, r) in enumerate(results.items()):
         bn_max = r["bn_max"]
         axes[0, j].bar(np.arange(1, len(bn_max) + 1), bn_max, color="tab:blue")
@@ -361,7 +361,7 @@ def plot_category_heatmap(matrix: np.ndarray, labels, *, ax=None, title: str = "
     from matplotlib.colors import Normalize, PowerNorm
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(WIDTH, 9.5), layout="constrained")
+        _, ax = plt.subplots(figsize=(WIDTH, 7.0), layout="constrained")
     finite = np.isfinite(matrix)
     lim = (np.abs(matrix[finite]).max() if finite.any() else 0.0) or 1.0
     cmap = plt.get_cmap("RdBu_r" if diverging else "viridis").with_extremes(bad="0.85")
@@ -404,7 +404,7 @@ def plot_bn_timecourses(timecourses: dict[str, np.ndarray], bns: list[int], *,
         Subjects averaged, per story (for the titles).
     """
     n_bns = next(iter(timecourses.values())).shape[1]
-    fig, axes = plt.subplots(len(timecourses), 1, figsize=(WIDTH, 2.6 * len(timecourses)),
+    fig, axes = plt.subplots(len(timecourses), 1, figsize=(WIDTH, 2.2 * len(timecourses)),
                              squeeze=False, layout="constrained")
     for ax, (task, tc) in zip(axes[:, 0], timecourses.items()):
         t = np.arange(tc.shape[0]) * tr[task]
@@ -429,7 +429,7 @@ def plot_anchor_counts(counts: pd.DataFrame, *, threshold: float, title: str = "
         (:func:`anbn_utils.interpret.anchor_counts` per story); the most anchored BN in red.
     """
     stories = list(dict.fromkeys(counts["story"]))
-    fig, axes = plt.subplots(1, len(stories), figsize=(WIDTH, 3.4), squeeze=False,
+    fig, axes = plt.subplots(1, len(stories), figsize=(WIDTH, 2.8), squeeze=False,
                              layout="constrained")
     for ax, task in zip(axes[0], stories):
         c = counts[counts["story"] == task]
@@ -440,7 +440,7 @@ def plot_anchor_counts(counts: pd.DataFrame, *, threshold: float, title: str = "
         what = (f"most anchored {bn_name(top['bn'].iloc[0])} ({top['n_ans'].iloc[0]} ANs)"
                 if len(top) else f"no AN reaches PCC {threshold}")
         ax.set(xlabel="BN", ylabel=f"ANs anchored (PCC >= {threshold})")
-        ax.set_title(f"(a) {task}: {what}", fontsize=10)
+        ax.set_title(f"(a) {task}: {what}", fontsize=SMALL)
     fig.suptitle(title, fontsize=SMALL)
     return fig
 
@@ -456,7 +456,7 @@ def plot_over_representation(shares: np.ndarray, ratio: np.ndarray, labels, *, s
         From :func:`anbn_utils.pos.top_pair_shares` and
         :func:`anbn_utils.pos.over_representation`.
     """
-    fig, axes = plt.subplots(2, 1, figsize=(WIDTH, 18.5), layout="constrained")
+    fig, axes = plt.subplots(2, 1, figsize=(WIDTH, 14), layout="constrained")
     plot_category_heatmap(100 * shares, labels, ax=axes[0], title=f"{story}: % of all top pairs",
                           fmt="{:.1f}", colorbar_label="% of top pairs")
     plot_category_heatmap(ratio, labels, ax=axes[1], diverging=True, fmt="{:+.1f}",
@@ -494,7 +494,7 @@ def plot_top_categories(counts: np.ndarray, labels, titles, *, n_top: int = 8, c
         raise ValueError(f"{len(titles)} titles for {n} panels")
     cols = min(cols, n)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, 0.3 * n_top * rows + 1.4 * rows),
+    fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, 0.24 * n_top * rows + 1.2 * rows),
                              squeeze=False, layout="constrained")
     for ax in axes.flat[n:]:
         ax.axis("off")
@@ -582,7 +582,7 @@ def plot_best_pairs(pairs: pd.DataFrame, maps_img, an_series: np.ndarray,
     from nilearn.image import index_img
 
     n = len(pairs)
-    fig, axes = plt.subplots(n, 2, figsize=(WIDTH, 2.0 * n), width_ratios=[1, 1.4], squeeze=False)
+    fig, axes = plt.subplots(n, 2, figsize=(WIDTH, 1.55 * n), width_ratios=[1, 1.3], squeeze=False)
     fig.subplots_adjust(left=0.0, right=0.9, hspace=0.6, wspace=0.05, top=1 - 0.35 / n)
     t = np.arange(len(an_series)) * tr
     vmax = _max_of(maps_img, pairs["bn"])
@@ -618,7 +618,7 @@ def plot_peak_slices(pairs: pd.DataFrame, maps_img, *, title: str = "") -> plt.F
 
     cols = min(len(pairs), 4)
     rows = int(np.ceil(len(pairs) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, 2.9 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, 2.2 * rows), squeeze=False)
     fig.subplots_adjust(left=0.0, right=0.9, hspace=0.3, wspace=0.05)
     for ax in axes.flat[len(pairs):]:
         ax.axis("off")
@@ -696,7 +696,7 @@ def plot_layer_curves(curves: pd.DataFrame, *, title: str = "") -> plt.Figure:
     """Per-layer mean maximal PCC of each run, one panel per story
     (:func:`anbn_utils.comparisons.layer_curves`)."""
     stories = list(dict.fromkeys(curves["story"]))
-    fig, axes = plt.subplots(1, len(stories), figsize=(WIDTH, 3.6), squeeze=False,
+    fig, axes = plt.subplots(1, len(stories), figsize=(WIDTH, 3.0), squeeze=False,
                              layout="constrained", sharey=True)
     for ax, story in zip(axes[0], stories):
         for run, part in curves[curves["story"] == story].groupby("run", sort=False):
@@ -714,7 +714,7 @@ def plot_an_max_distributions(dists: dict[str, dict[str, np.ndarray]], *,
     panel per story; ``dists`` maps run -> story -> values
     (:func:`anbn_utils.comparisons.an_max_distribution`)."""
     stories = list(dict.fromkeys(s for d in dists.values() for s in d))
-    fig, axes = plt.subplots(1, len(stories), figsize=(WIDTH, 3.6), squeeze=False,
+    fig, axes = plt.subplots(1, len(stories), figsize=(WIDTH, 3.0), squeeze=False,
                              layout="constrained", sharey=True)
     for ax, story in zip(axes[0], stories):
         for run, d in dists.items():
@@ -734,7 +734,7 @@ def plot_r2_per_bn(checks: dict[str, dict[str, np.ndarray]], planted: dict[int, 
     BNs matched to planted networks in red (:func:`anbn_utils.predictive.out_of_sample_r2`)."""
     stories = list(checks)
     labels = list(checks[stories[0]])
-    fig, axes = plt.subplots(len(labels), len(stories), figsize=(WIDTH, 5.4),
+    fig, axes = plt.subplots(len(labels), len(stories), figsize=(WIDTH, 4.6),
                              squeeze=False, layout="constrained", sharey=True)
     for row, label in zip(axes, labels):
         for ax, story in zip(row, stories):

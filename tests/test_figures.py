@@ -176,11 +176,11 @@ def test_show_figure_glues_the_figure_and_displays_a_numbered_myst_figure(run_di
 
 
 def test_displayed_font_size_accounts_for_the_column_width():
-    fig = plt.figure(figsize=(800 / 72, 3))
+    fig = plt.figure(figsize=(6, 3), dpi=100)  # 600 px: shown at its natural size
     fig.text(0.5, 0.5, "ten points", fontsize=10)
-    assert min_displayed_fontsize(fig) == pytest.approx(10)
-    fig.set_figwidth(1600 / 72)  # shown at half its size
-    assert min_displayed_fontsize(fig) == pytest.approx(5)
+    assert min_displayed_fontsize(fig, content_px=750) == pytest.approx(10 * 100 / 96)
+    fig.set_figwidth(15)  # 1500 px in a 750 px column: shown at half its size
+    assert min_displayed_fontsize(fig, content_px=750) == pytest.approx(10 * 50 / 96)
     plt.close("all")
 
 
