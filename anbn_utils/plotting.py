@@ -87,11 +87,12 @@ def plot_transcript_on_trs(
     ax.set_ylim(-1.4, 4)
     ax.set_yticks([])
     ax.set_xlabel("scan time (s); shaded bands are TRs, numbered from the first kept volume")
-    ax.set_title(title or "Transcript on the TR grid", fontsize=10, wrap=True)
-    ax.plot([], [], color="tab:red", lw=2, label="time interpolated (not found in audio)")
-    ax.plot([], [], color="0.5", lw=2, label="outside the story window (clipped)")
-    ax.plot([], [], color="black", lw=2, label="aligned word (bar: start to end)")
-    ax.legend(loc="upper right", fontsize=SMALL, framealpha=0.9)
+    fig.suptitle(title or "Transcript on the TR grid", fontsize=10)
+    ax.plot([], [], color="black", lw=2, label="aligned (start to end)")
+    ax.plot([], [], color="tab:red", lw=2, label="time interpolated")
+    ax.plot([], [], color="0.5", lw=2, label="clipped to the window")
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=SMALL,
+              frameon=False)
     counts = np.bincount(words["tr"].to_numpy(dtype=int), minlength=n_trs)
     ax2.bar(np.arange(n_trs), counts, width=1.0, color="tab:blue")
     ax2.axvspan(first_tr - 0.5, first_tr + n_show - 0.5, color="tab:orange", alpha=0.2,
@@ -121,15 +122,15 @@ def plot_qk_decomposition(
     d = q.shape[1]
     products = q[:, None, :] * k[None, :, :]  # (n, n, d)
     score = products.sum(-1) / np.sqrt(d)
-    panels = [("(a) pre-softmax scores $q_a^\\top k_b/\\sqrt{d}$", score)]
-    panels += [(f"(b) dimension {i + 1}: $q_a[{i + 1}]\\,k_b[{i + 1}]$", products[..., i])
+    panels = [("(a) scores $q_a^\\top k_b/\\sqrt{d}$", score)]
+    panels += [(f"(b) AN {i + 1}: $q_a[{i + 1}]\\,k_b[{i + 1}]$", products[..., i])
                for i in dims]
     panels.append(((f"(c) sum of the {d} maps $/\\sqrt{{d}}$ - (a)\n"
-                    f"max |difference| = {np.abs(products.sum(-1) / np.sqrt(d) - score).max():.1e}"),
+                    f"max |diff.| = {np.abs(products.sum(-1) / np.sqrt(d) - score).max():.1e}"),
                    products.sum(-1) / np.sqrt(d) - score))
-    cols = 3
+    cols = 2
     rows = int(np.ceil(len(panels) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, 3.1 * rows), squeeze=False,
+    fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, 3.3 * rows), squeeze=False,
                              layout="constrained")
     for ax in axes.flat[len(panels):]:
         ax.axis("off")
@@ -141,9 +142,8 @@ def plot_qk_decomposition(
         ax.set_yticks(range(len(tokens)), tokens, fontsize=SMALL)
         ax.set_title(name, fontsize=SMALL)
         fig.colorbar(im, ax=ax, shrink=0.6).ax.tick_params(labelsize=SMALL)
-    axes[0].set_ylabel("query token $a$")
-    axes[0].set_xlabel("key token $b$")
-    fig.suptitle(title, fontsize=SMALL)
+    fig.suptitle(f"{title}\nrows: query tokens $a$, columns: key tokens $b$".strip(),
+                 fontsize=SMALL)
     return fig
 
 
@@ -318,8 +318,8 @@ def plot_fig4(results: dict, n_layers: int, *, threshold: float = 0.25, title: s
     axes[1].set(xlabel="layer", ylabel="mean max PCC", title="(b) per layer")
     axes[2].set(xlabel="layer", ylabel=f"% ANs with max PCC < {threshold}",
                 title=f"(c-d) ANs below {threshold} per layer")
+    axes[0].legend(fontsize=SMALL)
     for ax in axes:
-        ax.legend(fontsize=SMALL)
         ax.title.set_fontsize(10)
     fig.suptitle(title, fontsize=SMALL)
     return fig
@@ -494,7 +494,7 @@ def plot_top_categories(counts: np.ndarray, labels, titles, *, n_top: int = 8, c
         raise ValueError(f"{len(titles)} titles for {n} panels")
     cols = min(cols, n)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, 0.24 * n_top * rows + 1.2 * rows),
+    fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, 0.24 * n_top * rows + 1.4 * rows),
                              squeeze=False, layout="constrained")
     for ax in axes.flat[n:]:
         ax.axis("off")
@@ -514,7 +514,7 @@ def plot_top_categories(counts: np.ndarray, labels, titles, *, n_top: int = 8, c
         query, key = tag_marginals(c) if total else (np.zeros(len(labels)),) * 2
         lead = [", ".join(f"{labels[j]} {m[j]:.0f}%" for j in np.argsort(-m, kind="stable")[:2])
                 for m in (query, key)]
-        ax.set_title(f"{name}\nqueries: {lead[0]}; keys: {lead[1]}", fontsize=SMALL)
+        ax.set_title(f"{name}\nqueries: {lead[0]}\nkeys: {lead[1]}", fontsize=SMALL)
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
@@ -537,7 +537,7 @@ def plot_exemplars(exemplars: pd.DataFrame, counts: np.ndarray, labels, *, story
     titles = [f"({'abcdefgh'[i % 8]}) {story}: {r.an_name} - {bn_name(r.bn)} ({r.pcc:.2f})"
               for i, r in enumerate(exemplars.itertuples())]
     return plot_top_categories(np.asarray(counts)[exemplars["an"].to_numpy()], labels, titles,
-                               n_top=n_top, cols=min(3, len(exemplars)), title=title)
+                               n_top=n_top, cols=min(2, len(exemplars)), title=title)
 
 
 def plot_best_pair_tags(pairs: pd.DataFrame, counts: np.ndarray, labels, *, story: str,
@@ -692,6 +692,13 @@ def text_heatmap_html(tokens: pd.DataFrame, transcript: str, top_query: np.ndarr
             + "".join(parts).replace("\n", "<br>") + "</div>")
 
 
+def _legend_below(fig, ax) -> None:
+    """One legend of the runs under the panels (it hid the curves inside a panel)."""
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(4, len(labels)),
+               fontsize=SMALL, frameon=False)
+
+
 def plot_layer_curves(curves: pd.DataFrame, *, title: str = "") -> plt.Figure:
     """Per-layer mean maximal PCC of each run, one panel per story
     (:func:`anbn_utils.comparisons.layer_curves`)."""
@@ -703,7 +710,7 @@ def plot_layer_curves(curves: pd.DataFrame, *, title: str = "") -> plt.Figure:
             ax.plot(part["layer"], part["an_max_pcc_mean"], marker="o", label=run)
         ax.set(title=story, xlabel="layer", xticks=sorted(curves["layer"].unique()))
     axes[0, 0].set_ylabel("mean of the ANs' maximal PCC")
-    axes[0, -1].legend(fontsize=SMALL, loc="best")
+    _legend_below(fig, axes[0, 0])
     fig.suptitle(title, fontsize=SMALL)
     return fig
 
@@ -723,7 +730,7 @@ def plot_an_max_distributions(dists: dict[str, dict[str, np.ndarray]], *,
                 ax.plot(x, np.arange(1, x.size + 1) / x.size, label=run)
         ax.set(title=story, xlabel="an AN's maximal PCC over the BNs")
     axes[0, 0].set_ylabel("share of ANs at or below")
-    axes[0, -1].legend(fontsize=SMALL, loc="best")
+    _legend_below(fig, axes[0, 0])
     fig.suptitle(title, fontsize=SMALL)
     return fig
 

@@ -87,7 +87,7 @@ def test_top_categories_show_each_ans_largest_shares_in_order():
         "NOUN \u2192 PRON", "VERB \u2192 PUNCT", "DET \u2192 NOUN"]
     np.testing.assert_allclose([b.get_width() for b in ax.patches], [60, 30, 10])
     # query marginals: NOUN 60 %, VERB 30 %; key marginals: PRON 60 %, PUNCT 30 %
-    assert "queries: NOUN 60%, VERB 30%; keys: PRON 60%, PUNCT 30%" in ax.get_title()
+    assert "queries: NOUN 60%, VERB 30%\nkeys: PRON 60%, PUNCT 30%" in ax.get_title()
     plt.close("all")
 
 

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from book_values import Resolver, UnresolvedValue, evaluate
 
 #: Width (px) of the gallery's thumbnails.
-THUMB_PX = 260
+THUMB_PX = 200
 #: Glued outputs' MIME prefix (myst-nb's ``glue(..., display=False)``).
 GLUE_PREFIX = "application/papermill.record/"
 
