@@ -71,7 +71,7 @@ def test_gallery_links_each_paper_figure_to_the_books_figure(tmp_path):
     app = SimpleNamespace(builder=SimpleNamespace(
         env=env, get_relative_uri=lambda src, dst: dst.removeprefix("book/") + ".html"))
     html = anbn_book._gallery_html(app, "book/intro")
-    rows = {row.split("</th>")[0]: row for row in html.split('<th style="white-space:nowrap;vertical-align:top">')[1:]}
+    rows = {row.split("<br>")[0]: row for row in html.split('<th style="vertical-align:top;width:12em">')[1:]}
     assert '<a href="executed/04_coupling.html#fig-04-an-max"><img src="data:image/png;base64,' in rows["Fig. 4"]
     assert "not drawn by this run" in rows["Fig. 5"]  # no such figure in these notebooks
     # Supp. Fig. 4 is the second story's (Shapes) heatmap, an HTML view: linked, no image

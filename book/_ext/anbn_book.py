@@ -200,12 +200,13 @@ def _gallery_html(app, fromdocname: str) -> str:
                              f'vertical-align:top;width:{THUMB_PX}px;max-width:100%">'
                              f'<a href="{href}">{inner}</a><figcaption style="font-size:0.85em">'
                              f'<a href="{href}">{name}</a></figcaption></figure>')
-        rows.append(f'<tr><th style="white-space:nowrap;vertical-align:top">{paper}</th>'
-                    f'<td style="vertical-align:top;min-width:10em">{html.escape(PAPER_FIGURES[paper])}</td>'
+        rows.append(f'<tr><th style="vertical-align:top;width:12em">{paper}<br>'
+                    f'<span style="font-weight:normal;font-size:0.85em">'
+                    f'{html.escape(PAPER_FIGURES[paper])}</span></th>'
                     f'<td>{"".join(cells)}</td></tr>')
     return ('<div class="anbn-gallery" style="overflow-x:auto"><table class="table">'
-            "<thead><tr><th>paper</th><th>what it shows</th><th>the book's figure "
-            "(click for the chapter)</th></tr></thead><tbody>" + "".join(rows)
+            "<thead><tr><th>the paper's figure</th><th>the book's figures that regenerate it "
+            "(click one for its chapter)</th></tr></thead><tbody>" + "".join(rows)
             + "</tbody></table></div>")
 
 
