@@ -16,6 +16,8 @@ checks that every module is listed here):
 - :mod:`anbn_utils.units`       names of ANs and BNs (``L8H2D51``, ``BN89``) and their indices
 - :mod:`anbn_utils.pos`         part-of-speech tags of tokens and ANs
 - :mod:`anbn_utils.plotting`    figures
+- :mod:`anbn_utils.figures`     the registry of the book's figures (paper figure, stage, title) and
+  their captions
 - :mod:`anbn_utils.phantom`     the phantom: simulated data with planted couplings and truth
 - :mod:`anbn_utils.recovery`    scoring what the pipeline recovered against that truth
 - :mod:`anbn_utils.predictive`  the predictive check: blocked cross-validated ridge from ANs to BNs

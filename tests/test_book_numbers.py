@@ -179,6 +179,9 @@ def resolver(tmp_path):
     ("r.json#/rows/[k=a]/v ; join /", "10/30"),
     ("r.json#/rows/[k=a&n=3]/v", "30"),
     ("r.json#/rows/[k=b, c d]/v * 2", "40"),
+    ("r.json#/rows/[k^=b, c]/v", "20"),            # a prefix (the verdicts of claims.tsv)
+    ("r.json#/rows/[k^=a&n=3]/v", "30"),
+    ("r.json#/rows/[k^=z] ; len", "0"),              # counted: none is zero
     ("p.yaml#/params/lr", "0.001"),
     ("t.tsv#/1/value", "0.25"),
     ("t.tsv#/*/value ; sum", "7.25"),

@@ -101,3 +101,103 @@ def test_comparison_figures_draw_the_tables_values():
     assert widths(ax) == [0.2, 0.0, 0.6, 0.1]  # ridge means of x, y, then anchor means
     assert [t.get_text() for t in ax.get_yticklabels()] == ["x", "y"]
     plt.close("all")
+
+
+# --- legibility and the part-of-speech panels (issue 15) --------------------------------
+
+def _counts(seed=0, n=5):
+    return np.random.default_rng(seed).integers(0, 30, size=(n, 17, 17))
+
+
+def test_top_categories_show_each_ans_largest_shares_in_order():
+    from anbn_utils.plotting import plot_top_categories
+    from anbn_utils.pos import TAGS
+
+    c = np.zeros((1, 17, 17))
+    c[0, 0, 2], c[0, 3, 14], c[0, 8, 0] = 6, 3, 1  # NOUN->PRON 60 %, VERB->PUNCT 30 %, DET->NOUN
+    fig = plot_top_categories(c, TAGS, ["one AN"], n_top=3)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        "NOUN \u2192 PRON", "VERB \u2192 PUNCT", "DET \u2192 NOUN"]
+    np.testing.assert_allclose([b.get_width() for b in ax.patches], [60, 30, 10])
+    # query marginals: NOUN 60 %, VERB 30 %; key marginals: PRON 60 %, PUNCT 30 %
+    assert "queries: NOUN 60%, VERB 30%\nkeys: PRON 60%, PUNCT 30%" in ax.get_title()
+    plt.close("all")
+
+
+def test_best_pair_tags_draw_the_best_an_of_each_layer():
+    """Supp. Fig. 1-2 were missing: one panel per layer, from that layer's best AN's counts."""
+    from anbn_utils.plotting import plot_best_pair_tags
+    from anbn_utils.pos import TAGS
+
+    counts = np.zeros((4, 17, 17))
+    for an in range(4):
+        counts[an, an, an] = 1  # AN i: all its pairs in TAGS[i] -> TAGS[i]
+    pairs = pd.DataFrame({"layer": [1, 2], "an": [1, 3], "an_name": ["L1H1D2", "L2H1D2"],
+                          "bn": [0, 4], "pcc": [0.41, 0.52]})
+    fig = plot_best_pair_tags(pairs, counts, TAGS, story="pieman")
+    panels = [ax for ax in fig.axes if ax.patches]
+    assert [ax.get_yticklabels()[0].get_text() for ax in panels] == [
+        f"{TAGS[1]} \u2192 {TAGS[1]}", f"{TAGS[3]} \u2192 {TAGS[3]}"]
+    assert panels[1].get_title().startswith("L2: L2H1D2 - BN5 (0.52)")
+    plt.close("all")
+
+
+def test_figures_are_legible_at_the_books_width():
+    """The figures were up to 16 in wide with 5.5-7 pt text: shown in the book's ~800 px
+    column, tick labels and annotations were 3-5 pt."""
+    from anbn_utils.figures import min_displayed_fontsize
+    from anbn_utils.plotting import (
+        plot_an_heatmaps,
+        plot_exemplars,
+        plot_fig4,
+        plot_fig5,
+        plot_method_comparison,
+        plot_over_representation,
+        plot_predictive_by_run,
+        plot_qk_decomposition,
+        plot_split_halves,
+    )
+    from anbn_utils.pos import TAGS
+
+    rng = np.random.default_rng(0)
+    n_layers, n_ans, n_bns = 3, 3 * 4, 5
+    pcc = rng.uniform(-0.5, 0.6, size=(n_ans, n_bns))
+    results = {t: {"an_max": pcc.max(1), "bn_max": pcc.max(0), "pcc": pcc,
+                   "bn_to_an": pcc.argmax(0)} for t in ("pieman", "shapessocial")}
+    shares = rng.random((17, 17))
+    exemplars = pd.DataFrame({"an": [0, 2, 4], "an_name": ["a", "b", "c"], "bn": [0, 1, 2],
+                              "pcc": [0.5, 0.4, 0.3]})
+    figures = {
+        "fig4": plot_fig4(results, n_layers),
+        "fig5": plot_fig5(results, n_layers),
+        "fig7": plot_category_heatmap(rng.random((17, 17)) * 10, TAGS).figure,
+        "over": plot_over_representation(shares / shares.sum(), np.log2(shares), TAGS, story="s"),
+        "fig10": plot_exemplars(exemplars, _counts(), TAGS, story="pieman"),
+        "fig2": plot_qk_decomposition(list("abcdef"), rng.standard_normal((6, 4)),
+                                      rng.standard_normal((6, 4))),
+        "heatmaps": plot_an_heatmaps(rng.standard_normal((30, 6, 4, 4))),
+        "methods": plot_method_comparison(pd.DataFrame({
+            "run": ["this run", "vsdbn_paper_rules", "canica"], "map_r": [0.4, 0.2, 0.9],
+            "planted_rank1_abs": [2, 1, 8], "planted_rank1_signed": [1, 1, 6],
+            "planted_pairs": [8] * 3, "fit_s": [30.0, 40.0, 12.0]})),
+        "halves": plot_split_halves({"pieman": (rng.random(20), rng.random(20)),
+                                     "shapessocial": (rng.random(20), rng.random(20))}),
+        "predictive": plot_predictive_by_run(pd.DataFrame({
+            "run": ["a", "a", "b", "b"], "story": ["s", "t"] * 2,
+            "ridge_r2_max": rng.random(4), "anchor_r2_max": rng.random(4)})),
+    }
+    sizes = {name: min_displayed_fontsize(fig) for name, fig in figures.items()}
+    assert all(s >= 9 for s in sizes.values()), sizes
+    plt.close("all")
+
+
+def test_tag_heatmaps_use_colour_blind_safe_maps():
+    """Fig. 7 used matplotlib's 'Reds' (a single hue, and red-green pairs with RdYlGn-like
+    readings); sequential maps are viridis, signed ones blue-red."""
+    from anbn_utils.pos import TAGS
+
+    m = np.random.default_rng(1).random((17, 17))
+    assert plot_category_heatmap(m, TAGS).images[0].get_cmap().name.startswith("viridis")
+    assert plot_category_heatmap(m - 0.5, TAGS, diverging=True).images[0].get_cmap().name.startswith("RdBu")
+    plt.close("all")

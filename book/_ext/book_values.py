@@ -24,7 +24,8 @@ A **reference** is ``SOURCE#POINTER``:
   ``~``; empty for the whole value, as in ``anbn_utils.narratives.layout.TR#``).  A
   ``*`` segment takes every key (or item) at that level, and a ``[key=value]`` segment
   (conditions joined by ``&``) the items of a list whose fields have these values;
-  either makes the value a list.  A ``.tsv`` file is a list of rows
+  either makes the value a list (``[verdict^=not evidence]``: the items whose field starts
+  with the text after ``^=``; ``len`` counts them, zero when none).  A ``.tsv`` file is a list of rows
   (``/0/column``; numbers are parsed).
 
 An **expression** combines references, numbers, ``+ - * / **`` (written with spaces
@@ -163,10 +164,15 @@ def _items(node, source, pointer):
 
 
 def _selected(item, conditions: str) -> bool:
-    """Whether ``item`` (a mapping) has every ``key=value`` of ``conditions`` (``&``)."""
+    """Whether ``item`` (a mapping) has every ``key=value`` (or ``key^=prefix``: the value
+    starts with it) of ``conditions`` (``&``)."""
     for condition in conditions.split("&"):
         key, _, value = condition.partition("=")
-        if not isinstance(item, dict) or key not in item or str(item[key]) != value:
+        prefix = key.endswith("^")
+        key = key.removesuffix("^")
+        if not isinstance(item, dict) or key not in item:
+            return False
+        if not (str(item[key]).startswith(value) if prefix else str(item[key]) == value):
             return False
     return True
 
