@@ -176,6 +176,15 @@ FIGURES: tuple[BookFigure, ...] = (
     F("fig-07-layer-curves-models", "07_verdict",
       "Mean maximal PCC per layer: models and aggregations",
       artifact="07_verdict/layer_curves.tsv"),
+    F("fig-07-methods", "07_verdict",
+      "Brain-network methods on the phantom: map and planted-pair recovery, fit time",
+      artifact="07_verdict/methods.tsv"),
+    F("fig-07-split-halves", "07_verdict",
+      "The ANs' maximal PCC with BNs fitted on two halves of the subjects",
+      artifact="07_verdict/reliability.tsv"),
+    F("fig-07-predictive", "07_verdict",
+      "Out-of-sample R² of the best BN: this run, the null phantom and the controls",
+      artifact="07_verdict/predictive.tsv"),
 )
 del F
 

@@ -139,8 +139,10 @@ PARAMETERS: dict[str, Any] = {
     "control_variants": list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")]],
     "method_variants": list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")]],
     "model_variants": list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")]],
-    "half_variants": list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")]],
+    "half_pairs": list[Annotated[list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")]],
+                                 Field(min_length=2, max_length=2)]],
     "seed_variants": list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")]],
+    "canica_seed_variants": list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")]],
     # parts of speech (05)
     "spacy_model": Text | None,
     "exemplar_layers": _list_of(PosInt, unique=True),
