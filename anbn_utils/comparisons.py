@@ -15,7 +15,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from .errors import DataError, ParameterError
+from .errors import DataError
 from .io import read_json, read_table
 
 __all__ = [
@@ -29,7 +29,6 @@ __all__ = [
     "reliability_reading",
     "significance_by_run",
     "significance_reading",
-    "split_half_agreement",
     "vsdbn_ablation",
 ]
 
@@ -221,31 +220,8 @@ def predictive_reading(table: pd.DataFrame) -> str:
         for run, r in means.iterrows()) + ".")
 
 
-def split_half_agreement(pairs: Mapping[str, tuple[str | os.PathLike, str | os.PathLike]]
-                         ) -> pd.DataFrame:
-    """:func:`anbn_utils.reliability.compare_runs` of several split-half pairs of runs.
-
-    Parameters
-    ----------
-    pairs : mapping of str -> (path, path)
-        Label of a split (e.g. its seed) -> the runs whose BNs are fitted on its first and
-        its second half.
-
-    Returns
-    -------
-    DataFrame: ``compare_runs``' rows with a first column ``split``.
-    """
-    from .reliability import compare_runs
-
-    tables = [compare_runs(a, b).assign(split=label) for label, (a, b) in pairs.items()]
-    if not tables:
-        raise ParameterError("split_half_agreement needs at least one pair of runs")
-    table = pd.concat(tables, ignore_index=True)
-    return table[["split", *(c for c in table if c != "split")]]
-
-
 def reliability_reading(agreement: pd.DataFrame, seeds: pd.DataFrame | None = None) -> str:
-    """One line on split halves (:func:`split_half_agreement` or
+    """One line on split halves (:func:`anbn_utils.reliability.split_half_agreement` or
     :func:`anbn_utils.reliability.compare_runs`; several splits are averaged per story) and
     :func:`~anbn_utils.reliability.seed_stability`: the AN max-PCC correlation and the
     anchored-BN agreement against chance, per story; the matched maps' |r| across seeds."""

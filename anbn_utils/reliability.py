@@ -37,7 +37,7 @@ from .recovery import match_by_abs_correlation
 
 __all__ = ["an_max_pairs", "anchor_agreement", "best_pair_stability", "compare_runs", "fit_subjects_of_half",
            "match_bns", "match_run_bns", "read_bn_maps", "seed_stability", "seed_stability_by_method",
-           "split_half_note",
+           "split_half_agreement", "split_half_note",
            "split_subjects"]
 
 
@@ -339,6 +339,27 @@ def seed_stability_by_method(groups: Mapping[str, Mapping[str, str | os.PathLike
               for method, runs in groups.items() if len(runs) >= 2]
     columns = ["method", "run_a", "run_b", "n_bns", "abs_r_mean", "abs_r_median", "abs_r_min"]
     return pd.concat(tables, ignore_index=True)[columns] if tables else pd.DataFrame(columns=columns)
+
+
+def split_half_agreement(pairs: Mapping[str, tuple[str | os.PathLike, str | os.PathLike]]
+                         ) -> pd.DataFrame:
+    """:func:`anbn_utils.reliability.compare_runs` of several split-half pairs of runs.
+
+    Parameters
+    ----------
+    pairs : mapping of str -> (path, path)
+        Label of a split (e.g. its seed) -> the runs whose BNs are fitted on its first and
+        its second half.
+
+    Returns
+    -------
+    DataFrame: ``compare_runs``' rows with a first column ``split``.
+    """
+    tables = [compare_runs(a, b).assign(split=label) for label, (a, b) in pairs.items()]
+    if not tables:
+        raise ParameterError("split_half_agreement needs at least one pair of runs")
+    table = pd.concat(tables, ignore_index=True)
+    return table[["split", *(c for c in table if c != "split")]]
 
 
 def split_half_note(fit_half: int, seed: int, fitted: Mapping[str, Sequence[str]],

@@ -260,7 +260,7 @@ def test_an_max_pairs_are_what_compare_runs_correlates(runs):
 
 
 def test_split_half_agreement_stacks_the_splits(runs):
-    from anbn_utils.comparisons import split_half_agreement
+    from anbn_utils.reliability import split_half_agreement
 
     table = split_half_agreement({"seed0": (runs["a"], runs["b"]), "seed1": (runs["b"], runs["a"])})
     assert table.columns[0] == "split" and table.split.tolist() == ["seed0"] * 2 + ["seed1"] * 2
