@@ -8,6 +8,11 @@ BOLD cache.
 
     python benchmarks/bench_study.py                      # the small study of `make book`
     python benchmarks/bench_study.py --study verdict      # the full study
+    python benchmarks/bench_study.py --study verdict --no-isolated --reuse   # after the small one
+
+With ``--reuse`` the scratch folder is kept: the book's runs and the stages earlier studies
+left in its store are reused (their times are then not from scratch), which measures what
+a study adds after ``make book``.
 """
 
 from __future__ import annotations
@@ -32,11 +37,14 @@ def main() -> None:
     parser.add_argument("--scratch", default="/tmp/anbn-bench-study")
     parser.add_argument("--no-isolated", action="store_true",
                         help="skip the run without sharing (it takes longest)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the scratch folder: reuse the book's runs and the store")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args()
     study = load_study(args.study)
     scratch = Path(args.scratch)
-    shutil.rmtree(scratch, ignore_errors=True)
+    if not args.reuse:
+        shutil.rmtree(scratch, ignore_errors=True)
     runs = scratch / "runs"
     # an empty BOLD cache for every run, the variants' included (an environment variable,
     # not a parameter: the variants' data stage then hashes as the book's runs' does)
@@ -59,7 +67,7 @@ def main() -> None:
                        log=print)
     timings["study_shared"] = float(read_wall(runs / f"study-{study.name}"))
     load["study_shared"] = os.getloadavg()[0]
-    result = {**header("cpu"), "study": study.name, "variants": variants,
+    result = {**header("cpu"), "study": study.name, "variants": variants, "reuse": args.reuse,
               "n_jobs": study.n_jobs, "book_runs_s": {k: round(v, 1) for k, v in timings.items()
                                                       if k.startswith("phantom")},
               "shared": {"wall_s": timings["study_shared"],
@@ -92,8 +100,12 @@ def markdown(r: dict) -> str:
     computed = sum(row["stages_computed"] for row in shared["rows"])
     reused = sum(row["stages_reused"] for row in shared["rows"])
     md = (f"**Study `{r['study']}`** ({len(r['variants'])} variants, {r['n_jobs']} at a time) "
-          f"on {m['cpu']} ({m['cores']} threads), commit `{r['commit']}`, {r['date'][:10]}.\n\n"
-          "The load is the machine's 1-min load average as each part ended (other work on "
+          f"on {m['cpu']} ({m['cores']} threads), commit `{r['commit']}`, {r['date'][:10]}"
+          + ("; after the smaller study in the same folder: the book's runs were there (their "
+             "times below are a check that they are up to date), and the study reused the "
+             "stages the smaller one left in the store.\n\n" if r.get("reuse") else
+             ", from an empty folder and BOLD cache.\n\n")
+          + "The load is the machine's 1-min load average as each part ended (other work on "
           "the same cores makes the times longer).\n\n"
           "| run | wall time (s) | stages computed | stages reused | load |\n|---|---|---|---|---|\n"
           f"| the book's null phantom | {r['book_runs_s']['phantom-null']:.0f} | | | "
