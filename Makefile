@@ -4,6 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PROFILE ?= phantom
 STAMP := $(VENV)/.anbn-installed
+TEST_WORKERS ?= 2
 
 .PHONY: venv book notebooks html check-book test bench bench-paper clean
 
@@ -36,13 +37,14 @@ notebooks: venv
 html: venv
 	$(BIN)/jupyter-book build --warningiserror --keep-going --quiet .
 
-# The downloader tests run the real DataLad (installed in the venv) and git-annex, a
+# The test suite in TEST_WORKERS processes (pytest-xdist; a test file stays in one worker,
+# which shares the module's fixtures). The downloader tests run the real DataLad (installed in the venv) and git-annex, a
 # system program: Debian's package (`apt-get install git-annex`; .ci/run installs it).
 test: venv
 	@command -v git-annex >/dev/null || { echo "make test needs git-annex on PATH for the \
 	downloader tests: apt-get install git-annex (or conda install -c conda-forge git-annex)" >&2; \
 	exit 1; }
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The built book in headless Chromium (Debian's package: apt-get install chromium);
 # screenshots of every page go to _build/screenshots/.

@@ -26,6 +26,7 @@ import itertools
 import os
 import zlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,10 +36,10 @@ from .errors import DataError, ParameterError
 from .io import read_json, read_table
 from .recovery import match_by_abs_correlation
 
-__all__ = ["an_max_pairs", "anchor_agreement", "best_pair_stability", "compare_runs", "fit_subjects_of_half",
-           "match_bns", "match_run_bns", "read_bn_maps", "seed_stability", "seed_stability_by_method",
-           "split_half_agreement", "split_half_note",
-           "split_subjects"]
+__all__ = ["StudyReliability", "an_max_pairs", "anchor_agreement", "best_pair_stability",
+           "compare_runs", "fit_subjects_of_half", "match_bns", "match_run_bns", "read_bn_maps",
+           "seed_stability", "seed_stability_by_method", "split_half_agreement",
+           "split_half_note", "split_subjects", "study_reliability"]
 
 
 def split_subjects(subjects: Mapping[str, Sequence[str]],
@@ -360,6 +361,73 @@ def split_half_agreement(pairs: Mapping[str, tuple[str | os.PathLike, str | os.P
         raise ParameterError("split_half_agreement needs at least one pair of runs")
     table = pd.concat(tables, ignore_index=True)
     return table[["split", *(c for c in table if c != "split")]]
+
+
+@dataclass(frozen=True)
+class StudyReliability:
+    """The reliability tables of a study (:func:`study_reliability`).
+
+    Attributes
+    ----------
+    agreement : DataFrame or None
+        :func:`split_half_agreement` of the split-half pairs the study finished; ``None``
+        when it finished none.
+    best_pairs : DataFrame or None
+        :func:`best_pair_stability` of the first such pair.
+    an_max : dict or None
+        :func:`an_max_pairs` of the first pair (``{story: (an_max_a, an_max_b)}``).
+    first_pair : tuple of (str, str) or None
+        The variant names of that first pair.
+    seeds : DataFrame
+        :func:`seed_stability_by_method` of the seed groups (empty when no group has two
+        finished runs).
+    """
+
+    agreement: pd.DataFrame | None
+    best_pairs: pd.DataFrame | None
+    an_max: dict[str, tuple[np.ndarray, np.ndarray]] | None
+    first_pair: tuple[str, str] | None
+    seeds: pd.DataFrame
+
+
+def study_reliability(finished: Mapping[str, str | os.PathLike],
+                      half_pairs: Sequence[Sequence[str]],
+                      seed_groups: Mapping[str, Sequence[str]], *,
+                      extra_runs: Mapping[str, Mapping[str, str | os.PathLike]] | None = None
+                      ) -> StudyReliability:
+    """Split-half and seed reliability of a study's finished variants (chapter 07).
+
+    Parameters
+    ----------
+    finished : mapping of str -> path
+        Variant -> run directory of the variants the study finished
+        (:func:`anbn_utils.study.finished_variants`); variants named below but not finished
+        are left out.
+    half_pairs : sequence of (str, str)
+        Pairs of variants whose BNs are fitted on the two halves of one split.
+    seed_groups : mapping of str -> sequence of str
+        Method label -> variants of that method that differ only in the seed.
+    extra_runs : mapping of str -> (mapping of str -> path), optional
+        Method label -> further named runs of that group (e.g. ``{"VS-DBN": {"this run":
+        run_dir}}``), listed before its variants.
+
+    Returns
+    -------
+    StudyReliability
+    """
+    pairs = {f"{a} / {b}": (a, b) for a, b in half_pairs if a in finished and b in finished}
+    groups = {method: {**(extra_runs or {}).get(method, {}),
+                       **{v: finished[v] for v in variants if v in finished}}
+              for method, variants in seed_groups.items()}
+    seeds = seed_stability_by_method(groups)
+    if not pairs:
+        return StudyReliability(None, None, None, None, seeds)
+    a, b = next(iter(pairs.values()))
+    return StudyReliability(
+        agreement=split_half_agreement({label: (finished[x], finished[y])
+                                        for label, (x, y) in pairs.items()}),
+        best_pairs=best_pair_stability(finished[a], finished[b]),
+        an_max=an_max_pairs(finished[a], finished[b]), first_pair=(a, b), seeds=seeds)
 
 
 def split_half_note(fit_half: int, seed: int, fitted: Mapping[str, Sequence[str]],

@@ -7,6 +7,13 @@ import os
 # No network in tests: Hugging Face libraries read this when first imported.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_VERBOSITY"] = "error"
+# Under pytest-xdist (`make test` runs two workers), each worker and the processes it starts
+# (notebook kernels) get their share of the cores, read by numpy's BLAS and torch when first
+# imported: more threads than cores slow every worker down.
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
+    _threads = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+    for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(_name, _threads)
 
 import pytest
 

@@ -270,3 +270,29 @@ def test_split_half_agreement_stacks_the_splits(runs):
                                   compare_runs(runs["b"], runs["a"]))
     with pytest.raises(ParameterError, match="at least one pair"):
         split_half_agreement({})
+
+
+def test_study_reliability_uses_the_finished_variants_only(runs):
+    from anbn_utils.reliability import study_reliability
+
+    e = _write_run(runs["tmp"] / "e3", runs["maps"][:, ::-1], runs["pcc"])
+    finished = {"half1": runs["a"], "half2": runs["b"], "c0": e}
+    rel = study_reliability(finished, [["half1", "half2"], ["half1_s1", "half2_s1"]],
+                            {"VS-DBN": ["seed1", "seed2"], "CanICA": ["c0", "c1"]},
+                            extra_runs={"VS-DBN": {"this run": runs["a"]}, "CanICA": {"x": runs["b"]}})
+    assert rel.first_pair == ("half1", "half2")
+    pd.testing.assert_frame_equal(rel.agreement, split_half_agreement_of(runs))
+    pd.testing.assert_frame_equal(rel.best_pairs, best_pair_stability(runs["a"], runs["b"]))
+    np.testing.assert_array_equal(rel.an_max["pieman"][0], runs["pcc"]["pieman"].max(1))
+    # VS-DBN: "this run" alone (no seed variant finished) has no pair; CanICA: x and c0
+    assert rel.seeds.method.tolist() == ["CanICA"]
+    assert (rel.seeds.run_a[0], rel.seeds.run_b[0]) == ("x", "c0")
+    assert rel.seeds.abs_r_mean[0] == pytest.approx(1)
+    none = study_reliability({"c0": e}, [["half1", "half2"]], {"CanICA": ["c0"]})
+    assert none.agreement is None and none.first_pair is None and none.seeds.empty
+
+
+def split_half_agreement_of(runs):
+    from anbn_utils.reliability import split_half_agreement
+
+    return split_half_agreement({"half1 / half2": (runs["a"], runs["b"])})

@@ -34,6 +34,19 @@ def test_shipped_profiles_resolve():
         assert per_stage["01_data"]["tasks"] == ["pieman", "shapessocial"]
 
 
+def test_bn_seed_changes_the_bn_stage_only():
+    """A run that differs only in ``bn_seed`` gives 01_data and 02_ans the same values (the
+    runner then shares them), 03_bns another; ``seed`` changes them all."""
+    declared = declared_parameters()
+    base = resolve_params(load_profile("phantom"), declared)
+    bn_seed = resolve_params(apply_overrides(load_profile("phantom"), ["bn_seed=1"]), declared)
+    seed = resolve_params(apply_overrides(load_profile("phantom"), ["seed=1"]), declared)
+    for stage in ("00_phantom", "01_data", "02_ans"):
+        assert bn_seed[stage] == base[stage]
+    assert bn_seed["03_bns"] == {**base["03_bns"], "bn_seed": 1}
+    assert seed["01_data"] != base["01_data"] and seed["02_ans"] != base["02_ans"]
+
+
 def test_unknown_names_are_errors(tmp_path, cache_dir):
     with pytest.raises(ParameterError, match=r"unknown parameter\(s\) \['duration_roundin'\]"):
         run(_profile(tmp_path, cache_dir, duration_roundin="round"), run_dir=tmp_path / "r")

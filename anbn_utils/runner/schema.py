@@ -121,6 +121,7 @@ PARAMETERS: dict[str, Any] = {
     "n_maps_shown": PosInt,
     "example_bn": Annotated[str, Field(pattern=r"^BN[1-9]\d*$")] | None,
     "fit_half": Annotated[int, Field(ge=1, le=2)] | None,
+    "bn_seed": NonNegInt | None,
     # coupling (04)
     "nulls": _list_of(_choices(NULL_MODELS), unique=True),
     "n_permutations": PosInt,
