@@ -38,8 +38,9 @@ html: venv
 	$(BIN)/jupyter-book build --warningiserror --keep-going --quiet .
 
 # The test suite in TEST_WORKERS processes (pytest-xdist; a test file stays in one worker,
-# which shares the module's fixtures). The downloader tests run the real DataLad (installed in the venv) and git-annex, a
-# system program: Debian's package (`apt-get install git-annex`; .ci/run installs it).
+# which shares the module's fixtures). The downloader tests run the real DataLad
+# (installed in the venv) and git-annex, a system program: Debian's package
+# (`apt-get install git-annex`; .ci/run installs it).
 test: venv
 	@command -v git-annex >/dev/null || { echo "make test needs git-annex on PATH for the \
 	downloader tests: apt-get install git-annex (or conda install -c conda-forge git-annex)" >&2; \

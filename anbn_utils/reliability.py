@@ -406,7 +406,8 @@ def study_reliability(finished: Mapping[str, str | os.PathLike],
     half_pairs : sequence of (str, str)
         Pairs of variants whose BNs are fitted on the two halves of one split.
     seed_groups : mapping of str -> sequence of str
-        Method label -> variants of that method that differ only in the seed.
+        Method label -> variants of that method that differ only in the BN fit's seed
+        (``bn_seed``).
     extra_runs : mapping of str -> (mapping of str -> path), optional
         Method label -> further named runs of that group (e.g. ``{"VS-DBN": {"this run":
         run_dir}}``), listed before its variants.
