@@ -342,8 +342,8 @@ def seed_stability_by_method(groups: Mapping[str, Mapping[str, str | os.PathLike
     return pd.concat(tables, ignore_index=True)[columns] if tables else pd.DataFrame(columns=columns)
 
 
-def split_half_agreement(pairs: Mapping[str, tuple[str | os.PathLike, str | os.PathLike]]
-                         ) -> pd.DataFrame:
+def split_half_agreement(pairs: Mapping[str, tuple[str | os.PathLike, str | os.PathLike]], *,
+                         matchings: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """:func:`anbn_utils.reliability.compare_runs` of several split-half pairs of runs.
 
     Parameters
@@ -351,12 +351,15 @@ def split_half_agreement(pairs: Mapping[str, tuple[str | os.PathLike, str | os.P
     pairs : mapping of str -> (path, path)
         Label of a split (e.g. its seed) -> the runs whose BNs are fitted on its first and
         its second half.
+    matchings : mapping of str -> DataFrame, optional
+        :func:`match_run_bns` of some of those pairs, by label (computed for the others).
 
     Returns
     -------
     DataFrame: ``compare_runs``' rows with a first column ``split``.
     """
-    tables = [compare_runs(a, b).assign(split=label) for label, (a, b) in pairs.items()]
+    tables = [compare_runs(a, b, matching=(matchings or {}).get(label)).assign(split=label)
+              for label, (a, b) in pairs.items()]
     if not tables:
         raise ParameterError("split_half_agreement needs at least one pair of runs")
     table = pd.concat(tables, ignore_index=True)
@@ -423,11 +426,13 @@ def study_reliability(finished: Mapping[str, str | os.PathLike],
     seeds = seed_stability_by_method(groups)
     if not pairs:
         return StudyReliability(None, None, None, None, seeds)
-    a, b = next(iter(pairs.values()))
+    first, (a, b) = next(iter(pairs.items()))
+    matching = match_run_bns(finished[a], finished[b])  # the first pair's maps, read once
     return StudyReliability(
         agreement=split_half_agreement({label: (finished[x], finished[y])
-                                        for label, (x, y) in pairs.items()}),
-        best_pairs=best_pair_stability(finished[a], finished[b]),
+                                        for label, (x, y) in pairs.items()},
+                                       matchings={first: matching}),
+        best_pairs=best_pair_stability(finished[a], finished[b], matching=matching),
         an_max=an_max_pairs(finished[a], finished[b]), first_pair=(a, b), seeds=seeds)
 
 

@@ -273,7 +273,7 @@ def test_split_half_agreement_stacks_the_splits(runs):
 
 
 def test_study_reliability_uses_the_finished_variants_only(runs):
-    from anbn_utils.reliability import study_reliability
+    from anbn_utils.reliability import split_half_agreement, study_reliability
 
     e = _write_run(runs["tmp"] / "e3", runs["maps"][:, ::-1], runs["pcc"])
     finished = {"half1": runs["a"], "half2": runs["b"], "c0": e}
@@ -281,7 +281,8 @@ def test_study_reliability_uses_the_finished_variants_only(runs):
                             {"VS-DBN": ["seed1", "seed2"], "CanICA": ["c0", "c1"]},
                             extra_runs={"VS-DBN": {"this run": runs["a"]}, "CanICA": {"x": runs["b"]}})
     assert rel.first_pair == ("half1", "half2")
-    pd.testing.assert_frame_equal(rel.agreement, split_half_agreement_of(runs))
+    pd.testing.assert_frame_equal(rel.agreement,
+                                  split_half_agreement({"half1 / half2": (runs["a"], runs["b"])}))
     pd.testing.assert_frame_equal(rel.best_pairs, best_pair_stability(runs["a"], runs["b"]))
     np.testing.assert_array_equal(rel.an_max["pieman"][0], runs["pcc"]["pieman"].max(1))
     # VS-DBN: "this run" alone (no seed variant finished) has no pair; CanICA: x and c0
@@ -290,9 +291,3 @@ def test_study_reliability_uses_the_finished_variants_only(runs):
     assert rel.seeds.abs_r_mean[0] == pytest.approx(1)
     none = study_reliability({"c0": e}, [["half1", "half2"]], {"CanICA": ["c0"]})
     assert none.agreement is None and none.first_pair is None and none.seeds.empty
-
-
-def split_half_agreement_of(runs):
-    from anbn_utils.reliability import split_half_agreement
-
-    return split_half_agreement({"half1 / half2": (runs["a"], runs["b"])})
