@@ -47,6 +47,22 @@ def test_bn_seed_changes_the_bn_stage_only():
     assert seed["01_data"] != base["01_data"] and seed["02_ans"] != base["02_ans"]
 
 
+def test_each_kernel_has_ipc_sockets_of_its_own():
+    """Kernels started at once by several processes cannot take each other's sockets (TCP
+    ports picked as free by one process were bound by another's kernel: "Address already
+    in use", the kernel died)."""
+    import asyncio
+
+    from anbn_utils.runner.execute import _kernel_manager
+
+    a, b = _kernel_manager()(), _kernel_manager()()
+    assert a.transport == b.transport == "ipc"
+    assert Path(a.ip).parent != Path(b.ip).parent and Path(a.ip).parent.is_dir()
+    asyncio.run(a._async_cleanup_resources())
+    assert not Path(a.ip).parent.exists()
+    asyncio.run(b._async_cleanup_resources())
+
+
 def test_unknown_names_are_errors(tmp_path, cache_dir):
     with pytest.raises(ParameterError, match=r"unknown parameter\(s\) \['duration_roundin'\]"):
         run(_profile(tmp_path, cache_dir, duration_roundin="round"), run_dir=tmp_path / "r")

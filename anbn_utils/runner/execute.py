@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import platform
 import shutil
+import tempfile
 import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -89,13 +90,28 @@ def kernel_env(environ: dict[str, str]) -> dict[str, str]:
 
 def _kernel_manager():
     """Jupyter's kernel manager, starting each kernel with :func:`kernel_env` (explicitly,
-    so the runner's own environment is left as it is)."""
+    so the runner's own environment is left as it is), its sockets IPC files in a folder of
+    its own: TCP ports that one process picks as free can be taken by a kernel that another
+    process starts at the same moment ("Address already in use": the kernel dies), and
+    IPC files at Jupyter's default place (``kernel-ipc-<n>`` in the working directory)
+    collide the same way."""
     from jupyter_client import AsyncKernelManager
 
     class QuietKernelManager(AsyncKernelManager):
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self._socket_dir = tempfile.mkdtemp(prefix="anbn-kernel-")
+            self.transport = "ipc"
+            self.ip = os.path.join(self._socket_dir, "kernel")
+
         async def _async_pre_start_kernel(self, **kw):
             kw["env"] = kernel_env(kw.get("env") or dict(os.environ))
             return await super()._async_pre_start_kernel(**kw)
+
+        async def _async_cleanup_resources(self, restart: bool = False) -> None:
+            await super()._async_cleanup_resources(restart=restart)
+            if not restart:
+                shutil.rmtree(self._socket_dir, ignore_errors=True)
 
     return QuietKernelManager
 
@@ -181,9 +197,8 @@ def _execute(stage: Stage, params: dict[str, Any], run_dir: Path, notebook_dir: 
             str(stage.notebook(notebook_dir)), str(out),
             parameters={**params, "run_dir": str(run_dir), "stage_dir": str(partial)},
             cwd=str(REPO_ROOT), progress_bar=progress,
-            # the kernel's own log: errors only (ipykernel warns at every start that its
-            # local TCP sockets are unencrypted; IPC sockets would collide between kernels
-            # started at once); the notebook's errors come back through papermill
+            # the kernel's own log: errors only; the notebook's errors come back through
+            # papermill
             extra_arguments=["--IPKernelApp.log_level=ERROR"],
             kernel_manager_class=_kernel_manager(),
         )
