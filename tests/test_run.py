@@ -63,6 +63,33 @@ def test_each_kernel_has_ipc_sockets_of_its_own():
     asyncio.run(b._async_cleanup_resources())
 
 
+def test_a_kernel_shut_down_is_not_interrupted():
+    """jupyter_client sends SIGINT to every kernel it shuts down; one busy with a message
+    then logs "KeyboardInterrupt caught in kernel" on the runner's stderr. Ours is shut down
+    without it, and still interrupted when asked while it runs."""
+    import asyncio
+    import signal
+
+    from anbn_utils.runner.execute import _kernel_manager
+
+    async def interrupt_then_shut_down():
+        km = _kernel_manager()(kernel_name="python3")
+        sent, send = [], km._async_signal_kernel
+
+        async def record(signum):
+            sent.append(signum)
+            await send(signum)
+
+        km._async_signal_kernel = record
+        await km.start_kernel()
+        await km.interrupt_kernel()
+        await km.shutdown_kernel()
+        return sent, await km.is_alive()
+
+    sent, alive = asyncio.run(interrupt_then_shut_down())
+    assert sent[0] == signal.SIGINT and signal.SIGINT not in sent[1:] and not alive
+
+
 def test_unknown_names_are_errors(tmp_path, cache_dir):
     with pytest.raises(ParameterError, match=r"unknown parameter\(s\) \['duration_roundin'\]"):
         run(_profile(tmp_path, cache_dir, duration_roundin="round"), run_dir=tmp_path / "r")

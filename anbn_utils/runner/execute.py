@@ -94,7 +94,7 @@ def _kernel_manager():
     its own: TCP ports that one process picks as free can be taken by a kernel that another
     process starts at the same moment ("Address already in use": the kernel dies), and
     IPC files at Jupyter's default place (``kernel-ipc-<n>`` in the working directory)
-    collide the same way."""
+    collide the same way; and no interrupt at shutdown."""
     from jupyter_client import AsyncKernelManager
 
     class QuietKernelManager(AsyncKernelManager):
@@ -107,6 +107,14 @@ def _kernel_manager():
         async def _async_pre_start_kernel(self, **kw):
             kw["env"] = kernel_env(kw.get("env") or dict(os.environ))
             return await super()._async_pre_start_kernel(**kw)
+
+        async def _async_interrupt_kernel(self) -> None:
+            # jupyter_client interrupts (SIGINT) every kernel it shuts down; a kernel
+            # handling a message just then logs "KeyboardInterrupt caught in kernel" on
+            # the runner's stderr. papermill shuts a kernel down after its last cell, so
+            # there is nothing to interrupt: the shutdown request (then SIGTERM) follows.
+            if not self.shutting_down:
+                await super()._async_interrupt_kernel()
 
         async def _async_cleanup_resources(self, restart: bool = False) -> None:
             await super()._async_cleanup_resources(restart=restart)
