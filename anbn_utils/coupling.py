@@ -1,28 +1,23 @@
-"""Coupling ANs and BNs: synchronization, anchors (Eq. 1, Eq. 2), permutation tests, FDR.
+"""Coupling ANs and BNs: synchronization, anchors (Eq. 1, Eq. 2), significance, summaries.
 
 The synchronization of AN ``i`` and BN ``k`` is the Pearson correlation of their time
 courses over the kept TRs of a story, computed for all pairs at once as one matrix
 product of standardized series.  Eq. 1 anchors each AN to the BN it correlates with most,
 Eq. 2 each BN to its AN.
 
-Significance: a permutation test of each AN's maximum over BNs (and each BN's maximum
-over ANs), the maximum being recomputed on every randomized copy of the BN series, so the
-test accounts for the choice of the best partner.  The same randomization is applied to
-all BNs at once.  Three null models:
+Significance (:func:`max_statistic_test`, built from :mod:`anbn_utils.inference`): the
+correlations of every AN x BN pair are recomputed under each null model (``'shuffle'``,
+the paper's plain reading and invalid for smooth series; ``'circular'``, every circular
+lag, exact; ``'phase'``, phase randomization), the same randomization applied to all BNs.
+Three readings per null model, each reported at every level of ``alphas`` (the paper's
+p < 0.01 first):
 
-- ``'shuffle'`` (the paper's "randomizations"): a random permutation of the TRs; it
-  destroys the autocorrelation of the series and is anti-conservative for smooth series;
-- ``'circular'``: a circular shift by a random lag of at least ``min_shift`` TRs; the
-  correlations at every lag come from one FFT cross-correlation per pair, so the cost
-  does not grow with the number of randomizations;
-- ``'phase'``: phase randomization (the same random phases for every BN), which keeps the
-  power spectrum and the cross-BN correlations.
-
-p-values are ``(1 + #null >= observed) / (1 + n_permutations)`` (Phipson and Smyth 2010,
-:func:`anbn_utils.stats.permutation_p_values`); q-values come from Benjamini-Hochberg
-(``scipy.stats.false_discovery_control``).  A unit is significant at level ``alpha`` when
-its q-value is below ``alpha``; :func:`summarize` reports each of several levels, the
-paper's (p < 0.01 with FDR) first.
+- **FWER**: family-wise adjusted p-values by the step-down maximum statistic over all
+  AN x BN pairs of the story; an AN (BN) is significant when its best pair is;
+- **FDR**: Benjamini-Hochberg (``scipy.stats.false_discovery_control``) on each AN's
+  (BN's) p-value against its own null maxima, refined below the permutation floor by a
+  generalized Pareto tail;
+- the **resolution** of each null, its smallest attainable p-value ``1 / (1 + B)``.
 """
 
 from __future__ import annotations
@@ -38,7 +33,10 @@ from tqdm import tqdm
 
 from .choices import AN_SURROGATES, NULL_MODELS
 from .errors import DataError, ParameterError
-from .stats import check_n_permutations, permutation_p_values, zscore
+from .inference import (MaxStatistic, check_randomizations, n_randomizations, null_copies,
+                        randomize, tail_p_values)
+from .inference.nulls import NULL_READINGS
+from .stats import zscore
 from .units import an_layers
 
 __all__ = [
@@ -56,6 +54,7 @@ __all__ = [
     "standardize",
     "summarize",
     "surrogate_series",
+    "TEST_ARRAYS",
 ]
 
 
@@ -139,35 +138,6 @@ def _score(pcc, mode):
     raise ParameterError(f"mode must be 'signed' or 'abs', not {mode!r}")
 
 
-def randomize(b: torch.Tensor, n: int, null: str, generator: torch.Generator,
-              min_shift: int = 10) -> torch.Tensor:
-    """``n`` randomized copies of the series ``b`` (n_trs, n_bns), standardized.
-
-    Returns a Tensor of shape (n, n_trs, n_bns).  One randomization per copy, applied to
-    all columns alike.
-    """
-    T = b.shape[0]
-    dev = b.device
-    if null == "shuffle":
-        idx = torch.argsort(torch.rand(n, T, generator=generator, device=dev), dim=1)
-        out = b[idx]
-    elif null == "circular":
-        lag = _draw_lags(T, n, generator, min_shift, dev)
-        idx = (torch.arange(T, device=dev)[None] - lag[:, None]) % T
-        out = b[idx]
-    elif null == "phase":
-        f = torch.fft.rfft(b, dim=0)  # (F, K)
-        phase = 2 * torch.pi * torch.rand(n, f.shape[0], 1, generator=generator, device=dev,
-                                          dtype=b.dtype)
-        phase[:, 0] = 0  # keep the mean
-        if T % 2 == 0:
-            phase[:, -1] = 0  # the Nyquist term stays real
-        out = torch.fft.irfft(f[None] * torch.exp(1j * phase), n=T, dim=1)
-    else:
-        raise ParameterError(f"null model must be one of {NULL_MODELS}, not {null!r}")
-    return zscore(out, axis=1) / math.sqrt(T)
-
-
 def surrogate_series(x: np.ndarray, method: str | None = "phase", *, random_state: int = 0,
                      story: int = 0) -> np.ndarray:
     """A surrogate of every column of ``x`` (the ``an_surrogate`` control), or ``x``.
@@ -208,40 +178,26 @@ def surrogate_series(x: np.ndarray, method: str | None = "phase", *, random_stat
     return out.numpy().astype(np.asarray(x).dtype)
 
 
-def _draw_lags(T: int, n: int, generator, min_shift: int, device) -> torch.Tensor:
-    """``n`` circular lags drawn uniformly from ``[min_shift, T - min_shift]``."""
-    if not 0 < min_shift < T - min_shift:
-        raise ParameterError(f"min_shift={min_shift} leaves no lag for {T} TRs")
-    return torch.randint(min_shift, T - min_shift + 1, (n,), generator=generator, device=device)
-
-
-def _circular_lag_maxima(a: torch.Tensor, b: torch.Tensor, mode: str, chunk: int = 256):
-    """For every lag L, each AN's max over BNs and each BN's max over ANs of the
-    correlation of the AN with the BN shifted by L (``roll(b, L)``), without forming any
-    shifted copy: ``r_ak(L) = sum_t a[t] b[t - L] = irfft(fft(a) * conj(fft(b)))[L]`` for
-    standardized series.
-
-    Returns (n_ans, T) and (n_bns, T).
-    """
-    T = a.shape[0]
-    fa = torch.fft.rfft(a.to(torch.float64), dim=0)  # (F, A)
-    fb = torch.fft.rfft(b.to(torch.float64), dim=0)  # (F, K)
-    an_out = torch.empty(a.shape[1], T, dtype=a.dtype, device=a.device)
-    bn_out = torch.full((b.shape[1], T), -torch.inf, dtype=a.dtype, device=a.device)
-    for s in range(0, a.shape[1], chunk):
-        cross = fa[:, s:s + chunk].T[:, None, :] * fb.conj().T[None]  # (c, K, F)
-        r = _score(torch.fft.irfft(cross, n=T, dim=2).to(a.dtype), mode)  # (c, K, T)
-        an_out[s:s + chunk] = r.amax(1)
-        bn_out = torch.maximum(bn_out, r.amax(0))
-    return an_out, bn_out
-
-
 def max_statistic_test(
     ans: torch.Tensor, bns: torch.Tensor, *, null: str = "circular",
     n_permutations: int = 5000, mode: str = "signed", random_state: int = 0,
-    chunk: int = 64, min_shift: int = 10, progress: bool = False, story: str = "",
-) -> dict[str, np.ndarray]:
-    """Permutation p- and FDR q-values of each AN's and each BN's maximal correlation.
+    chunk: int = 64, min_shift: int = 1, fdr_tail: bool = True, progress: bool = False,
+    story: str = "",
+) -> dict:
+    """Permutation tests of every AN x BN pair, each AN's and each BN's maximum.
+
+    Per randomization of the null model (:mod:`anbn_utils.inference.nulls`), the
+    correlation of every AN with every randomized BN series is recomputed (one batched
+    matrix product per chunk of randomizations).  From those:
+
+    - **uncorrected** p-values of each AN's maximum over BNs (Eq. 1) and each BN's maximum
+      over ANs (Eq. 2), against their own null maxima (so the choice of the best partner is
+      accounted for): ``(1 + count) / (1 + B)``;
+    - **family-wise** adjusted p-values of every pair, AN and BN by the step-down maximum
+      statistic over all AN x BN pairs (:class:`anbn_utils.inference.MaxStatistic`);
+    - **false-discovery** q-values (Benjamini-Hochberg) of the ANs' and BNs' p-values,
+      refined below the permutation floor by a generalized Pareto tail where
+      ``fdr_tail`` (:func:`anbn_utils.inference.tail_p_values`).
 
     Parameters
     ----------
@@ -249,63 +205,59 @@ def max_statistic_test(
     bns : Tensor of shape (n_trs, n_bns)
     null : {'shuffle', 'circular', 'phase'}
     n_permutations : int
-        Randomizations B >= 1; p-values are ``(1 + count) / (1 + B)``, at least ``1 / (1 + B)``.
+        Randomizations B of the shuffle and phase nulls; the circular null enumerates
+        every admissible lag instead (:func:`anbn_utils.inference.circular_lags`).
     mode : {'signed', 'abs'}
+        The pair statistic: r (the paper) or |r|.
     random_state : int
     chunk : int
         Randomized copies per batched matrix product.
     min_shift : int
-        Smallest lag of the circular shift (TRs).
+        Circular lags with ``min(L, T - L) < min_shift`` are left out (1: none; a window
+        makes the test liberal, see :mod:`anbn_utils.inference.nulls`).
+    fdr_tail : bool
+        Refine small p-values by the tail approximation before the FDR correction.
 
     Returns
     -------
-    dict of ndarrays: ``pcc`` (n_ans, n_bns), ``an_max``, ``an_p``, ``an_q`` (n_ans,),
-    ``an_to_bn``, ``bn_max``, ``bn_p``, ``bn_q``, ``bn_to_an`` (n_bns,).
-
-    Raises
-    ------
-    ParameterError
-        If ``n_permutations`` is not a positive integer or ``null`` is unknown.
+    dict
+        ``pcc`` (n_ans, n_bns); ``an_to_bn``, ``an_max``, ``an_p``, ``an_p_tail``,
+        ``an_q``, ``an_p_fwer`` (n_ans,); the same for BNs (n_bns,); ``pair_p_fwer``
+        (n_ans, n_bns); ``family_null`` (B,), the family's maximum per randomization;
+        ``n_randomizations`` B; ``tail``: ``{"ans": counts, "bns": counts}`` of
+        :meth:`anbn_utils.inference.TailPValues.counts`.
     """
-    n_permutations = check_n_permutations(n_permutations)
-    if null not in NULL_MODELS:
-        raise ParameterError(f"null model must be one of {NULL_MODELS}, not {null!r}")
+    B = n_randomizations(null, n_permutations, ans.shape[0], min_shift)
     a = standardize(ans.to(torch.float32), what=f"story {story!r}, ANs")
     b = standardize(bns.to(torch.float32), what=f"story {story!r}, BNs")
     if a.shape[0] != b.shape[0]:
         raise DataError(f"story {story!r}: {a.shape[0]} AN TRs but {b.shape[0]} BN TRs")
     pcc = a.T @ b
     obs = anchors(pcc, mode)
-    obs_an = _score(pcc, mode).amax(1)
-    obs_bn = _score(pcc, mode).amax(0)
+    score = _score(pcc, mode)
     gen = torch.Generator(device=b.device).manual_seed(random_state)
-    exceed_an = torch.zeros_like(obs_an)
-    exceed_bn = torch.zeros_like(obs_bn)
-    if null == "circular":
-        # every circular shift at once: r(lag) of all pairs by FFT, then count the drawn lags
-        lags = _draw_lags(b.shape[0], n_permutations, gen, min_shift, b.device)
-        an_lag, bn_lag = _circular_lag_maxima(a, b, mode)  # (A, T), (K, T)
-        weight = torch.bincount(lags, minlength=b.shape[0]).to(a.dtype)
-        exceed_an = ((an_lag >= obs_an[:, None]).to(a.dtype) * weight).sum(1)
-        exceed_bn = ((bn_lag >= obs_bn[:, None]).to(a.dtype) * weight).sum(1)
-    for s in tqdm(range(0, n_permutations if null != "circular" else 0, chunk),
-                  desc=f"{null} null", disable=not progress):
-        n = min(chunk, n_permutations - s)
-        null_b = randomize(b, n, null, gen, min_shift)  # (n, T, K)
+    acc = MaxStatistic(score, B)
+    copies = null_copies(b, null, n_permutations, gen, min_shift=min_shift, chunk=chunk)
+    for null_b in tqdm(copies, total=-(-B // chunk), desc=f"{null} null", disable=not progress):
+        n = null_b.shape[0]
         # one (n_ans x T) @ (T x n*n_bns) product for the whole chunk
         flat = null_b.to(a.dtype).permute(1, 0, 2).reshape(b.shape[0], -1)
-        null_pcc = _score((a.T @ flat).reshape(a.shape[1], n, b.shape[1]), mode)  # (A, n, K)
-        exceed_an += (null_pcc.amax(2) >= obs_an[:, None]).sum(1)
-        exceed_bn += (null_pcc.amax(0) >= obs_bn).sum(0)
-    an_p = permutation_p_values(exceed_an, n_permutations).cpu().numpy()
-    bn_p = permutation_p_values(exceed_bn, n_permutations).cpu().numpy()
-    return {
-        "pcc": pcc.cpu().numpy(), "an_to_bn": obs["an_to_bn"].cpu().numpy(),
-        "an_max": obs["an_max"].cpu().numpy(), "an_p": an_p,
-        "an_q": false_discovery_control(an_p, method="bh"),
-        "bn_to_an": obs["bn_to_an"].cpu().numpy(), "bn_max": obs["bn_max"].cpu().numpy(),
-        "bn_p": bn_p, "bn_q": false_discovery_control(bn_p, method="bh"),
-    }
+        acc.add(_score((a.T @ flat).reshape(a.shape[1], n, b.shape[1]), mode).permute(1, 0, 2))
+    pair_p = acc.pair_p()
+    out = {"pcc": pcc.cpu().numpy(), "an_to_bn": obs["an_to_bn"].cpu().numpy(),
+           "an_max": obs["an_max"].cpu().numpy(), "bn_to_an": obs["bn_to_an"].cpu().numpy(),
+           "bn_max": obs["bn_max"].cpu().numpy(), "pair_p_fwer": pair_p.cpu().numpy(),
+           "family_null": acc.family_null.cpu().numpy(), "n_randomizations": B, "tail": {}}
+    for unit, axis, null_max in (("an", 1, acc.an_null), ("bn", 0, acc.bn_null)):
+        observed = score.amax(axis).cpu().numpy()
+        tail = tail_p_values(observed, null_max.cpu().numpy(),
+                             min_count=10 if fdr_tail else 0)
+        out[f"{unit}_p"] = tail.permutation_p
+        out[f"{unit}_p_tail"] = tail.p
+        out[f"{unit}_q"] = false_discovery_control(tail.p, method="bh")
+        out[f"{unit}_p_fwer"] = pair_p.amin(axis).cpu().numpy()
+        out["tail"][f"{unit}s"] = tail.counts()
+    return out
 
 
 #: The paper's significance level: p < 0.01 after FDR correction.
@@ -345,8 +297,9 @@ def summarize(result: dict, n_layers: int, *, alphas: Sequence[float] = (PAPER_A
     n_layers : int
         ANs are in layer order (``an_names``): layer of AN ``i`` is ``i // (n_ans / n_layers)``.
     alphas : sequence of float
-        FDR levels; a unit is significant at ``alpha`` when its q-value is below it.  The
-        first is the primary level (the paper's 0.01).
+        Levels; a unit is significant at ``alpha`` when its q-value (FDR) or its adjusted
+        p-value (FWER) is at most ``alpha``.  The first is the primary level (the paper's
+        0.01).
     threshold : float
         The PCC threshold of Fig. 4 (c-d).
 
@@ -355,9 +308,11 @@ def summarize(result: dict, n_layers: int, *, alphas: Sequence[float] = (PAPER_A
     dict
         ``n_ans``, ``n_bns``, AN and BN maxima (mean, s.d., per layer), the % of ANs below
         ``threshold`` per layer, the ANs anchored by BNs per layer, and ``nulls``: per null
-        model ``{"alpha", "ans_significant_pct", "ans_significant", "bns_significant"}`` at
-        the primary level and ``by_alpha``, the same for every level, in the order of
-        ``alphas``.
+        model ``{"alpha", "ans_significant_pct", "ans_significant", "bns_significant"``
+        (FDR), ``"ans_fwer_pct", "ans_fwer", "bns_fwer"`` (FWER), ``"fwer_threshold"}`` at
+        the primary level, ``by_alpha``, the same for every level, in the order of
+        ``alphas``, and ``n_randomizations``, ``resolution`` (``1 / (1 + B)``), ``tail``
+        (tests that needed, got and failed the tail approximation) and ``reading``.
     """
     alphas = check_alphas(alphas)
     n_ans, n_bns = result["pcc"].shape
@@ -375,12 +330,26 @@ def summarize(result: dict, n_layers: int, *, alphas: Sequence[float] = (PAPER_A
         "nulls": {},
     }
     for null, test in result["tests"].items():
-        levels = [{"alpha": a,
-                   "ans_significant_pct": float(100 * (test["an_q"] < a).mean()),
-                   "ans_significant": int((test["an_q"] < a).sum()),
-                   "bns_significant": int((test["bn_q"] < a).sum())} for a in alphas]
-        out["nulls"][null] = {**levels[0], "by_alpha": levels}
+        levels = [{"alpha": a, **_significance(test, a)} for a in alphas]
+        B = test["n_randomizations"]
+        out["nulls"][null] = {**levels[0], "by_alpha": levels, "n_randomizations": int(B),
+                              "resolution": 1 / (1 + B), "tail": test["tail"],
+                              "reading": NULL_READINGS[null]}
     return out
+
+
+def _significance(test: dict, alpha: float) -> dict:
+    """Units significant at ``alpha`` under FDR (q <= alpha) and FWER (adjusted p <= alpha),
+    and the r (or |r|) a pair must exceed to be significant family-wise in a single step."""
+    desc = np.sort(test["family_null"])[::-1]
+    k = math.floor(alpha * (1 + len(desc))) - 1  # at most k randomizations may reach it
+    return {"ans_significant_pct": float(100 * (test["an_q"] <= alpha).mean()),
+            "ans_significant": int((test["an_q"] <= alpha).sum()),
+            "bns_significant": int((test["bn_q"] <= alpha).sum()),
+            "ans_fwer_pct": float(100 * (test["an_p_fwer"] <= alpha).mean()),
+            "ans_fwer": int((test["an_p_fwer"] <= alpha).sum()),
+            "bns_fwer": int((test["bn_p_fwer"] <= alpha).sum()),
+            "fwer_threshold": float(desc[k]) if 0 <= k < len(desc) else None}
 
 
 def significance_table(summary: dict, *, paper: dict | None = None) -> pd.DataFrame:
@@ -397,7 +366,8 @@ def significance_table(summary: dict, *, paper: dict | None = None) -> pd.DataFr
     Returns
     -------
     DataFrame with one row per (story, null, alpha): ``story``, ``null``, ``alpha``,
-    ``ans_significant_pct``, ``bns_significant``, ``n_bns``, ``bn_max_pcc_mean``,
+    ``ans_significant_pct``, ``bns_significant`` (FDR), ``ans_fwer_pct``, ``bns_fwer``
+    (FWER; missing in the paper's row), ``resolution``, ``n_bns``, ``bn_max_pcc_mean``,
     ``bn_max_pcc_sd``; sorted by story, then level in the order of the run's ``alphas``
     (the paper's first), then null model in the run's order (the paper's row last).
 
@@ -409,13 +379,15 @@ def significance_table(summary: dict, *, paper: dict | None = None) -> pd.DataFr
     rows = []
     for task, s in summary["stories"].items():
         for null, n in s["nulls"].items():
-            if "by_alpha" not in n:
-                raise DataError("summary.json has no 'by_alpha' results (written by an older "
-                                "version of 04_coupling): re-run that stage")
+            if "by_alpha" not in n or "resolution" not in n:
+                raise DataError("summary.json has no family-wise results per level (written by "
+                                "an older version of 04_coupling): re-run that stage")
             for lev in n["by_alpha"]:
                 rows.append({"story": task, "null": null, "alpha": lev["alpha"],
                              "ans_significant_pct": lev["ans_significant_pct"],
-                             "bns_significant": lev["bns_significant"], "n_bns": s["n_bns"],
+                             "bns_significant": lev["bns_significant"],
+                             "ans_fwer_pct": lev["ans_fwer_pct"], "bns_fwer": lev["bns_fwer"],
+                             "resolution": n["resolution"], "n_bns": s["n_bns"],
                              "bn_max_pcc_mean": s["bn_max_pcc_mean"],
                              "bn_max_pcc_sd": s["bn_max_pcc_sd"]})
         if paper and task in paper:
@@ -437,7 +409,8 @@ def significance_table(summary: dict, *, paper: dict | None = None) -> pd.DataFr
 
 def couple_story(ans: np.ndarray, bns: np.ndarray, *, nulls=NULL_MODELS,
                  n_permutations: int = 5000, mode: str = "signed", random_state: int = 0,
-                 min_shift: int = 10, device: str = "cpu", story: str = "",
+                 min_shift: int = 1, alphas: Sequence[float] = (PAPER_ALPHA, 0.05),
+                 fdr_tail: bool = True, device: str = "cpu", story: str = "",
                  an_names=None, bn_names=None) -> dict:
     """PCC, anchors and the permutation tests under each null model, for one story.
 
@@ -447,28 +420,37 @@ def couple_story(ans: np.ndarray, bns: np.ndarray, *, nulls=NULL_MODELS,
         HRF-convolved AN series.
     bns : ndarray of shape (n_trs, n_bns)
         Subject-averaged BN series.
+    nulls, n_permutations, mode, random_state, min_shift, fdr_tail
+        See :func:`max_statistic_test`.
+    alphas : sequence of float
+        The levels that will be read: every null model must be able to resolve them
+        (checked before any computation, :func:`anbn_utils.inference.check_randomizations`).
 
     Returns
     -------
     dict with ``pcc`` (n_ans, n_bns), the anchors of :func:`anchors` as ndarrays, and
     ``tests``: null model -> :func:`max_statistic_test` output.
     """
-    check_n_permutations(n_permutations)  # before any computation
-    unknown = [n for n in nulls if n not in NULL_MODELS]
-    if unknown or not len(nulls):
-        raise ParameterError(f"nulls must be a non-empty list of {NULL_MODELS}, not {nulls!r}")
+    check_randomizations(nulls, n_permutations, len(ans), check_alphas(alphas),
+                         min_shift=min_shift, story=story)  # before any computation
     a = torch.tensor(np.asarray(ans, dtype=np.float32), device=device)
     b = torch.tensor(np.asarray(bns, dtype=np.float32), device=device)
     pcc = pcc_matrix(a, b, an_names=an_names, bn_names=bn_names, story=story)
     anch = {k: v.cpu().numpy() for k, v in anchors(pcc, mode).items()}
     tests = {null: max_statistic_test(a, b, null=null, n_permutations=n_permutations,
                                       mode=mode, random_state=random_state, min_shift=min_shift,
-                                      story=story) for null in nulls}
+                                      fdr_tail=fdr_tail, story=story) for null in nulls}
     return {"pcc": pcc.cpu().numpy(), **anch, "tests": tests}
 
 
+#: The per-unit arrays :func:`save_coupling` writes for each null model.
+TEST_ARRAYS = ("an_p", "an_p_tail", "an_q", "an_p_fwer", "bn_p", "bn_p_tail", "bn_q",
+               "bn_p_fwer", "pair_p_fwer", "family_null")
+
+
 def save_coupling(result: dict, folder) -> None:
-    """Write one story's PCC matrix, anchors and p/q-values (``.npy``) to ``folder``."""
+    """Write one story's PCC matrix, anchors and, per null model, the arrays of
+    :data:`TEST_ARRAYS` (``<name>_<null>.npy``) to ``folder``."""
     from pathlib import Path
 
     from .io import save_array
@@ -477,5 +459,6 @@ def save_coupling(result: dict, folder) -> None:
     for key in ("pcc", "an_to_bn", "an_max", "bn_to_an", "bn_max"):
         save_array(folder / f"{key}.npy", result[key])
     for null, t in result["tests"].items():
-        for key in ("an_p", "an_q", "bn_p", "bn_q"):
-            save_array(folder / f"{key}_{null}.npy", t[key])
+        for key in TEST_ARRAYS:
+            value = t[key].astype(np.float32) if key == "pair_p_fwer" else t[key]
+            save_array(folder / f"{key}_{null}.npy", value)

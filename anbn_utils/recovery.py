@@ -228,7 +228,8 @@ def coupling_recovery(truth: dict, matched: pd.DataFrame, result: dict,
     result : dict
         One story's :func:`anbn_utils.coupling.couple_story` output: ``pcc`` (n_ans, n_bns),
         ``an_to_bn`` (n_ans,; Eq. 1 anchors in the run's ``mode``), ``tests`` (null model ->
-        :func:`anbn_utils.coupling.max_statistic_test` output).
+        :func:`anbn_utils.coupling.max_statistic_test` output: ``an_q``, ``pair_p_fwer``,
+        ``family_null``).
     names : list of str
         AN names, in the rows' order of ``pcc``.
 
@@ -238,7 +239,10 @@ def coupling_recovery(truth: dict, matched: pd.DataFrame, result: dict,
     ``network_name``, ``bn`` (the matched BN, 0-based), ``r`` (the pair's PCC), ``rank``
     (the AN's rank among all ANs for that BN by r; 1 = the BN's anchor, Eq. 2),
     ``rank_abs`` (the same by |r|), ``eq1_anchor_is_bn`` (the AN's own Eq. 1 anchor is that
-    BN), and ``q_<null>`` (the AN's q-value under each null model).
+    BN), and under each null model ``q_<null>`` (the AN's FDR q-value), ``p_fwer_<null>``
+    (the pair's family-wise adjusted p-value, step-down over all AN x BN pairs) and
+    ``family_null_q95_<null>`` (the 95th percentile of the family's null maximum: what a
+    pair's statistic must beat to be significant family-wise at 0.05 in a single step).
     """
     pcc = result["pcc"]
     bn_of = dict(zip(matched["network"].astype(int), matched["bn"].astype(int)))
@@ -255,5 +259,7 @@ def coupling_recovery(truth: dict, matched: pd.DataFrame, result: dict,
                "eq1_anchor_is_bn": bool(result["an_to_bn"][i] == k)}
         for null, t in result["tests"].items():
             row[f"q_{null}"] = float(t["an_q"][i])
+            row[f"p_fwer_{null}"] = float(t["pair_p_fwer"][i, k])
+            row[f"family_null_q95_{null}"] = float(np.quantile(t["family_null"], 0.95))
         rows.append(row)
     return pd.DataFrame(rows)

@@ -32,7 +32,7 @@ def test_randomizations_keep_what_they_should():
     b = b - b.mean(0)
     b = b / b.norm(dim=0)
     g = torch.Generator().manual_seed(0)
-    shift = randomize(b, 5, "circular", g)
+    shift = randomize(b, 5, "circular", g, min_shift=10)
     lag = next(k for k in range(100) if torch.allclose(shift[0], torch.roll(b, k, 0)))
     assert 10 <= lag <= 90
     phase = randomize(b, 5, "phase", g)
@@ -66,6 +66,7 @@ def test_planted_pair_is_significant_after_fdr():
     assert out["an_to_bn"][7] == 2 and out["bn_to_an"][2] == 7
     assert out["an_q"][7] < 0.05 and out["bn_q"][2] < 0.05
     assert (out["an_q"] < 0.05).sum() <= 3
+    assert out["pair_p_fwer"][7, 2] <= 0.05 and out["an_p_fwer"][7] == out["pair_p_fwer"][7, 2]
 
 
 def test_bad_series_name_the_story_and_units():
@@ -81,29 +82,6 @@ def test_bad_series_name_the_story_and_units():
         pcc_matrix(a, b, story="pieman", bn_names=["BN1", "BN2", "BN3"])
 
 
-@pytest.mark.parametrize("mode", ["signed", "abs"])
-def test_circular_null_by_fft_equals_shifting_each_copy(mode):
-    """The FFT path gives the p-values of rolling the BN series by each drawn lag."""
-    from anbn_utils.coupling import _draw_lags, standardize
-
-    rng = np.random.default_rng(5)
-    ans = torch.tensor(ar1(rng, 80, 30, 0.6), dtype=torch.float64)
-    bns = torch.tensor(ar1(rng, 80, 4, 0.6), dtype=torch.float64)
-    out = max_statistic_test(ans, bns, null="circular", n_permutations=300, mode=mode,
-                             random_state=7)
-    a, b = standardize(ans.float()), standardize(bns.float())
-    lags = _draw_lags(80, 300, torch.Generator().manual_seed(7), 10, "cpu")
-    score = (lambda x: x) if mode == "signed" else torch.abs
-    obs = score(a.T @ b)
-    ex_an, ex_bn = torch.zeros(30), torch.zeros(4)
-    for lag in lags:
-        null = score(a.T @ torch.roll(b, int(lag), 0))
-        ex_an += null.amax(1) >= obs.amax(1) - 1e-6
-        ex_bn += null.amax(0) >= obs.amax(0) - 1e-6
-    np.testing.assert_allclose(out["an_p"], (1 + ex_an.numpy()) / 301, atol=1.5 / 301)
-    np.testing.assert_allclose(out["bn_p"], (1 + ex_bn.numpy()) / 301, atol=1.5 / 301)
-
-
 def _max_r(a: np.ndarray, b: np.ndarray, mode: str):
     """Each AN's max over BNs and each BN's max over ANs of Pearson's r, by scipy."""
     r = np.array([[pearsonr(a[:, i], b[:, k]).statistic for k in range(b.shape[1])]
@@ -117,7 +95,7 @@ def _max_r(a: np.ndarray, b: np.ndarray, mode: str):
 def test_p_values_equal_a_brute_force_count(null, mode):
     """p = (1 + #randomized maxima >= observed) / (1 + B) (Phipson and Smyth), each
     randomized copy's correlations recomputed one by one with scipy: for the batched
-    shuffle and phase paths and the FFT path of the circular shift."""
+    shuffle and phase paths and every admissible lag of the circular shift."""
     rng = np.random.default_rng(11)
     ans, bns = ar1(rng, 40, 6, 0.7), ar1(rng, 40, 3, 0.7)
     ans[:, 0] = bns[:, 1] + 0.5 * rng.standard_normal(40)  # one coupled pair: small p
@@ -128,8 +106,12 @@ def test_p_values_equal_a_brute_force_count(null, mode):
     # correlations do not depend on the series' offset and scale, so raw BNs will do
     gen = torch.Generator().manual_seed(seed)
     b = torch.tensor(bns, dtype=torch.float32)
-    sizes = [B] if null == "circular" else [min(chunk, B - s) for s in range(0, B, chunk)]
-    copies = torch.cat([randomize(b, n, null, gen, min_shift=5) for n in sizes]).double().numpy()
+    if null == "circular":  # every lag at least 5 TRs from 0, once
+        copies = np.stack([np.roll(bns, lag, 0) for lag in range(5, 36)])
+        B = out["n_randomizations"]
+    else:
+        sizes = [min(chunk, B - s) for s in range(0, B, chunk)]
+        copies = torch.cat([randomize(b, n, null, gen) for n in sizes]).double().numpy()
     assert copies.shape == (B, 40, 3)
     obs_an, obs_bn = _max_r(ans, bns, mode)
     count_an, count_bn = np.zeros(6), np.zeros(3)
@@ -158,13 +140,22 @@ def test_no_randomization_is_an_error_not_p_equal_1(bad):
         max_statistic_test(a, b, null="bootstrap", n_permutations=10)
 
 
+def _fake_test(an_q, bn_q, an_p_fwer, bn_p_fwer):
+    tail = {"needed": 0, "fitted": 0, "failed": 0}
+    return {"an_q": np.array(an_q), "bn_q": np.array(bn_q), "an_p_fwer": np.array(an_p_fwer),
+            "bn_p_fwer": np.array(bn_p_fwer), "family_null": np.arange(99) / 100,
+            "n_randomizations": 99, "tail": {"ans": tail, "bns": tail}}
+
+
 def _fake_result():
-    """2 layers x 2 ANs, 2 BNs, with q-values whose significance at 0.01 and 0.05 is known."""
+    """2 layers x 2 ANs, 2 BNs, with q-values and family-wise p-values whose significance
+    at 0.01 and 0.05 is known, and a family null maximum of 0.00, 0.01, ..., 0.98."""
     pcc = np.array([[0.5, 0.1], [0.2, 0.3], [0.1, 0.4], [0.0, 0.2]])
-    test = {"an_q": np.array([0.005, 0.02, 0.3, 0.009]), "bn_q": np.array([0.001, 0.04])}
     return {"pcc": pcc, "an_max": pcc.max(1), "an_to_bn": pcc.argmax(1), "bn_max": pcc.max(0),
-            "bn_to_an": pcc.argmax(0), "tests": {"circular": test, "phase": {
-                "an_q": np.full(4, 0.5), "bn_q": np.full(2, 0.5)}}}
+            "bn_to_an": pcc.argmax(0), "tests": {
+                "circular": _fake_test([0.005, 0.02, 0.3, 0.009], [0.001, 0.04],
+                                       [0.01, 0.5, 0.5, 0.04], [0.01, 0.2]),
+                "phase": _fake_test(np.full(4, 0.5), np.full(2, 0.5), np.ones(4), np.ones(2))}}
 
 
 def test_summary_reports_each_fdr_level_the_papers_first():
@@ -172,9 +163,14 @@ def test_summary_reports_each_fdr_level_the_papers_first():
 
     s = summarize(_fake_result(), 2, alphas=[0.01, 0.05], threshold=0.25)
     circ = s["nulls"]["circular"]
+    # FWER thresholds: with B = 99 at most 0 (0.01) or 4 (0.05) randomizations may reach r
     assert circ["by_alpha"] == [
-        {"alpha": 0.01, "ans_significant_pct": 50.0, "ans_significant": 2, "bns_significant": 1},
-        {"alpha": 0.05, "ans_significant_pct": 75.0, "ans_significant": 3, "bns_significant": 2}]
+        {"alpha": 0.01, "ans_significant_pct": 50.0, "ans_significant": 2, "bns_significant": 1,
+         "ans_fwer_pct": 25.0, "ans_fwer": 1, "bns_fwer": 1, "fwer_threshold": 0.98},
+        {"alpha": 0.05, "ans_significant_pct": 75.0, "ans_significant": 3, "bns_significant": 2,
+         "ans_fwer_pct": 50.0, "ans_fwer": 2, "bns_fwer": 1, "fwer_threshold": 0.94}]
+    assert (circ["n_randomizations"], circ["resolution"]) == (99, 0.01)
+    assert "invalid" in s["nulls"]["phase"]["reading"] or "exact" in s["nulls"]["phase"]["reading"]
     # the flat keys are the primary (first) level, so older readers get the paper's level
     assert {k: circ[k] for k in ("alpha", "ans_significant_pct", "bns_significant")} == \
         {"alpha": 0.01, "ans_significant_pct": 50.0, "bns_significant": 1}
@@ -202,6 +198,7 @@ def test_significance_table_orders_levels_and_puts_the_paper_beside_its_level():
         (0.01, "circular"), (0.01, "phase"), (0.01, "paper"), (0.05, "circular"), (0.05, "phase")]
     row = table[(table.alpha == 0.05) & (table.null == "circular")].iloc[0]
     assert (row.ans_significant_pct, row.bns_significant, row.n_bns) == (75.0, 2, 2)
+    assert (row.ans_fwer_pct, row.bns_fwer, row.resolution) == (50.0, 1, 0.01)
     paper = table[table.null == "paper"].iloc[0]
     assert paper.ans_significant_pct == PAPER["pieman"]["ans_significant_pct"]
     assert len(significance_table(summary)) == 4  # no paper rows unless asked

@@ -77,12 +77,16 @@ def test_coupling_recovery_uses_the_runs_own_anchors():
     import torch
 
     anch = {k: v.numpy() for k, v in anchors(torch.tensor(pcc), "abs").items()}
-    result = {"pcc": pcc, **anch, "tests": {"circular": {"an_q": np.array([0.5, 0.004, 0.9])}}}
+    pair_p = np.array([[0.9, 0.9, 0.9], [0.9, 0.02, 0.9], [0.9, 0.9, 0.9]])
+    result = {"pcc": pcc, **anch, "tests": {"circular": {
+        "an_q": np.array([0.5, 0.004, 0.9]), "pair_p_fwer": pair_p,
+        "family_null": np.arange(100) / 100}}}
     row = coupling_recovery(truth, matched, result, names).iloc[0]
     assert (row.planted_an, row.an, row.network, row.bn) == ("L1H1D2", 1, 1, 1)
     assert row.r == -0.8 and row["rank"] == 3 and row.rank_abs == 1
     assert row.eq1_anchor_is_bn  # by |r|, as the run anchored
-    assert row.q_circular == 0.004
+    assert row.q_circular == 0.004 and row.p_fwer_circular == 0.02
+    assert row.family_null_q95_circular == pytest.approx(np.quantile(np.arange(100) / 100, 0.95))
     signed = {**result, **{k: v.numpy() for k, v in anchors(torch.tensor(pcc)).items()}}
     assert not coupling_recovery(truth, matched, signed, names).iloc[0].eq1_anchor_is_bn
     with pytest.raises(DataError, match="'L1H1D2' is not among this run's ANs"):
