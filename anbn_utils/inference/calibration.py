@@ -1,0 +1,177 @@
+"""Calibration: false-positive rates and power of every null model and correction.
+
+A test is calibrated when, on data with no coupling, it rejects at most as often as its
+level says, and it has power when it finds couplings that are there.  This module makes
+the data and reads the outcomes; ``benchmarks/calibrate_inference.py`` runs it at the
+book's sizes and writes ``benchmarks/results/calibration_cpu.json``, which the Methods page
+and chapter 04 read.
+
+- :func:`smooth_series`: independent series like the pipeline's: AR(1), or AR(1) convolved
+  with SPM's HRF (the phantom's networks unrelated to the text are made this way);
+- :func:`plant`: BNs that correlate with chosen ANs at a chosen r;
+- :func:`evaluate`: one dataset through :func:`anbn_utils.coupling.couple_story`; per null
+  model and level, whether any unplanted AN is significant family-wise (FWER) or after
+  FDR, the share of unplanted ANs with an uncorrected p at most the level (the per-test
+  rate), and the share of planted pairs found;
+- :func:`rate_table`: rates over datasets with Clopper-Pearson intervals
+  (``scipy.stats.binomtest``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.stats import binomtest, norm
+
+from ..ans.activations import convolve_hrf
+from ..errors import ParameterError
+from ..stats import zscore
+
+__all__ = ["evaluate", "plant", "rate_table", "smooth_series"]
+
+#: Outcomes of :func:`evaluate` that are one Bernoulli trial per dataset (binomial
+#: intervals over datasets), and those that are a share of tests within a dataset.
+DATASET_OUTCOMES = ("fwer_any", "fdr_any")
+SHARE_OUTCOMES = ("per_test", "per_test_tail", "planted_fwer", "planted_fdr")
+#: Outcomes that are a mean over datasets (normal-approximation intervals): the false
+#: discovery proportion, whose mean is the false discovery rate.
+MEAN_OUTCOMES = ("fdp",)
+
+
+def smooth_series(rng: np.random.Generator, n_trs: int, n_series: int, *, kind: str = "hrf",
+                  phi: float = 0.8, tr: float = 1.5, burn_in: int = 40) -> np.ndarray:
+    """Independent standardized series, shape (n_trs, n_series), float64.
+
+    ``kind='ar1'``: AR(1) with coefficient ``phi``; ``'hrf'``: that AR(1) convolved with
+    SPM's HRF at ``tr`` (after ``burn_in`` TRs, so the start is not special).
+    """
+    if kind not in ("ar1", "hrf"):
+        raise ParameterError(f"kind must be 'ar1' or 'hrf', not {kind!r}")
+    n = n_trs + burn_in
+    x = np.empty((n, n_series))
+    x[0] = rng.standard_normal(n_series)
+    innov = rng.standard_normal((n, n_series)) * np.sqrt(1 - phi**2)
+    for t in range(1, n):
+        x[t] = phi * x[t - 1] + innov[t]
+    if kind == "hrf":
+        x = convolve_hrf(x, tr, "spm").astype(np.float64)
+    return zscore(x[burn_in:])
+
+
+def plant(ans: np.ndarray, bns: np.ndarray, pairs: Sequence[tuple[int, int]],
+          r: float) -> np.ndarray:
+    """BNs with ``bns[:, k] = r * z(ans[:, i]) + sqrt(1 - r^2) * z(bns[:, k])`` for each
+    planted pair ``(i, k)``: the pair's expected correlation is ``r`` (the BN's own series
+    being independent of the AN).
+
+    Returns a new array of the shape of ``bns``.
+    """
+    if not 0 < r < 1:
+        raise ParameterError(f"a planted correlation must be in (0, 1), not {r!r}")
+    out = zscore(np.asarray(bns, dtype=np.float64))
+    a = zscore(np.asarray(ans, dtype=np.float64))
+    for i, k in pairs:
+        out[:, k] = r * a[:, i] + np.sqrt(1 - r**2) * out[:, k]
+    return out
+
+
+def evaluate(ans: np.ndarray, bns: np.ndarray, *, planted: Sequence[tuple[int, int]] = (),
+             nulls=("shuffle", "circular", "phase"), n_permutations: int = 999,
+             alphas: Sequence[float] = (0.01, 0.05), min_shift: int = 1,
+             random_state: int = 0, device: str = "cpu") -> list[dict]:
+    """One dataset through the coupling tests: what each null and correction concludes.
+
+    Parameters
+    ----------
+    ans : ndarray of shape (n_trs, n_ans)
+    bns : ndarray of shape (n_trs, n_bns)
+    planted : sequence of (AN, BN) index pairs
+        The true couplings; every other AN counts as null (the ANs are independent of
+        each other in the simulations this is meant for).
+
+    Returns
+    -------
+    list of dict
+        One per null model and level: ``null``, ``alpha``, ``fwer_any`` (some unplanted AN
+        significant family-wise), ``fdr_any`` (some unplanted AN with q <= alpha), ``fdp``
+        (unplanted ANs among those with q <= alpha, 0 if none),
+        ``per_test`` and ``per_test_tail`` (share of unplanted ANs with the permutation or
+        the tail p-value <= alpha), ``planted_fwer`` and ``planted_fdr`` (share of planted
+        pairs with family-wise p <= alpha, and of planted ANs with q <= alpha; NaN when
+        nothing is planted), ``n_null_ans``, ``n_planted``, ``n_randomizations``.
+    """
+    from ..coupling import couple_story
+
+    result = couple_story(ans, bns, nulls=list(nulls), n_permutations=n_permutations,
+                          alphas=list(alphas), min_shift=min_shift, random_state=random_state,
+                          device=device)
+    planted = [(int(i), int(k)) for i, k in planted]
+    null_ans = np.setdiff1d(np.arange(ans.shape[1]), [i for i, _ in planted])
+    rows = []
+    for null, t in result["tests"].items():
+        for alpha in alphas:
+            found = t["an_q"] <= alpha
+            row = {"null": null, "alpha": float(alpha),
+                   "fwer_any": bool((t["an_p_fwer"][null_ans] <= alpha).any()),
+                   "fdr_any": bool(found[null_ans].any()),
+                   "fdp": found[null_ans].sum() / max(found.sum(), 1),
+                   "per_test": float((t["an_p"][null_ans] <= alpha).mean()),
+                   "per_test_tail": float((t["an_p_tail"][null_ans] <= alpha).mean()),
+                   "planted_fwer": np.nan, "planted_fdr": np.nan,
+                   "n_null_ans": len(null_ans), "n_planted": len(planted),
+                   "n_randomizations": int(t["n_randomizations"])}
+            if planted:
+                i, k = np.array(planted).T
+                row["planted_fwer"] = float((t["pair_p_fwer"][i, k] <= alpha).mean())
+                row["planted_fdr"] = float((t["an_q"][i] <= alpha).mean())
+            rows.append(row)
+    return rows
+
+
+def rate_table(rows: pd.DataFrame, by: Sequence[str], confidence: float = 0.95) -> pd.DataFrame:
+    """Rates over datasets with Clopper-Pearson intervals.
+
+    Parameters
+    ----------
+    rows : DataFrame
+        :func:`evaluate`'s rows of many datasets, with the columns ``by`` naming the
+        condition (scenario, null, alpha, ...).
+    by : sequence of str
+    confidence : float
+
+    Returns
+    -------
+    DataFrame, one row per condition and outcome: ``by``..., ``outcome``, ``rate``,
+    ``low``, ``high``, ``successes``, ``trials``.  For the dataset outcomes (FWER, any
+    false discovery) a trial is a dataset; for the shares, a trial is a test (the per-test
+    rate's tests, or the planted pairs), pooled over datasets (the tests of one dataset
+    share its BNs, so for families the interval is narrower than it should be); ``fdp``
+    is averaged over datasets (the false discovery rate) with a normal-approximation
+    interval, and no successes.
+    """
+    out = []
+    for key, group in rows.groupby(list(by), sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        for outcome in DATASET_OUTCOMES + SHARE_OUTCOMES:
+            values = group[outcome].dropna()
+            if values.empty:
+                continue
+            if outcome in DATASET_OUTCOMES:
+                k, n = int(values.sum()), len(values)
+            else:
+                weight = group.loc[values.index, "n_planted" if outcome.startswith("planted")
+                                   else "n_null_ans"]
+                k, n = int(round((values * weight).sum())), int(weight.sum())
+            ci = binomtest(k, n).proportion_ci(confidence)
+            out.append({**dict(zip(by, key)), "outcome": outcome, "rate": k / n,
+                        "low": ci.low, "high": ci.high, "successes": k, "trials": n})
+        for outcome in MEAN_OUTCOMES:
+            values = group[outcome].to_numpy(dtype=float)
+            half = norm.ppf(0.5 + confidence / 2) * values.std(ddof=1) / np.sqrt(len(values)) \
+                if len(values) > 1 else np.nan
+            out.append({**dict(zip(by, key)), "outcome": outcome, "rate": values.mean(),
+                        "low": max(values.mean() - half, 0.0), "high": values.mean() + half,
+                        "successes": None, "trials": len(values)})
+    return pd.DataFrame(out)
