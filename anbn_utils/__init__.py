@@ -6,7 +6,7 @@ checks that every module is listed here):
 
 - :mod:`anbn_utils.narratives`  the Narratives dataset: layout, BOLD, transcripts, download
 - :mod:`anbn_utils.ans`         artificial neurons: query/key capture, tokens on the TR grid,
-  activations, top pairs
+  activations, top pairs, nuisance regressors (token count, speech, position in the segment)
 - :mod:`anbn_utils.bns`         brain networks: the VS-DBN, nilearn baselines, maps, labels
 - :mod:`anbn_utils.coupling`    synchronization, anchors, permutation tests, FDR
 - :mod:`anbn_utils.controls`    controls (untrained model, shuffled story, crossed stories,

@@ -32,6 +32,7 @@ __all__ = [
     "plot_layer_curves",
     "plot_method_comparison",
     "plot_network_maps",
+    "plot_nuisance",
     "plot_over_representation",
     "plot_peak_slices",
     "plot_predictive_by_run",
@@ -220,6 +221,52 @@ def plot_an_distributions(activations: np.ndarray, *, title: str = "") -> plt.Fi
     ax.axhline(0, color="0.7", lw=0.8)
     ax.set_ylabel("activation (whiskers: 1-99 %)")
     ax.set_title(title, fontsize=SMALL)
+    return fig
+
+
+def plot_nuisance(r2: dict[str, np.ndarray], n_layers: int, *,
+                  cross: dict[str, np.ndarray] | None = None, title: str = "") -> plt.Figure:
+    """What the nuisance regressors (:func:`anbn_utils.ans.nuisance_regressors`) explain.
+
+    (a) per layer and story, the median (dot and line) and quartiles (vertical bar) of the
+    ANs' in-sample R^2 (:func:`anbn_utils.ans.nuisance_r2`); (b) when ``cross`` is given,
+    histograms of the same-AN correlation across stories, one per entry, with its median
+    (dashed line, and in the legend).
+
+    Parameters
+    ----------
+    r2 : dict of str to ndarray of shape (n_ans,)
+        Per story, each AN's R^2, ANs in ``an_names`` order.
+    n_layers : int
+    cross : dict of str to ndarray, optional
+        Label (``"before"``, ``"after"`` regressing out) -> the ANs' cross-story r.
+    title : str
+    """
+    fig, axes = plt.subplots(1, 2 if cross else 1, figsize=(WIDTH, 3.2), squeeze=False,
+                             layout="constrained")
+    ax = axes[0, 0]
+    layers = np.arange(1, n_layers + 1)
+    offsets = np.linspace(-0.15, 0.15, len(r2)) if len(r2) > 1 else [0.0]
+    for (story, values), dx in zip(r2.items(), offsets):
+        by_layer = [values[an_layers(len(values), n_layers) == layer] for layer in range(n_layers)]
+        q1, med, q3 = np.nanpercentile(np.array(by_layer), [25, 50, 75], axis=1)
+        line, = ax.plot(layers + dx, med, marker="o", label=story)
+        ax.vlines(layers + dx, q1, q3, color=line.get_color())
+    ax.set(xticks=layers, xlabel="layer", ylabel="R² of the nuisance regressors", ylim=(0, 1))
+    ax.set_title("(a) variance of each AN explained (median, quartiles)", fontsize=SMALL)
+    ax.legend(fontsize=SMALL, loc="lower right")
+    if cross:
+        ax = axes[0, 1]
+        bins = np.linspace(-1, 1, 41)
+        for (label, values), color in zip(cross.items(), ("tab:gray", "tab:blue", "tab:orange")):
+            median = float(np.nanmedian(values))
+            ax.hist(values[np.isfinite(values)], bins=bins, color=color, alpha=0.6,
+                    label=f"{label} (median {median:.2f})")
+            ax.axvline(median, color=color, ls="--")
+        ax.set(xlabel="same AN, r across stories", ylabel="ANs")
+        ax.set_title("(b) the same AN in two stories", fontsize=SMALL)
+        ax.legend(fontsize=SMALL, loc="upper left")
+    fig.suptitle(title, fontsize=SMALL)
     return fig
 
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import nbformat
+import numpy as np
 import pytest
 
 from anbn_utils.runner.stages import REPO_ROOT, STAGES, notebook_parameters
@@ -88,6 +89,14 @@ def test_ans_notebook_runs_with_every_parameter(tiny_root, tiny_bert_dir, tmp_pa
     lengths = ans.meta["segment_lengths"]
     assert max(lengths) <= 100 and len(lengths) >= 10
     assert ans.meta["aggregation"] == "max" and ans.meta["hrf_model"] == "glover"
+    # the nuisance regressors, on the ANs' grid, as the package rebuilds them from the files
+    from anbn_utils.ans import nuisance_regressors
+    from anbn_utils.io import read_table
+
+    nuisance = read_table(tmp_path / "stage" / "pieman" / "nuisance.tsv")
+    expected = nuisance_regressors(ans.tokens, ans.meta)
+    assert list(nuisance.columns) == list(expected.columns) and len(nuisance) == 282
+    np.testing.assert_allclose(nuisance, expected, rtol=1e-12)
     # the model read the shuffled story (seed 4), saved beside the ANs for later chapters
     from anbn_utils.ans.wordorder import shuffle_word_order
     from anbn_utils.narratives import load_story

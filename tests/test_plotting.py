@@ -201,3 +201,31 @@ def test_tag_heatmaps_use_colour_blind_safe_maps():
     assert plot_category_heatmap(m, TAGS).images[0].get_cmap().name.startswith("viridis")
     assert plot_category_heatmap(m - 0.5, TAGS, diverging=True).images[0].get_cmap().name.startswith("RdBu")
     plt.close("all")
+
+
+def test_nuisance_figure_draws_per_layer_quartiles_and_cross_story_medians():
+    from anbn_utils.figures import min_displayed_fontsize
+    from anbn_utils.plotting import plot_nuisance
+
+    # 3 layers of 4 ANs; story "a": layer l holds l/10 + (0, 0.1, 0.2, 0.3)
+    a = np.concatenate([layer / 10 + np.array([0.0, 0.1, 0.2, 0.3]) for layer in range(3)])
+    b = np.full(12, 0.5)
+    before, after = np.array([0.9, 0.5, 0.7, np.nan]), np.array([0.1, -0.2, 0.0, 0.3])
+    fig = plot_nuisance({"a": a, "b": b}, 3, cross={"before": before, "after": after})
+    ax_r2, ax_cross = fig.axes
+    line_a, line_b = ax_r2.lines
+    assert (line_a.get_label(), line_b.get_label()) == ("a", "b")
+    np.testing.assert_allclose(line_a.get_ydata(), [0.15, 0.25, 0.35])  # medians
+    np.testing.assert_allclose(line_b.get_ydata(), [0.5] * 3)
+    segments = ax_r2.collections[0].get_segments()  # quartiles of story a
+    np.testing.assert_allclose([s[:, 1] for s in segments],
+                               [[0.075 + l / 10, 0.225 + l / 10] for l in range(3)])
+    medians = [ln.get_xdata()[0] for ln in ax_cross.lines]
+    np.testing.assert_allclose(medians, [0.7, 0.05])  # NaN left out
+    assert [t.get_text() for t in ax_cross.get_legend().get_texts()] == [
+        "before (median 0.70)", "after (median 0.05)"]
+    assert sum(p.get_height() for p in ax_cross.patches) == 7  # 3 finite + 4
+    assert min_displayed_fontsize(fig) >= 9
+    # one story: no cross-story panel
+    assert len(plot_nuisance({"a": a}, 3).axes) == 1
+    plt.close("all")
