@@ -7,7 +7,7 @@ stage of the book.
 """
 
 __all__ = ["AGGREGATIONS", "AN_SURROGATES", "BETWEEN_LAYERS", "BN_METHODS", "BN_PAIRINGS",
-           "HRF_MODELS", "NULL_MODELS", "TASKS", "WORD_ORDERS"]
+           "HRF_MODELS", "NUISANCE_MODELS", "NULL_MODELS", "TASKS", "WORD_ORDERS"]
 
 #: Narratives tasks this project knows.  ``shapessocial`` is the default "Shapes" of the
 #: paper (its 910 words match); ``shapesphysical`` has the paper's 270 volumes.
@@ -28,3 +28,6 @@ WORD_ORDERS = ("original", "shuffled")
 BN_PAIRINGS = ("matched", "crossed")
 #: Surrogates of the AN series coupled instead of them (a control; None: the series).
 AN_SURROGATES = ("phase",)
+#: What the coupling does with the ANs' nuisance regressors (token and word counts, speech,
+#: position in the model's segment): nothing, or regress them out of ANs and BNs.
+NUISANCE_MODELS = ("none", "regress")

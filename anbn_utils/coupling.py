@@ -46,6 +46,7 @@ __all__ = [
     "anchors",
     "check_alphas",
     "couple_story",
+    "false_positive_text",
     "max_statistic_test",
     "pcc_matrix",
     "randomize",
@@ -462,3 +463,11 @@ def save_coupling(result: dict, folder) -> None:
         for key in TEST_ARRAYS:
             value = t[key].astype(np.float32) if key == "pair_p_fwer" else t[key]
             save_array(folder / f"{key}_{null}.npy", value)
+
+
+def false_positive_text(table: pd.DataFrame) -> str:
+    """One line of a null run's :func:`significance_table`: per null model and level, the
+    ANs significant family-wise (each is a false positive) and after FDR."""
+    return "; ".join(
+        f"{r.story} {r.null} at {r.alpha:g}: {r.ans_fwer_pct:.2f} % of ANs family-wise, "
+        f"{r.ans_significant_pct:.2f} % after FDR" for r in table.itertuples())

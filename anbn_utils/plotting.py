@@ -25,6 +25,7 @@ __all__ = [
     "plot_best_pair_tags",
     "plot_best_pairs",
     "plot_bn_timecourses",
+    "plot_calibration",
     "plot_category_heatmap",
     "plot_exemplars",
     "plot_fig4",
@@ -873,4 +874,66 @@ def plot_predictive_by_run(table: pd.DataFrame, *, title: str = "") -> plt.Figur
     ax.invert_yaxis()
     ax.legend(fontsize=SMALL, loc="lower right")
     fig.suptitle(title, fontsize=SMALL)
+    return fig
+
+
+def plot_calibration(rates: pd.DataFrame, *, alpha: float = 0.05) -> plt.Figure:
+    """The calibration study (:mod:`anbn_utils.inference.calibration`) at one level.
+
+    (a) the per-test false-positive rate of each null model on independent AR(1) pairs
+    (scenario ``pair_ar1``, log scale); (b) the family-wise error rate (some AN significant
+    family-wise) on null data of each scenario; (c) the share of planted pairs found,
+    family-wise (filled) and after FDR (open).  Points are rates, bars 95 % Clopper-Pearson
+    intervals, the dashed line the nominal level.
+
+    Parameters
+    ----------
+    rates : DataFrame
+        :func:`anbn_utils.inference.calibration.calibration_rates`.
+    alpha : float
+        The level shown.
+    """
+    rates = rates[np.isclose(rates["alpha"], alpha)]
+    nulls = list(dict.fromkeys(rates["null"]))
+    colors = dict(zip(nulls, plt.get_cmap("tab10").colors))
+    fig, axes = plt.subplots(1, 3, figsize=(WIDTH, 3.4), layout="constrained")
+
+    def points(ax, part, outcome, x_of, marker="o", fill=True):
+        for null in nulls:
+            sel = part[(part["null"] == null) & (part["outcome"] == outcome)]
+            if sel.empty:
+                continue
+            x = [x_of(r) + 0.12 * (nulls.index(null) - len(nulls) / 2) for r in sel.itertuples()]
+            ax.errorbar(x, sel["rate"], yerr=[sel["rate"] - sel["low"], sel["high"] - sel["rate"]],
+                        fmt=marker, color=colors[null], mfc=colors[null] if fill else "white",
+                        capsize=2, label=null)
+
+    pair = rates[rates["scenario"] == "pair_ar1"]
+    points(axes[0], pair, "per_test", lambda r: 0)
+    axes[0].set(yscale="log", xticks=[], ylabel="false-positive rate", xlim=(-1, 1))
+    axes[0].set_title("(a) one pair, AR(1) 0.9", fontsize=SMALL)
+    null_scenarios = [s for s in dict.fromkeys(rates["scenario"])
+                      if s != "pair_ar1" and "planted" not in s]
+    points(axes[1], rates[rates["scenario"].isin(null_scenarios)], "fwer_any",
+           lambda r: null_scenarios.index(r.scenario))
+    axes[1].set(xticks=range(len(null_scenarios)), ylabel="FWER (any AN significant)")
+    axes[1].set_xticklabels(null_scenarios, rotation=20, fontsize=SMALL)
+    axes[1].set_title("(b) null data, family-wise", fontsize=SMALL)
+    planted = [s for s in dict.fromkeys(rates["scenario"]) if "planted" in s]
+    part = rates[rates["scenario"].isin(planted)]
+    points(axes[2], part, "planted_fwer", lambda r: planted.index(r.scenario))
+    points(axes[2], part, "planted_fdr", lambda r: planted.index(r.scenario) + 0.5, fill=False)
+    axes[2].set(xticks=[i + 0.25 for i in range(len(planted))], ylim=(-0.05, 1.05),
+                ylabel="planted pairs found")
+    axes[2].set_xticklabels(planted, rotation=20, fontsize=SMALL)
+    axes[2].set_title("(c) power: FWER (filled), FDR (open)", fontsize=SMALL)
+    for ax in axes[:2]:
+        ax.axhline(alpha, color="k", ls="--", lw=1)
+    handles, labels = axes[0].get_legend_handles_labels()
+    by_label = dict(zip(labels, handles))
+    for ax in axes[1:]:
+        by_label.update(dict(zip(*ax.get_legend_handles_labels()[::-1])))
+    fig.legend(by_label.values(), by_label.keys(), loc="outside lower center",
+               ncol=len(by_label), fontsize=SMALL)
+    fig.suptitle(f"Calibration of the coupling tests at alpha = {alpha}", fontsize=SMALL)
     return fig

@@ -16,7 +16,7 @@ import pandas as pd
 from .errors import DataError
 from .stats import zscore
 
-__all__ = ["coupling_recovery", "load_truth", "map_recovery", "match_by_abs_correlation",
+__all__ = ["coupling_recovery", "planted_found", "planted_found_text", "load_truth", "map_recovery", "match_by_abs_correlation",
            "matched_correlation", "signal_check", "timecourse_recovery", "true_timecourses"]
 
 
@@ -263,3 +263,46 @@ def coupling_recovery(truth: dict, matched: pd.DataFrame, result: dict,
             row[f"family_null_q95_{null}"] = float(np.quantile(t["family_null"], 0.95))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def planted_found(planted: pd.DataFrame, nulls, alphas) -> pd.DataFrame:
+    """How many planted pairs each null model finds family-wise, per level.
+
+    Parameters
+    ----------
+    planted : DataFrame
+        :func:`coupling_recovery`'s rows (of one or more stories), with ``p_fwer_<null>``.
+    nulls : sequence of str
+    alphas : sequence of float
+
+    Returns
+    -------
+    DataFrame, one row per null model and level: ``null``, ``alpha``, ``found`` (pairs
+    with a family-wise p-value at most ``alpha``), ``planted`` (pairs in all), and
+    ``missed``: the pairs not found, as ``"<story> <AN>-BN<k> (r 0.41, p 0.12)"``.
+    """
+    rows = []
+    for null in nulls:
+        p = planted[f"p_fwer_{null}"]
+        for alpha in alphas:
+            missed = planted[p > alpha]
+            rows.append({"null": null, "alpha": alpha, "found": int((p <= alpha).sum()),
+                         "planted": len(planted),
+                         "missed": "; ".join(
+                             f"{m.story} {m.planted_an}-BN{m.bn + 1} (r {m.r:.2f}, p "
+                             f"{m[f'p_fwer_{null}']:.3g}, family null max q95 "
+                             f"{m[f'family_null_q95_{null}']:.2f})" for _, m in missed.iterrows())})
+    return pd.DataFrame(rows)
+
+
+def planted_found_text(found: pd.DataFrame) -> str:
+    """One line of :func:`planted_found`'s counts, per run when ``found`` is indexed by
+    run (``pd.concat({run: table})``): ``"run: circular 8 of 8 at 0.05, ..."``."""
+    if found.index.nlevels == 1:
+        found = pd.concat({"": found})
+    parts = []
+    for run, table in found.groupby(level=0, sort=False):
+        counts = ", ".join(f"{r.null} {r.found} of {r.planted} at {r.alpha:g}"
+                           for r in table.itertuples())
+        parts.append(f"{run}: {counts}" if run else counts)
+    return "; ".join(parts)

@@ -6,6 +6,7 @@ overrides in the runner's ``--set`` syntax::
     description: one line
     base: phantom                    # a shipped profile, or a path (relative to this file)
     stages: [04_coupling]            # optional: run only these (and what they need)
+    set: [compare_run_dir=null]      # optional: overrides of every variant, before its own
     variants:
       real: []                       # the base profile as it is
       untrained: [model=random:sentence-transformers/all-MiniLM-L6-v2]
@@ -48,7 +49,7 @@ __all__ = ["STUDY_DIR", "Study", "Variant", "finished_variants", "headline", "lo
            "run_study"]
 
 STUDY_DIR = Path(__file__).resolve().parent / "studies"
-_STUDY_KEYS = {"description", "base", "stages", "variants", "n_jobs"}
+_STUDY_KEYS = {"description", "base", "set", "stages", "variants", "n_jobs"}
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,10 @@ def load_study(study: str | os.PathLike) -> Study:
         return str((path.parent / base).resolve()) if Path(base).suffix else base
 
     base = locate(spec["base"])
+    common = spec.get("set") or []
+    if not isinstance(common, list) or not all(isinstance(o, str) for o in common):
+        raise ParameterError(f"{path}: 'set' (overrides of every variant) must be a list of "
+                             f"'NAME=VALUE' strings, not {common!r}")
     declared = declared_parameters()
     stages = tuple(spec["stages"]) if spec.get("stages") else None
     if stages:
@@ -143,6 +148,7 @@ def load_study(study: str | os.PathLike) -> Study:
         if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
             raise ParameterError(f"{path}: variant {name!r} must be a list of 'NAME=VALUE' "
                                  f"strings (the runner's --set syntax), not {overrides!r}")
+        overrides = [*common, *overrides]
         try:
             profile = load_profile(locate(own) if own else base)
             resolve_params(apply_overrides(profile, overrides), declared)

@@ -18,6 +18,13 @@ phantom_null        simulated HRF-smooth ANs and BNs at the phantom's size (2,30
 phantom_planted     the same with 4 planted pairs at r = ``--planted-r``: power
 paper_null          the paper's size (9,216 ANs, 128 BNs, 282 TRs), no coupling
 paper_planted       the same with 8 planted pairs: power
+nuisance_<how>      the phantom's AN series against 16 BNs of which 4 follow the story's
+                    nuisance regressors (02_ans nuisance.tsv: when and how densely words
+                    come; r ``--planted-r``) and none follows an AN: with ``nuisance=none``
+                    every significant AN is a coupling that is not about the words; with
+                    ``regress`` the regressors are removed from ANs and BNs first
+nuisance_planted_<how>  the same BNs, and 4 more that follow phantom ANs (r ``--planted-r``):
+                    power with and without the regression
 ==================  =========================================================================
 
 Results: ``benchmarks/results/calibration_cpu.json`` (rates with Clopper-Pearson intervals,
@@ -52,12 +59,14 @@ def _pair_ar1(rng, seed, args):
                     random_state=seed)
     window = evaluate(ans, bns, nulls=["circular"], alphas=ALPHAS, min_shift=10,
                       random_state=seed)
-    return rows + [{**r, "null": "circular (min_shift=10)"} for r in window]
+    return rows + [{**r, "null": "circular_window"} for r in window]
 
 
 def _real_ans(run_dir: Path):
-    """The AN series of a run's stories (HRF-convolved, (n_trs, n_ans) each)."""
+    """The AN series of a run's stories (HRF-convolved, (n_trs, n_ans) each) and their
+    nuisance regressors ((n_trs, n_regressors) each)."""
     from anbn_utils.ans import load_ans
+    from anbn_utils.series import load_nuisance
 
     folders = sorted(p.parent for p in (run_dir / "02_ans").glob("*/ans.json"))
     if not folders:
@@ -67,15 +76,33 @@ def _real_ans(run_dir: Path):
     for folder in folders:
         a = np.asarray(load_ans(folder).activations_hrf, dtype=np.float64)
         a = a.reshape(len(a), -1)
-        out.append(a[:, a.std(0) > 0])
+        out.append((a[:, a.std(0) > 0], load_nuisance(folder).to_numpy()))
     return out
 
 
 def _phantom_real_ans(rng, seed, args):
-    ans = args.real_ans[seed % len(args.real_ans)]
+    ans = args.real_ans[seed % len(args.real_ans)][0]
     bns = smooth_series(rng, len(ans), 16, kind="hrf", phi=0.8)
     return evaluate(ans, bns, nulls=NULLS, n_permutations=args.permutations, alphas=ALPHAS,
                     random_state=seed)
+
+
+def _nuisance(how, n_planted):
+    """BNs 0-3 follow a random mixture of the story's nuisance regressors; BNs 4 .. follow
+    ``n_planted`` random ANs; the rest are independent."""
+    def run(rng, seed, args):
+        ans, regressors = args.real_ans[seed % len(args.real_ans)]
+        bns = smooth_series(rng, len(ans), 16, kind="hrf", phi=0.8)
+        mixtures = regressors @ rng.standard_normal((regressors.shape[1], 4))
+        bns = plant(mixtures, bns, [(j, j) for j in range(4)], args.planted_r)
+        pairs = list(zip(rng.choice(ans.shape[1], n_planted, replace=False).tolist(),
+                         range(4, 4 + n_planted)))
+        if pairs:
+            bns = plant(ans, bns, pairs, args.planted_r)
+        return evaluate(ans, bns, planted=pairs, nulls=("circular", "phase"),
+                        n_permutations=args.permutations, alphas=ALPHAS, random_state=seed,
+                        regressors=regressors if how == "regress" else None)
+    return run
 
 
 def _simulated(n_trs, n_ans, n_bns, n_planted, nulls):
@@ -103,6 +130,9 @@ def scenarios(phantom_trs: int) -> dict:
         "phantom_planted": (_simulated(phantom_trs, 2304, 16, 4, fast), 200, phantom_trs),
         "paper_null": (_simulated(282, 9216, 128, 0, fast), 20, 282),
         "paper_planted": (_simulated(282, 9216, 128, 8, fast), 20, 282),
+        **{f"nuisance_{how}": (_nuisance(how, 0), 100, phantom_trs) for how in ("none", "regress")},
+        **{f"nuisance_planted_{how}": (_nuisance(how, 4), 100, phantom_trs)
+           for how in ("none", "regress")},
     }
 
 
@@ -119,7 +149,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
     args.real_ans = _real_ans(args.run_dir)
-    table_of = scenarios(len(args.real_ans[0]))
+    table_of = scenarios(len(args.real_ans[0][0]))
     path = args.out / f"calibration_{'cpu' if args.device == 'cpu' else 'gpu'}.json"
     result = json.loads(path.read_text()) if path.is_file() else {"scenarios": {}}
     result.update(benchmark="calibration", **header(args.device))

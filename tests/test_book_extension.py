@@ -80,6 +80,23 @@ def test_gallery_links_each_paper_figure_to_the_books_figure(tmp_path):
     assert "shapessocial" not in rows["Supp. Fig. 3"]
 
 
+def test_a_chapters_figure_is_shown_on_another_page_linked_to_it(tmp_path):
+    import pytest
+
+    png = _png()
+    executed = tmp_path / "book" / "executed"
+    _notebook(executed / "04_coupling.ipynb", [_glued("fig-04-calibration", {"image/png": png})])
+    labels = {"fig-04-calibration": ("book/executed/04_coupling", "fig-04-calibration", "")}
+    env = SimpleNamespace(srcdir=str(tmp_path), domaindata={"std": {"labels": labels}})
+    app = SimpleNamespace(builder=SimpleNamespace(
+        env=env, get_relative_uri=lambda src, dst: dst.removeprefix("book/") + ".html"))
+    html = anbn_book._book_figure_html(app, "book/methods", "fig-04-calibration")
+    assert f'<a href="executed/04_coupling.html#fig-04-calibration"><img src="data:image/png;base64,{png}"' in html
+    _notebook(executed / "04_coupling.ipynb", [])
+    with pytest.raises(RuntimeError, match="has no such figure; run that stage"):
+        anbn_book._book_figure_html(app, "book/methods", "fig-04-calibration")
+
+
 def test_tsv_table_columns_optional_and_missing():
     import pytest
 

@@ -29,7 +29,7 @@ from ..ans.activations import convolve_hrf
 from ..errors import ParameterError
 from ..stats import zscore
 
-__all__ = ["evaluate", "plant", "rate_table", "smooth_series"]
+__all__ = ["calibration_reading", "calibration_rates", "evaluate", "plant", "rate_table", "smooth_series"]
 
 #: Outcomes of :func:`evaluate` that are one Bernoulli trial per dataset (binomial
 #: intervals over datasets), and those that are a share of tests within a dataset.
@@ -80,7 +80,8 @@ def plant(ans: np.ndarray, bns: np.ndarray, pairs: Sequence[tuple[int, int]],
 def evaluate(ans: np.ndarray, bns: np.ndarray, *, planted: Sequence[tuple[int, int]] = (),
              nulls=("shuffle", "circular", "phase"), n_permutations: int = 999,
              alphas: Sequence[float] = (0.01, 0.05), min_shift: int = 1,
-             random_state: int = 0, device: str = "cpu") -> list[dict]:
+             regressors: np.ndarray | None = None, random_state: int = 0,
+             device: str = "cpu") -> list[dict]:
     """One dataset through the coupling tests: what each null and correction concludes.
 
     Parameters
@@ -90,6 +91,9 @@ def evaluate(ans: np.ndarray, bns: np.ndarray, *, planted: Sequence[tuple[int, i
     planted : sequence of (AN, BN) index pairs
         The true couplings; every other AN counts as null (the ANs are independent of
         each other in the simulations this is meant for).
+    regressors : ndarray of shape (n_trs, n_regressors), optional
+        Nuisance regressors residualized out of the ANs and the BNs before the tests (the
+        ``nuisance='regress'`` of chapter 04, :func:`anbn_utils.ans.nuisance.residualize`).
 
     Returns
     -------
@@ -102,8 +106,11 @@ def evaluate(ans: np.ndarray, bns: np.ndarray, *, planted: Sequence[tuple[int, i
         pairs with family-wise p <= alpha, and of planted ANs with q <= alpha; NaN when
         nothing is planted), ``n_null_ans``, ``n_planted``, ``n_randomizations``.
     """
+    from ..ans.nuisance import residualize
     from ..coupling import couple_story
 
+    if regressors is not None:
+        ans, bns = residualize(ans, regressors), residualize(bns, regressors)
     result = couple_story(ans, bns, nulls=list(nulls), n_permutations=n_permutations,
                           alphas=list(alphas), min_shift=min_shift, random_state=random_state,
                           device=device)
@@ -175,3 +182,29 @@ def rate_table(rows: pd.DataFrame, by: Sequence[str], confidence: float = 0.95) 
                         "low": max(values.mean() - half, 0.0), "high": values.mean() + half,
                         "successes": None, "trials": len(values)})
     return pd.DataFrame(out)
+
+
+def calibration_rates(results: dict) -> pd.DataFrame:
+    """The rates of a calibration results file (``benchmarks/results/calibration_*.json``,
+    read as a dict) as one table: :func:`rate_table`'s columns with ``scenario`` first."""
+    return pd.DataFrame([{"scenario": name, **row} for name, s in results["scenarios"].items()
+                         for row in s["rates"]])
+
+
+def calibration_reading(rates: pd.DataFrame, *, alpha: float = 0.05) -> str:
+    """What :func:`calibration_rates` says at ``alpha``, one line per outcome (Markdown):
+    rate and 95 % interval per scenario and null model."""
+    rates = rates[np.isclose(rates["alpha"], alpha)]
+    labels = {"per_test": "per-test false-positive rate", "fwer_any": "family-wise error rate",
+              "fdp": "false discovery rate (mean FDP)",
+              "planted_fwer": "planted pairs found family-wise",
+              "planted_fdr": "planted ANs found after FDR"}
+    lines = []
+    for outcome, label in labels.items():
+        part = rates[rates["outcome"] == outcome]
+        if part.empty:
+            continue
+        cells = [f"{r.scenario} {r.null} {r.rate:.3f} [{r.low:.3f}, {r.high:.3f}]"
+                 for r in part.itertuples()]
+        lines.append(f"- **{label}** at {alpha:g}: " + "; ".join(cells))
+    return "\n".join(lines)

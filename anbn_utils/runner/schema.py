@@ -13,6 +13,7 @@ accepted where a ``float`` is expected.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
@@ -26,6 +27,7 @@ from ..choices import (
     BN_METHODS,
     BN_PAIRINGS,
     HRF_MODELS,
+    NUISANCE_MODELS,
     NULL_MODELS,
     TASKS,
     WORD_ORDERS,
@@ -129,6 +131,9 @@ PARAMETERS: dict[str, Any] = {
     "alphas": _list_of(Annotated[float, Field(gt=0, lt=1)], unique=True),
     "pcc_threshold": Annotated[float, Field(ge=-1, le=1)],
     "min_shift": PosInt,
+    "fdr_tail": bool,
+    "nuisance": _choices(NUISANCE_MODELS),
+    "compare_run_dir": Text | None,
     "null_run_dir": Text | None,
     "bn_pairing": _choices(BN_PAIRINGS),
     "an_surrogate": _choices(AN_SURROGATES) | None,
@@ -178,6 +183,13 @@ def problems(params: Mapping[str, Any]) -> list[str]:
     if len({len(params[n]) for n in given}) > 1:
         problems.append("n_hidden, learning_rate and l1 need one value per VS-DBN layer; got "
                         + ", ".join(f"{n}={params[n]!r}" for n in given))
+    nulls, b, alphas = params.get("nulls"), params.get("n_permutations"), params.get("alphas")
+    if isinstance(nulls, list) and {"shuffle", "phase"} & set(nulls) and isinstance(b, int) \
+            and isinstance(alphas, list) and alphas and all(isinstance(a, float) for a in alphas) \
+            and (1 + b) * min(alphas) < 1:
+        problems.append(f"n_permutations={b} cannot resolve alpha={min(alphas)} (of alphas): a "
+                        f"permutation p-value is at least 1/{1 + b}; use at least "
+                        f"{math.ceil(1 / min(alphas)) - 1}")
     grid, tasks = params.get("common_grid"), params.get("tasks")
     if grid is not None and isinstance(tasks, list) and grid not in tasks:
         problems.append(f"common_grid={grid!r} is not one of tasks={tasks!r}")

@@ -244,9 +244,51 @@ def _gallery_html(app, fromdocname: str) -> str:
             + "</tbody></table></div>")
 
 
+class book_figure(nodes.General, nodes.Element):
+    """Placeholder of a chapter's figure shown on another page."""
+
+
+class BookFigureDirective(Directive):
+    """A figure of the registry (:data:`anbn_utils.figures.FIGURES`), by its label, as its
+    chapter's executed notebook glued it, with a link to it."""
+
+    required_arguments = 1
+
+    def run(self):
+        from anbn_utils.figures import figure
+
+        env = self.state.document.settings.env
+        entry = figure(self.arguments[0])
+        env.note_dependency(str(Path(env.srcdir) / "book" / "executed" / f"{entry.stage}.ipynb"))
+        node = book_figure()
+        node["label"] = entry.label
+        return [node]
+
+
+def _book_figure_html(app, fromdocname: str, label: str) -> str:
+    from anbn_utils.figures import figure
+
+    entry = figure(label)
+    env = app.builder.env
+    bundle = _glued_outputs(Path(env.srcdir) / "book" / "executed" / f"{entry.stage}.ipynb").get(label)
+    if not bundle or "image/png" not in bundle:
+        raise RuntimeError(f"{{book-figure}} {label}: the executed {entry.stage} notebook has no "
+                           "such figure; run that stage (make book)")
+    png = "".join(bundle["image/png"]) if isinstance(bundle["image/png"], list) else bundle["image/png"]
+    target = env.domaindata["std"]["labels"].get(label)
+    href = app.builder.get_relative_uri(fromdocname, target[0]) + "#" + target[1] if target else ""
+    return (f'<figure class="anbn-book-figure"><a href="{href}"><img src="data:image/png;base64,'
+            f'{png}" alt="{html.escape(entry.title)}" style="max-width:100%;height:auto"></a>'
+            f'<figcaption><a href="{href}">{html.escape(entry.title)}</a> (chapter '
+            f'{html.escape(entry.stage)})</figcaption></figure>')
+
+
 def _fill_gallery(app, doctree, fromdocname):
     for node in doctree.findall(paper_gallery):
         node.replace_self(nodes.raw("", _gallery_html(app, fromdocname), format="html"))
+    for node in doctree.findall(book_figure):
+        node.replace_self(nodes.raw("", _book_figure_html(app, fromdocname, node["label"]),
+                                    format="html"))
 
 
 def setup(app):
@@ -255,6 +297,8 @@ def setup(app):
     app.add_directive("tsv-table", TsvTable)
     app.add_node(paper_gallery)
     app.add_directive("paper-gallery", PaperGallery)
+    app.add_node(book_figure)
+    app.add_directive("book-figure", BookFigureDirective)
     app.connect("doctree-resolved", _fill_gallery)
     app.connect("html-page-context", _dedupe_scripts)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

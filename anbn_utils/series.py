@@ -1,0 +1,109 @@
+"""The series a story's coupling reads: the ANs and the BNs on one time axis, their
+nuisance regressors, and what the run's parameters do to them before the tests.
+
+In order (:func:`coupling_series`):
+
+1. **pairing** (:func:`anbn_utils.controls.pair_series`): the story's ANs with its own
+   BNs, or with another story's (``bn_pairing='crossed'``) over their first common TRs;
+2. **nuisance** (``nuisance='regress'``): the AN story's nuisance regressors
+   (:func:`anbn_utils.ans.nuisance.nuisance_regressors`, 02_ans ``nuisance.tsv``: token
+   and word counts, speech, position in the model's segment) regressed out of the ANs,
+   the BN story's out of the BNs, so that a coupling is not the two sharing when and how
+   densely words come;
+3. **surrogate** (``an_surrogate='phase'``): the ANs replaced by a phase randomization of
+   themselves (a control, :func:`anbn_utils.coupling.surrogate_series`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .choices import NUISANCE_MODELS
+from .errors import DataError, ParameterError
+
+__all__ = ["CouplingSeries", "coupling_series", "load_nuisance"]
+
+
+def load_nuisance(folder: str | os.PathLike) -> pd.DataFrame:
+    """A story's nuisance regressors, written by 02_ans (``<folder>/nuisance.tsv``),
+    shape (n_trs, n_regressors)."""
+    from .io import read_table
+
+    path = Path(folder) / "nuisance.tsv"
+    if not path.is_file():
+        raise DataError(f"{path} is missing (written by 02_ans since the nuisance "
+                        "regressors were added): re-run the 02_ans stage")
+    return read_table(path)
+
+
+@dataclass
+class CouplingSeries:
+    """One story's series, as the coupling tests read them.
+
+    Attributes
+    ----------
+    ans : ndarray of shape (n_trs, n_ans)
+        HRF-convolved AN series after the pairing, the nuisance step and the surrogate.
+    bns : ndarray of shape (n_trs, n_bns)
+        BN time courses after the pairing and the nuisance step.
+    raw_ans, raw_bns : ndarray
+        The same after the pairing only (the predictive check partitions their variance
+        with the nuisance regressors as a band of their own).
+    nuisance : ndarray of shape (n_trs, n_regressors)
+        The AN story's regressors, and the BN story's beside them when it is another story.
+    """
+
+    ans: np.ndarray
+    bns: np.ndarray
+    raw_ans: np.ndarray
+    raw_bns: np.ndarray
+    nuisance: np.ndarray
+
+
+def coupling_series(ans_folder, bn_folder, ans: np.ndarray, bns: np.ndarray, *,
+                    same_story: bool, nuisance: str = "regress", an_surrogate: str | None = None,
+                    random_state: int = 0, story_index: int = 0,
+                    story: str = "") -> CouplingSeries:
+    """The series of one story's coupling (see the module docstring for the steps).
+
+    Parameters
+    ----------
+    ans_folder, bn_folder : path
+        The 02_ans folders of the AN story and of the BN story (the same unless crossed).
+    ans : ndarray of shape (n_trs_a, n_ans)
+    bns : ndarray of shape (n_trs_b, n_bns)
+    same_story : bool
+        The BNs are the AN story's own.
+    nuisance : {'none', 'regress'}
+    an_surrogate : {'phase'} or None
+    random_state, story_index : int
+        Seed of the surrogate, and the story's index (its own phases).
+
+    Returns
+    -------
+    CouplingSeries
+    """
+    from .ans.nuisance import residualize
+    from .controls import pair_series
+    from .coupling import surrogate_series
+
+    if nuisance not in NUISANCE_MODELS:
+        raise ParameterError(f"nuisance must be one of {NUISANCE_MODELS}, not {nuisance!r}")
+    raw_ans, raw_bns = pair_series(ans, bns, same_story=same_story, story=story)
+    n = len(raw_ans)
+    an_reg = load_nuisance(ans_folder).to_numpy()[:n]
+    bn_reg = an_reg if same_story else load_nuisance(bn_folder).to_numpy()[:n]
+    if len(an_reg) != n or len(bn_reg) != n:
+        raise DataError(f"story {story!r}: the nuisance regressors have fewer TRs than the "
+                        f"{n} coupled ones: re-run the 02_ans stage")
+    a, b = raw_ans, raw_bns
+    if nuisance == "regress":
+        a, b = residualize(raw_ans, an_reg), residualize(raw_bns, bn_reg)
+    a = surrogate_series(a, an_surrogate, random_state=random_state, story=story_index)
+    both = an_reg if same_story else np.column_stack([an_reg, bn_reg])
+    return CouplingSeries(ans=a, bns=b, raw_ans=raw_ans, raw_bns=raw_bns, nuisance=both)
