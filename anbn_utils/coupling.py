@@ -36,6 +36,7 @@ from .errors import DataError, ParameterError
 from .inference import (MaxStatistic, check_randomizations, n_randomizations, null_copies,
                         randomize, tail_p_values)
 from .inference.nulls import NULL_READINGS
+from .inference.tail import TAIL_MIN_COUNT
 from .stats import zscore
 from .units import an_layers
 
@@ -182,8 +183,8 @@ def surrogate_series(x: np.ndarray, method: str | None = "phase", *, random_stat
 def max_statistic_test(
     ans: torch.Tensor, bns: torch.Tensor, *, null: str = "circular",
     n_permutations: int = 5000, mode: str = "signed", random_state: int = 0,
-    chunk: int = 64, min_shift: int = 1, fdr_tail: bool = True, progress: bool = False,
-    story: str = "",
+    chunk: int = 64, min_shift: int = 1, fdr_tail: bool = True,
+    tail_min_count: int = TAIL_MIN_COUNT, progress: bool = False, story: str = "",
 ) -> dict:
     """Permutation tests of every AN x BN pair, each AN's and each BN's maximum.
 
@@ -217,7 +218,11 @@ def max_statistic_test(
         Circular lags with ``min(L, T - L) < min_shift`` are left out (1: none; a window
         makes the test liberal, see :mod:`anbn_utils.inference.nulls`).
     fdr_tail : bool
-        Refine small p-values by the tail approximation before the FDR correction.
+        Refine p-values at the permutation floor by the tail approximation before the FDR
+        correction.
+    tail_min_count : int
+        Tests whose permutation count is below it get the tail (see
+        :data:`anbn_utils.inference.tail.TAIL_MIN_COUNT`).
 
     Returns
     -------
@@ -252,7 +257,7 @@ def max_statistic_test(
     for unit, axis, null_max in (("an", 1, acc.an_null), ("bn", 0, acc.bn_null)):
         observed = score.amax(axis).cpu().numpy()
         tail = tail_p_values(observed, null_max.cpu().numpy(),
-                             min_count=10 if fdr_tail else 0)
+                             min_count=tail_min_count if fdr_tail else 0)
         out[f"{unit}_p"] = tail.permutation_p
         out[f"{unit}_p_tail"] = tail.p
         out[f"{unit}_q"] = false_discovery_control(tail.p, method="bh")
@@ -411,8 +416,8 @@ def significance_table(summary: dict, *, paper: dict | None = None) -> pd.DataFr
 def couple_story(ans: np.ndarray, bns: np.ndarray, *, nulls=NULL_MODELS,
                  n_permutations: int = 5000, mode: str = "signed", random_state: int = 0,
                  min_shift: int = 1, alphas: Sequence[float] = (PAPER_ALPHA, 0.05),
-                 fdr_tail: bool = True, device: str = "cpu", story: str = "",
-                 an_names=None, bn_names=None) -> dict:
+                 fdr_tail: bool = True, tail_min_count: int = TAIL_MIN_COUNT,
+                 device: str = "cpu", story: str = "", an_names=None, bn_names=None) -> dict:
     """PCC, anchors and the permutation tests under each null model, for one story.
 
     Parameters
@@ -421,7 +426,7 @@ def couple_story(ans: np.ndarray, bns: np.ndarray, *, nulls=NULL_MODELS,
         HRF-convolved AN series.
     bns : ndarray of shape (n_trs, n_bns)
         Subject-averaged BN series.
-    nulls, n_permutations, mode, random_state, min_shift, fdr_tail
+    nulls, n_permutations, mode, random_state, min_shift, fdr_tail, tail_min_count
         See :func:`max_statistic_test`.
     alphas : sequence of float
         The levels that will be read: every null model must be able to resolve them
@@ -440,7 +445,8 @@ def couple_story(ans: np.ndarray, bns: np.ndarray, *, nulls=NULL_MODELS,
     anch = {k: v.cpu().numpy() for k, v in anchors(pcc, mode).items()}
     tests = {null: max_statistic_test(a, b, null=null, n_permutations=n_permutations,
                                       mode=mode, random_state=random_state, min_shift=min_shift,
-                                      fdr_tail=fdr_tail, story=story) for null in nulls}
+                                      fdr_tail=fdr_tail, tail_min_count=tail_min_count,
+                                      story=story) for null in nulls}
     return {"pcc": pcc.cpu().numpy(), **anch, "tests": tests}
 
 

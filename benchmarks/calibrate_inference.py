@@ -9,7 +9,10 @@ scenario            data
 ==================  =========================================================================
 pair_ar1            one AN against one BN, independent AR(1) series (rho 0.9) at the paper's
                     282 TRs: the per-test false-positive rate, also of the circular null with
-                    a 10-TR exclusion window (``min_shift=10``, the old default)
+                    a 10-TR exclusion window (``min_shift=10``, the old default:
+                    ``circular_window``), and of the tail p-values when every test with
+                    fewer than 10 randomizations above it gets the tail (Knijnenburg's rule:
+                    ``<null>_tail10``) instead of only those at the floor
 phantom_real_ans    the phantom's own AN series (the ``phantom-null`` run's 02_ans, both
                     stories; real dependence between ANs) against 16 BNs made like the
                     phantom's networks unrelated to the text (AR(1) 0.8, SPM HRF): FWER, FDR
@@ -59,7 +62,10 @@ def _pair_ar1(rng, seed, args):
                     random_state=seed)
     window = evaluate(ans, bns, nulls=["circular"], alphas=ALPHAS, min_shift=10,
                       random_state=seed)
-    return rows + [{**r, "null": "circular_window"} for r in window]
+    tail10 = evaluate(ans, bns, nulls=["circular", "phase"], n_permutations=args.permutations,
+                      alphas=ALPHAS, tail_min_count=10, random_state=seed)
+    return (rows + [{**r, "null": "circular_window"} for r in window]
+            + [{**r, "null": f"{r['null']}_tail10"} for r in tail10])
 
 
 def _real_ans(run_dir: Path):

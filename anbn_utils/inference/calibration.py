@@ -28,6 +28,7 @@ from scipy.stats import binomtest, norm
 from ..ans.activations import convolve_hrf
 from ..errors import ParameterError
 from ..stats import zscore
+from .tail import TAIL_MIN_COUNT
 
 __all__ = ["calibration_reading", "calibration_rates", "evaluate", "plant", "rate_table", "smooth_series"]
 
@@ -80,8 +81,8 @@ def plant(ans: np.ndarray, bns: np.ndarray, pairs: Sequence[tuple[int, int]],
 def evaluate(ans: np.ndarray, bns: np.ndarray, *, planted: Sequence[tuple[int, int]] = (),
              nulls=("shuffle", "circular", "phase"), n_permutations: int = 999,
              alphas: Sequence[float] = (0.01, 0.05), min_shift: int = 1,
-             regressors: np.ndarray | None = None, random_state: int = 0,
-             device: str = "cpu") -> list[dict]:
+             regressors: np.ndarray | None = None, tail_min_count: int = TAIL_MIN_COUNT,
+             random_state: int = 0, device: str = "cpu") -> list[dict]:
     """One dataset through the coupling tests: what each null and correction concludes.
 
     Parameters
@@ -94,6 +95,8 @@ def evaluate(ans: np.ndarray, bns: np.ndarray, *, planted: Sequence[tuple[int, i
     regressors : ndarray of shape (n_trs, n_regressors), optional
         Nuisance regressors residualized out of the ANs and the BNs before the tests (the
         ``nuisance='regress'`` of chapter 04, :func:`anbn_utils.ans.nuisance.residualize`).
+    tail_min_count : int
+        See :func:`anbn_utils.coupling.max_statistic_test`.
 
     Returns
     -------
@@ -112,8 +115,8 @@ def evaluate(ans: np.ndarray, bns: np.ndarray, *, planted: Sequence[tuple[int, i
     if regressors is not None:
         ans, bns = residualize(ans, regressors), residualize(bns, regressors)
     result = couple_story(ans, bns, nulls=list(nulls), n_permutations=n_permutations,
-                          alphas=list(alphas), min_shift=min_shift, random_state=random_state,
-                          device=device)
+                          alphas=list(alphas), min_shift=min_shift, tail_min_count=tail_min_count,
+                          random_state=random_state, device=device)
     planted = [(int(i), int(k)) for i, k in planted]
     null_ans = np.setdiff1d(np.arange(ans.shape[1]), [i for i, _ in planted])
     rows = []
