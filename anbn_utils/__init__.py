@@ -20,7 +20,8 @@ checks that every module is listed here):
   their captions
 - :mod:`anbn_utils.phantom`     the phantom: simulated data with planted couplings and truth
 - :mod:`anbn_utils.recovery`    scoring what the pipeline recovered against that truth
-- :mod:`anbn_utils.predictive`  the predictive check: blocked cross-validated ridge from ANs to BNs
+- :mod:`anbn_utils.predictive`  the predictive check: blocked cross-validated ridge from ANs to BNs,
+  variance partitioning against nuisance regressors (banded ridge, shift null, R^2 contrasts)
 - :mod:`anbn_utils.reliability` split halves of subjects; agreement of two runs, seed stability
 - :mod:`anbn_utils.synthetic`   small datasets in the exact Narratives layout (tests, phantom)
 - :mod:`anbn_utils.paper`       what the paper reports, quoted once
