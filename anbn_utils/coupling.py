@@ -36,7 +36,6 @@ from .errors import DataError, ParameterError
 from .inference import (MaxStatistic, check_randomizations, n_randomizations, null_copies,
                         randomize, tail_p_values)
 from .inference.nulls import NULL_READINGS
-from .inference.tail import TAIL_MIN_COUNT
 from .stats import zscore
 from .units import an_layers
 
@@ -184,7 +183,7 @@ def max_statistic_test(
     ans: torch.Tensor, bns: torch.Tensor, *, null: str = "circular",
     n_permutations: int = 5000, mode: str = "signed", random_state: int = 0,
     chunk: int = 64, min_shift: int = 1, fdr_tail: bool = True,
-    tail_min_count: int = TAIL_MIN_COUNT, progress: bool = False, story: str = "",
+    tail_options: dict | None = None, progress: bool = False, story: str = "",
 ) -> dict:
     """Permutation tests of every AN x BN pair, each AN's and each BN's maximum.
 
@@ -220,9 +219,9 @@ def max_statistic_test(
     fdr_tail : bool
         Refine p-values at the permutation floor by the tail approximation before the FDR
         correction.
-    tail_min_count : int
-        Tests whose permutation count is below it get the tail (see
-        :data:`anbn_utils.inference.tail.TAIL_MIN_COUNT`).
+    tail_options : dict, optional
+        Keyword arguments of :func:`anbn_utils.inference.tail_p_values` (its defaults
+        otherwise); the calibration study measures other choices with it.
 
     Returns
     -------
@@ -256,8 +255,8 @@ def max_statistic_test(
            "family_null": acc.family_null.cpu().numpy(), "n_randomizations": B, "tail": {}}
     for unit, axis, null_max in (("an", 1, acc.an_null), ("bn", 0, acc.bn_null)):
         observed = score.amax(axis).cpu().numpy()
-        tail = tail_p_values(observed, null_max.cpu().numpy(),
-                             min_count=tail_min_count if fdr_tail else 0)
+        options = {**(tail_options or {}), **({} if fdr_tail else {"min_count": 0})}
+        tail = tail_p_values(observed, null_max.cpu().numpy(), **options)
         out[f"{unit}_p"] = tail.permutation_p
         out[f"{unit}_p_tail"] = tail.p
         out[f"{unit}_q"] = false_discovery_control(tail.p, method="bh")
@@ -416,7 +415,7 @@ def significance_table(summary: dict, *, paper: dict | None = None) -> pd.DataFr
 def couple_story(ans: np.ndarray, bns: np.ndarray, *, nulls=NULL_MODELS,
                  n_permutations: int = 5000, mode: str = "signed", random_state: int = 0,
                  min_shift: int = 1, alphas: Sequence[float] = (PAPER_ALPHA, 0.05),
-                 fdr_tail: bool = True, tail_min_count: int = TAIL_MIN_COUNT,
+                 fdr_tail: bool = True, tail_options: dict | None = None,
                  device: str = "cpu", story: str = "", an_names=None, bn_names=None) -> dict:
     """PCC, anchors and the permutation tests under each null model, for one story.
 
@@ -426,7 +425,7 @@ def couple_story(ans: np.ndarray, bns: np.ndarray, *, nulls=NULL_MODELS,
         HRF-convolved AN series.
     bns : ndarray of shape (n_trs, n_bns)
         Subject-averaged BN series.
-    nulls, n_permutations, mode, random_state, min_shift, fdr_tail, tail_min_count
+    nulls, n_permutations, mode, random_state, min_shift, fdr_tail, tail_options
         See :func:`max_statistic_test`.
     alphas : sequence of float
         The levels that will be read: every null model must be able to resolve them
@@ -445,7 +444,7 @@ def couple_story(ans: np.ndarray, bns: np.ndarray, *, nulls=NULL_MODELS,
     anch = {k: v.cpu().numpy() for k, v in anchors(pcc, mode).items()}
     tests = {null: max_statistic_test(a, b, null=null, n_permutations=n_permutations,
                                       mode=mode, random_state=random_state, min_shift=min_shift,
-                                      fdr_tail=fdr_tail, tail_min_count=tail_min_count,
+                                      fdr_tail=fdr_tail, tail_options=tail_options,
                                       story=story) for null in nulls}
     return {"pcc": pcc.cpu().numpy(), **anch, "tests": tests}
 

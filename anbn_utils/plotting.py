@@ -795,7 +795,7 @@ def plot_r2_per_bn(checks: dict[str, dict[str, np.ndarray]], planted: dict[int, 
     BNs matched to planted networks in red (:func:`anbn_utils.predictive.out_of_sample_r2`)."""
     stories = list(checks)
     labels = list(checks[stories[0]])
-    fig, axes = plt.subplots(len(labels), len(stories), figsize=(WIDTH, 4.6),
+    fig, axes = plt.subplots(len(labels), len(stories), figsize=(WIDTH, 1.4 * len(labels) + 0.8),
                              squeeze=False, layout="constrained", sharey=True)
     for row, label in zip(axes, labels):
         for ax, story in zip(row, stories):

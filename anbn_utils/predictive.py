@@ -54,9 +54,11 @@ from .errors import DataError, ParameterError
 
 __all__ = ["DEFAULT_ALPHAS", "DEFAULT_BLOCK", "DEFAULT_GAP", "DEFAULT_NUISANCE_ALPHAS",
            "DEFAULT_N_BOOT", "DEFAULT_N_SHIFTS", "R2Difference", "ShiftNull",
-           "VariancePartition", "anchor_r2", "banded_ridge_predictions", "blocked_folds",
-           "out_of_sample_r2", "r2_difference", "r2_reading", "r2_summary", "r2_table",
-           "ridge_predictions", "ridge_r2", "unique_share_null", "variance_partition"]
+           "PARTITION_ARRAYS", "VariancePartition", "anchor_r2", "banded_ridge_predictions",
+           "blocked_folds", "load_partition", "out_of_sample_r2", "partition_reading",
+           "partition_summary",
+           "r2_difference", "r2_reading", "r2_summary", "r2_table", "ridge_predictions",
+           "ridge_r2", "save_partition", "unique_share_null", "variance_partition"]
 
 #: Default TRs left out on each side of a test block: 10 TRs are 15 s at the Narratives'
 #: TR of 1.5 s, three times the canonical HRF's time to peak (5 s), past the bulk of its
@@ -176,7 +178,8 @@ def _an_basis(X_train: np.ndarray, X_test: np.ndarray):
 
 
 def _banded(basis, N_train: np.ndarray, Y_train: np.ndarray, N_test: np.ndarray,
-            alphas: np.ndarray, nuisance_alphas: np.ndarray) -> np.ndarray:
+            alphas: np.ndarray, nuisance_alphas: np.ndarray,
+            nuisance_sd: np.ndarray | None = None) -> np.ndarray:
     """Banded ridge predictions for every pair of penalties; see
     :func:`banded_ridge_predictions`, of which this is the body with the AN band already in
     its eigenbasis (``basis``, from :func:`_an_basis`), shared by every nuisance band and
@@ -186,9 +189,16 @@ def _banded(basis, N_train: np.ndarray, Y_train: np.ndarray, N_test: np.ndarray,
     ``r^T W r`` with ``r = yc - Z1 b1`` and ``W = l2 (Z2 Z2^T + l2 I)^-1``, so
     ``b1 = (Z1^T W Z1 + l1 I)^-1 Z1^T W yc`` (a nuisance-sized system; ``W`` is diagonal in
     the AN eigenbasis) and ``Z2 b2 = Z2 Z2^T (Z2 Z2^T + l2 I)^-1 r``.
+
+    ``nuisance_sd``: scale the nuisance band by these standard deviations (of the whole
+    series) instead of the training TRs' (see :func:`variance_partition`).
     """
     U, s, P = basis
-    Z1, Z1t = _standardize(N_train, N_test)
+    if nuisance_sd is None:
+        Z1, Z1t = _standardize(N_train, N_test)
+    else:
+        mean = np.asarray(N_train, dtype=np.float64).mean(0)
+        Z1, Z1t = (N_train - mean) / nuisance_sd, (N_test - mean) / nuisance_sd
     Y_train = np.asarray(Y_train, dtype=np.float64)
     y_mean = Y_train.mean(0)
     yc = Y_train - y_mean
@@ -216,8 +226,9 @@ def banded_ridge_predictions(X_train: np.ndarray, N_train: np.ndarray, Y_train: 
     """Banded ridge predictions (an AN band and a nuisance band, each with its own penalty)
     for every pair of penalties and every target.
 
-    Both bands are standardized with their training mean and standard deviation, the
-    targets centred on their training mean (the intercept).  Penalties ``(l2, l1)`` on the
+    Both bands are standardized with their training mean and standard deviation (within
+    :func:`variance_partition`, the nuisance band with its whole series' standard deviation
+    instead), the targets centred on their training mean (the intercept).  Penalties ``(l2, l1)`` on the
     AN band ``X`` and the nuisance band ``N`` are the same model as plain ridge with penalty
     1 on ``[N / sqrt(l1), X / sqrt(l2)]`` (Nunez-Elizalde et al. 2019); here the AN band is
     decomposed once (the smaller of its Gram matrices, TRs x TRs with more ANs than TRs)
@@ -355,15 +366,21 @@ def _plan(X, n_folds, gap, inner_folds):
 def _cross_validate(plan, N, Y, alphas, nuisance_alphas):
     """Held-out predictions, each (n_trs, n_bns), of the banded model and of the nuisance band
     alone, and the banded model's penalties chosen on the AN and nuisance bands, each
-    (n_folds, n_bns); every penalty chosen per BN by the inner folds of ``plan``."""
+    (n_folds, n_bns); every penalty chosen per BN by the inner folds of ``plan``.  The
+    nuisance band is scaled by its whole series' standard deviations (a regressor that a
+    training set barely sees is not blown up by its tiny training spread: measured on the
+    phantom, a position column nearly zero outside one test block reached 38,000 training
+    standard deviations there and the nuisance model's R^2 -150)."""
+    sd = N.std(0)
+    sd[sd == 0] = 1.0
     l2 = np.r_[alphas, np.inf]  # the last: the AN band left out
     cols = np.arange(Y.shape[1])
     full, alone = np.empty_like(Y), np.empty_like(Y)
     chosen = np.empty((2, len(plan), Y.shape[1]))
     for k, (*inner, (train, test, basis)) in enumerate(plan):
-        sse = sum(((_banded(b, N[tr], Y[tr], N[te], l2, nuisance_alphas) - Y[te]) ** 2).sum(2)
-                  for tr, te, b in inner)  # (n_alphas + 1, n_nuisance_alphas, n_bns)
-        pred = _banded(basis, N[train], Y[train], N[test], l2, nuisance_alphas)
+        sse = sum(((_banded(b, N[tr], Y[tr], N[te], l2, nuisance_alphas, sd) - Y[te]) ** 2)
+                  .sum(2) for tr, te, b in inner)  # (n_alphas + 1, n_nuisance_alphas, n_bns)
+        pred = _banded(basis, N[train], Y[train], N[test], l2, nuisance_alphas, sd)
         a, m = _best(sse[:-1])
         full[test] = pred[a, m, :, cols].T
         chosen[:, k] = alphas[a], nuisance_alphas[m]
@@ -586,6 +603,7 @@ _SUMMARIES = {"mean": np.mean, "max": np.max}
 
 
 def r2_difference(pred_a: np.ndarray, y_a: np.ndarray, pred_b: np.ndarray, y_b: np.ndarray, *,
+                  baseline_a: np.ndarray | None = None, baseline_b: np.ndarray | None = None,
                   summary: str | None = None, block: int = DEFAULT_BLOCK,
                   n_boot: int = DEFAULT_N_BOOT, confidence: float = 0.95,
                   random_state: int = 0) -> R2Difference:
@@ -605,6 +623,10 @@ def r2_difference(pred_a: np.ndarray, y_a: np.ndarray, pred_b: np.ndarray, y_b: 
         Run a's held-out predictions and targets.
     pred_b, y_b : ndarray of shape (n_trs_b, n_bns_b)
         Run b's; ``n_bns_b == n_bns_a`` unless there is a ``summary``.
+    baseline_a, baseline_b : ndarray, optional
+        Held-out predictions of a baseline model of the same targets (e.g.
+        :class:`VariancePartition`'s ``pred_nuisance``): each run's R^2 is then its gain over
+        its baseline (the unique share), resampled at the same TRs as the run.
     summary : {None, "mean", "max"}
         None: one difference per BN; "mean": of the mean R^2 over each run's BNs; "max": of
         each run's best BN.
@@ -630,6 +652,11 @@ def r2_difference(pred_a: np.ndarray, y_a: np.ndarray, pred_b: np.ndarray, y_b: 
         If ``summary``, ``block``, ``n_boot`` or ``confidence`` is out of range.
     """
     runs = [_run(p, y, name) for p, y, name in ((pred_a, y_a, "a"), (pred_b, y_b, "b"))]
+    if (baseline_a is None) != (baseline_b is None):
+        raise ParameterError("give both baseline_a and baseline_b, or neither")
+    bases = [None, None] if baseline_a is None else [
+        _run(base, y, f"{name} (baseline)")[0]
+        for base, (_, y), name in ((baseline_a, runs[0], "a"), (baseline_b, runs[1], "b"))]
     if summary is not None and summary not in _SUMMARIES:
         raise ParameterError(f"summary must be None, 'mean' or 'max', not {summary!r}")
     if summary is None and runs[0][1].shape[1] != runs[1][1].shape[1]:
@@ -650,11 +677,60 @@ def r2_difference(pred_a: np.ndarray, y_a: np.ndarray, pred_b: np.ndarray, y_b: 
     counts_a = _block_counts(len(runs[0][1]), block, n_boot, rng)
     counts_b = counts_a if paired else _block_counts(len(runs[1][1]), block, n_boot, rng)
     (pa, ya), (pb, yb) = runs
-    boot = reduce(_r2(counts_a, pa, ya)) - reduce(_r2(counts_b, pb, yb))
-    estimate = (reduce(r2_score(ya, pa, multioutput="raw_values"))
-                - reduce(r2_score(yb, pb, multioutput="raw_values")))
+
+    def gain(counts, pred, base, y):  # resampled R^2, less the baseline's on the same TRs
+        return _r2(counts, pred, y) - (0 if base is None else _r2(counts, base, y))
+
+    full = [np.ones((1, len(ya))), np.ones((1, len(yb)))]
+    boot = reduce(gain(counts_a, pa, bases[0], ya)) - reduce(gain(counts_b, pb, bases[1], yb))
+    estimate = (reduce(gain(full[0], pa, bases[0], ya)) - reduce(gain(full[1], pb, bases[1], yb)))
+    estimate = estimate[0] if np.ndim(estimate) else estimate
     low, high = np.quantile(boot, [(1 - confidence) / 2, (1 + confidence) / 2], axis=0)
     return R2Difference(estimate, low, high, paired)
+
+
+#: The arrays :func:`save_partition` writes (``<name>.npy``) and :func:`load_partition` reads.
+PARTITION_ARRAYS = ("r2_nuisance", "r2_full", "r2_unique", "unique_p", "pred_nuisance",
+                    "pred_full", "targets")
+
+
+def save_partition(partition: VariancePartition, null: ShiftNull, folder) -> None:
+    """Write a story's variance partition and its shift null's p-values (the arrays of
+    :data:`PARTITION_ARRAYS`) to ``folder``."""
+    from pathlib import Path
+
+    from .io import save_array
+
+    values = {**{k: getattr(partition, k) for k in PARTITION_ARRAYS if k != "unique_p"},
+              "unique_p": null.p}
+    for name in PARTITION_ARRAYS:
+        save_array(Path(folder) / f"{name}.npy", np.asarray(values[name]))
+
+
+def load_partition(folder) -> dict[str, np.ndarray]:
+    """The arrays :func:`save_partition` wrote, by name; a clear error naming the folder
+    when the run has none (run without ``predictive_check``, or by an older version)."""
+    from pathlib import Path
+
+    missing = [n for n in PARTITION_ARRAYS if not (Path(folder) / f"{n}.npy").is_file()]
+    if missing:
+        raise DataError(f"{folder} has no variance partition ({', '.join(missing)}.npy "
+                        "missing): re-run 04_coupling with predictive_check=True")
+    return {n: np.load(Path(folder) / f"{n}.npy") for n in PARTITION_ARRAYS}
+
+
+def partition_summary(partition: VariancePartition, null: ShiftNull,
+                      alpha: float = 0.05) -> dict[str, float]:
+    """The keys ``summary.json`` holds per story: mean R^2 of the nuisance band and of the
+    banded model, mean and best unique share, and how many BNs' unique share has a shift-null
+    p-value at most ``alpha`` (``unique_significant``, uncorrected; resolution
+    ``1 / (1 + n_shifts)``)."""
+    return {"r2_nuisance_mean": float(partition.r2_nuisance.mean()),
+            "r2_full_mean": float(partition.r2_full.mean()),
+            "r2_unique_mean": float(partition.r2_unique.mean()),
+            "r2_unique_max": float(partition.r2_unique.max()),
+            "unique_significant": int((null.p <= alpha).sum()), "unique_alpha": alpha,
+            "unique_resolution": 1 / (1 + len(null.lags))}
 
 
 def _run(pred, y, name):
@@ -737,6 +813,29 @@ def r2_summary(checks: dict[str, np.ndarray]) -> dict[str, float]:
     keys ``summary.json`` holds per story)."""
     return {f"{name}_r2_{stat}": float(getattr(r2, stat)())
             for name, r2 in checks.items() for stat in ("mean", "max")}
+
+
+def partition_reading(partitions: dict[str, tuple[VariancePartition, ShiftNull]],
+                      planted: dict[int, str], alpha: float = 0.05) -> str:
+    """One line per story on :func:`variance_partition` and :func:`unique_share_null`: the
+    mean R^2 of the nuisance band and of nuisance + ANs, the mean unique share, the best
+    BN's with its p-value, and how many BNs' p-values are at most ``alpha`` (uncorrected),
+    naming the planted networks' BNs (``planted``: BN index -> network)."""
+    from .units import bn_name
+
+    lines = []
+    for story, (part, null) in partitions.items():
+        best = int(np.argmax(part.r2_unique))
+        found = np.flatnonzero(null.p <= alpha)
+        named = ", ".join(bn_name(k) + (f" ({planted[k]})" if k in planted else "") for k in found)
+        lines.append(
+            f"**{story}**: mean R² {part.r2_nuisance.mean():.3f} (nuisance), "
+            f"{part.r2_full.mean():.3f} (nuisance + ANs); the ANs' unique share "
+            f"{part.r2_unique.mean():.3f} on average, at most {part.r2_unique[best]:.3f} "
+            f"({bn_name(best)}, p {null.p[best]:.3f}); {len(found)} of {len(null.p)} BNs with "
+            f"p ≤ {alpha:g} (uncorrected, smallest p {1 / (1 + len(null.lags)):.3f})"
+            + (f": {named}" if named else "") + ".")
+    return "  \n".join(lines)
 
 
 def r2_reading(checks: dict[str, dict[str, np.ndarray]], planted: dict[int, str]) -> str:

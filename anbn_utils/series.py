@@ -51,16 +51,21 @@ class CouplingSeries:
         HRF-convolved AN series after the pairing, the nuisance step and the surrogate.
     bns : ndarray of shape (n_trs, n_bns)
         BN time courses after the pairing and the nuisance step.
-    raw_ans, raw_bns : ndarray
-        The same after the pairing only (the predictive check partitions their variance
-        with the nuisance regressors as a band of their own).
+    partition_ans : ndarray of shape (n_trs, n_ans)
+        The ANs residualized on their story's regressors whatever ``nuisance`` says, after
+        the surrogate: the AN band of the variance partition
+        (:func:`anbn_utils.predictive.variance_partition`), whose shift null is calibrated
+        only for ANs that do not carry the nuisance band.
+    raw_bns : ndarray of shape (n_trs, n_bns)
+        The BNs after the pairing only: the partition's targets, predicted by the nuisance
+        band and the ANs.
     nuisance : ndarray of shape (n_trs, n_regressors)
         The AN story's regressors, and the BN story's beside them when it is another story.
     """
 
     ans: np.ndarray
     bns: np.ndarray
-    raw_ans: np.ndarray
+    partition_ans: np.ndarray
     raw_bns: np.ndarray
     nuisance: np.ndarray
 
@@ -101,9 +106,13 @@ def coupling_series(ans_folder, bn_folder, ans: np.ndarray, bns: np.ndarray, *,
     if len(an_reg) != n or len(bn_reg) != n:
         raise DataError(f"story {story!r}: the nuisance regressors have fewer TRs than the "
                         f"{n} coupled ones: re-run the 02_ans stage")
-    a, b = raw_ans, raw_bns
+    def surrogate(x):
+        return surrogate_series(x, an_surrogate, random_state=random_state, story=story_index)
+
+    resid = surrogate(residualize(raw_ans, an_reg))
     if nuisance == "regress":
-        a, b = residualize(raw_ans, an_reg), residualize(raw_bns, bn_reg)
-    a = surrogate_series(a, an_surrogate, random_state=random_state, story=story_index)
+        a, b = resid, residualize(raw_bns, bn_reg)
+    else:
+        a, b = surrogate(raw_ans), raw_bns
     both = an_reg if same_story else np.column_stack([an_reg, bn_reg])
-    return CouplingSeries(ans=a, bns=b, raw_ans=raw_ans, raw_bns=raw_bns, nuisance=both)
+    return CouplingSeries(ans=a, bns=b, partition_ans=resid, raw_bns=raw_bns, nuisance=both)

@@ -21,6 +21,9 @@ phantom_null        simulated HRF-smooth ANs and BNs at the phantom's size (2,30
 phantom_planted     the same with 4 planted pairs at r = ``--planted-r``: power
 paper_null          the paper's size (9,216 ANs, 128 BNs, 282 TRs), no coupling
 paper_planted       the same with 8 planted pairs: power
+tail_extremes       null families at the phantom's size: tail p-values of null ANs below
+                    1e-3, 1e-4, 3e-5 (far under the permutation floor), with the fitted shape
+                    held at zero or above (the default) and free
 nuisance_<how>      the phantom's AN series against 16 BNs of which 4 follow the story's
                     nuisance regressors (02_ans nuisance.tsv: when and how densely words
                     come; r ``--planted-r``) and none follows an AN: with ``nuisance=none``
@@ -47,6 +50,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from _common import RESULTS, header
 from anbn_utils.inference.calibration import evaluate, plant, rate_table, smooth_series
@@ -63,7 +67,7 @@ def _pair_ar1(rng, seed, args):
     window = evaluate(ans, bns, nulls=["circular"], alphas=ALPHAS, min_shift=10,
                       random_state=seed)
     tail10 = evaluate(ans, bns, nulls=["circular", "phase"], n_permutations=args.permutations,
-                      alphas=ALPHAS, tail_min_count=10, random_state=seed)
+                      alphas=ALPHAS, tail_options={"min_count": 10}, random_state=seed)
     return (rows + [{**r, "null": "circular_window"} for r in window]
             + [{**r, "null": f"{r['null']}_tail10"} for r in tail10])
 
@@ -91,6 +95,28 @@ def _phantom_real_ans(rng, seed, args):
     bns = smooth_series(rng, len(ans), 16, kind="hrf", phi=0.8)
     return evaluate(ans, bns, nulls=NULLS, n_permutations=args.permutations, alphas=ALPHAS,
                     random_state=seed)
+
+
+#: Levels far below the permutation floor, where only the tail speaks.
+EXTREMES = (1e-3, 1e-4, 3e-5)
+
+
+def _tail_extremes(rng, seed, args):
+    """Null families at the phantom's size: how often the tail p-value of a null AN falls
+    below levels far under the permutation floor, with the shape held at zero or above (the
+    default) and free (Knijnenburg et al.)."""
+    from anbn_utils.coupling import max_statistic_test
+
+    ans = torch.tensor(smooth_series(rng, args.phantom_trs, 2304, kind="hrf", phi=0.5))
+    bns = torch.tensor(smooth_series(rng, args.phantom_trs, 16, kind="hrf", phi=0.8))
+    rows = []
+    for null in ("circular", "phase"):
+        for fit, options in (("held", None), ("free", {"min_shape": None})):
+            p = max_statistic_test(ans, bns, null=null, n_permutations=args.permutations,
+                                   random_state=seed, tail_options=options)["an_p_tail"]
+            rows += [{"null": f"{null}_{fit}", "alpha": x, "per_test_tail": float((p <= x).mean()),
+                      "n_null_ans": len(p), "n_planted": 0} for x in EXTREMES]
+    return rows
 
 
 def _nuisance(how, n_planted):
@@ -136,6 +162,7 @@ def scenarios(phantom_trs: int) -> dict:
         "phantom_planted": (_simulated(phantom_trs, 2304, 16, 4, fast), 200, phantom_trs),
         "paper_null": (_simulated(282, 9216, 128, 0, fast), 20, 282),
         "paper_planted": (_simulated(282, 9216, 128, 8, fast), 20, 282),
+        "tail_extremes": (_tail_extremes, 30, phantom_trs),
         **{f"nuisance_{how}": (_nuisance(how, 0), 100, phantom_trs) for how in ("none", "regress")},
         **{f"nuisance_planted_{how}": (_nuisance(how, 4), 100, phantom_trs)
            for how in ("none", "regress")},
@@ -155,7 +182,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
     args.real_ans = _real_ans(args.run_dir)
-    table_of = scenarios(len(args.real_ans[0][0]))
+    args.phantom_trs = len(args.real_ans[0][0])
+    table_of = scenarios(args.phantom_trs)
     path = args.out / f"calibration_{'cpu' if args.device == 'cpu' else 'gpu'}.json"
     result = json.loads(path.read_text()) if path.is_file() else {"scenarios": {}}
     result.update(benchmark="calibration", **header(args.device))

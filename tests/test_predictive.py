@@ -262,8 +262,10 @@ def test_variance_partition_recovers_the_planted_unique_share():
 
 def test_variance_partition_equals_a_brute_force_nested_cross_validation():
     """Both models against nested blocked cross-validation with scikit-learn: ridge on the
-    band-scaled standardized features, one pair of penalties chosen per fold and BN by the
-    inner folds (ties to the larger penalties, the AN one first)."""
+    band-scaled features (the ANs standardized on the training TRs, the nuisance band
+    centred there and scaled by its whole series' standard deviation), one pair of
+    penalties chosen per fold and BN by the inner folds (ties to the larger penalties, the
+    AN one first)."""
     rng = np.random.default_rng(8)
     ans, N = rng.standard_normal((90, 40)), rng.standard_normal((90, 3))
     bns = N @ rng.standard_normal((3, 2)) + ans[:, :2] + rng.standard_normal((90, 2))
@@ -275,9 +277,10 @@ def test_variance_partition_equals_a_brute_force_nested_cross_validation():
     assert set(vp.nuisance_alphas.ravel()) == set(nuisance_alphas)
 
     def fit(train, test, j, l1, l2=None):
-        sx, sn = StandardScaler().fit(ans[train]), StandardScaler().fit(N[train])
-        Z = [sn.transform(N[t]) / np.sqrt(l1) if l2 is None else
-             np.c_[sn.transform(N[t]) / np.sqrt(l1), sx.transform(ans[t]) / np.sqrt(l2)]
+        sx = StandardScaler().fit(ans[train])
+        sn = lambda t: (N[t] - N[train].mean(0)) / N.std(0)  # noqa: E731
+        Z = [sn(t) / np.sqrt(l1) if l2 is None else
+             np.c_[sn(t) / np.sqrt(l1), sx.transform(ans[t]) / np.sqrt(l2)]
              for t in (train, test)]
         return Ridge(alpha=1.0).fit(Z[0], bns[train, j]).predict(Z[1])
 

@@ -28,7 +28,6 @@ from scipy.stats import binomtest, norm
 from ..ans.activations import convolve_hrf
 from ..errors import ParameterError
 from ..stats import zscore
-from .tail import TAIL_MIN_COUNT
 
 __all__ = ["calibration_reading", "calibration_rates", "evaluate", "plant", "rate_table", "smooth_series"]
 
@@ -81,7 +80,7 @@ def plant(ans: np.ndarray, bns: np.ndarray, pairs: Sequence[tuple[int, int]],
 def evaluate(ans: np.ndarray, bns: np.ndarray, *, planted: Sequence[tuple[int, int]] = (),
              nulls=("shuffle", "circular", "phase"), n_permutations: int = 999,
              alphas: Sequence[float] = (0.01, 0.05), min_shift: int = 1,
-             regressors: np.ndarray | None = None, tail_min_count: int = TAIL_MIN_COUNT,
+             regressors: np.ndarray | None = None, tail_options: dict | None = None,
              random_state: int = 0, device: str = "cpu") -> list[dict]:
     """One dataset through the coupling tests: what each null and correction concludes.
 
@@ -95,7 +94,7 @@ def evaluate(ans: np.ndarray, bns: np.ndarray, *, planted: Sequence[tuple[int, i
     regressors : ndarray of shape (n_trs, n_regressors), optional
         Nuisance regressors residualized out of the ANs and the BNs before the tests (the
         ``nuisance='regress'`` of chapter 04, :func:`anbn_utils.ans.nuisance.residualize`).
-    tail_min_count : int
+    tail_options : dict, optional
         See :func:`anbn_utils.coupling.max_statistic_test`.
 
     Returns
@@ -115,7 +114,7 @@ def evaluate(ans: np.ndarray, bns: np.ndarray, *, planted: Sequence[tuple[int, i
     if regressors is not None:
         ans, bns = residualize(ans, regressors), residualize(bns, regressors)
     result = couple_story(ans, bns, nulls=list(nulls), n_permutations=n_permutations,
-                          alphas=list(alphas), min_shift=min_shift, tail_min_count=tail_min_count,
+                          alphas=list(alphas), min_shift=min_shift, tail_options=tail_options,
                           random_state=random_state, device=device)
     planted = [(int(i), int(k)) for i, k in planted]
     null_ans = np.setdiff1d(np.arange(ans.shape[1]), [i for i, _ in planted])
@@ -165,6 +164,8 @@ def rate_table(rows: pd.DataFrame, by: Sequence[str], confidence: float = 0.95) 
     for key, group in rows.groupby(list(by), sort=False):
         key = key if isinstance(key, tuple) else (key,)
         for outcome in DATASET_OUTCOMES + SHARE_OUTCOMES:
+            if outcome not in group:
+                continue
             values = group[outcome].dropna()
             if values.empty:
                 continue
@@ -177,7 +178,7 @@ def rate_table(rows: pd.DataFrame, by: Sequence[str], confidence: float = 0.95) 
             ci = binomtest(k, n).proportion_ci(confidence)
             out.append({**dict(zip(by, key)), "outcome": outcome, "rate": k / n,
                         "low": ci.low, "high": ci.high, "successes": k, "trials": n})
-        for outcome in MEAN_OUTCOMES:
+        for outcome in (o for o in MEAN_OUTCOMES if o in group):
             values = group[outcome].to_numpy(dtype=float)
             half = norm.ppf(0.5 + confidence / 2) * values.std(ddof=1) / np.sqrt(len(values)) \
                 if len(values) > 1 else np.nan

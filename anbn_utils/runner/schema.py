@@ -140,6 +140,7 @@ PARAMETERS: dict[str, Any] = {
     "predictive_check": bool,
     "ridge_folds": Annotated[int, Field(ge=2)],
     "ridge_gap": NonNegInt,
+    "partition_shifts": PosInt | None,
     # the verdict (07)
     "study_run_dir": Text | None,
     "control_variants": list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")]],
