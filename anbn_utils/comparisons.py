@@ -14,12 +14,15 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 import pandas as pd
+from sklearn.metrics import r2_score
 
 from .errors import DataError
 from .io import read_json, read_table
 
 __all__ = [
+    "PREDICTIVE_KEYS",
     "an_max_distribution",
+    "contrasts_reading",
     "curves_reading",
     "layer_curves",
     "method_comparison",
@@ -29,6 +32,7 @@ __all__ = [
     "reliability_reading",
     "significance_by_run",
     "significance_reading",
+    "unique_share_contrasts",
     "vsdbn_ablation",
 ]
 
@@ -195,29 +199,107 @@ def curves_reading(curves: pd.DataFrame) -> str:
             + f"; rising in {', '.join(rising) if rising else 'none'}.")
 
 
+#: The predictive check's numbers per story in ``summary.json`` that
+#: :func:`predictive_by_run` collects.
+PREDICTIVE_KEYS = ("r2_nuisance_mean", "r2_full_mean", "r2_unique_mean", "r2_unique_max",
+                   "unique_significant", "ridge_r2_mean", "ridge_r2_max", "anchor_r2_mean",
+                   "anchor_r2_max")
+
+
 def predictive_by_run(runs: Runs) -> pd.DataFrame:
-    """The predictive check (chapter 04) per run and story: mean and best out-of-sample R^2
-    of the ridge from all ANs and of the anchor AN (tidy; runs without it are left out)."""
+    """The predictive check (chapter 04) per run and story: the variance partition (mean R^2
+    of the nuisance band and of nuisance + ANs, mean and best unique share of the ANs, BNs
+    whose unique share beats its shift null), and the mean and best out-of-sample R^2 of the
+    ridge from all ANs and of the anchor AN (tidy; runs without it are left out)."""
     rows = []
     for label, run_dir in runs.items():
         summary = read_json(_stage(run_dir, "04_coupling") / "summary.json")
         for story, st in summary["stories"].items():
-            if "ridge_r2_mean" in st:
-                rows.append({"run": label, "story": story,
-                             **{k: st[k] for k in ("ridge_r2_mean", "ridge_r2_max",
-                                                   "anchor_r2_mean", "anchor_r2_max")}})
+            if "r2_unique_mean" in st:
+                rows.append({"run": label, "story": story, **{k: st[k] for k in PREDICTIVE_KEYS}})
     return pd.DataFrame(rows)
+
+
+def unique_share_contrasts(real: str | os.PathLike, others: Runs, *,
+                           summaries=("mean", "max"), random_state: int = 0) -> pd.DataFrame:
+    """The ANs' unique share (chapter 04's variance partition) of a run against other runs,
+    as differences with block-bootstrap intervals over TRs.
+
+    For each other run, story and summary of the BNs (their mean unique share, or the best
+    BN's): :func:`anbn_utils.predictive.r2_difference` of the banded model's held-out
+    predictions with the nuisance model's as each run's baseline (so each side is its unique
+    share), paired when both runs have the same TRs.
+
+    Parameters
+    ----------
+    real : path
+        The run whose share is compared (the book's run).
+    others : mapping of label -> run directory
+        The runs it is compared with (the null phantom, the controls).
+    summaries : sequence of {"mean", "max"}
+    random_state : int
+
+    Returns
+    -------
+    DataFrame, one row per other run, story and summary: ``run``, ``story``, ``summary``,
+    ``real``, ``other`` (the two unique shares), ``difference``, ``low``, ``high`` (95 %
+    interval), ``paired``; runs without the partition are left out.
+    """
+    from .predictive import load_partition, r2_difference
+
+    def share(part, how):
+        gain = (r2_score(part["targets"], part["pred_full"], multioutput="raw_values")
+                - r2_score(part["targets"], part["pred_nuisance"], multioutput="raw_values"))
+        return float(getattr(gain, how)())
+
+    rows = []
+    real_dir = _stage(real, "04_coupling")
+    for label, run_dir in others.items():
+        other_dir = _stage(run_dir, "04_coupling")
+        for story in read_json(real_dir / "summary.json")["stories"]:
+            try:
+                a, b = load_partition(real_dir / story), load_partition(other_dir / story)
+            except DataError:
+                continue
+            for how in summaries:
+                d = r2_difference(a["pred_full"], a["targets"], b["pred_full"], b["targets"],
+                                  baseline_a=a["pred_nuisance"], baseline_b=b["pred_nuisance"],
+                                  summary=how, random_state=random_state)
+                rows.append({"run": label, "story": story, "summary": how,
+                             "real": share(a, how), "other": share(b, how),
+                             "difference": float(d.estimate), "low": float(d.low),
+                             "high": float(d.high), "paired": d.paired})
+    return pd.DataFrame(rows)
+
+
+def contrasts_reading(table: pd.DataFrame) -> str:
+    """One line on :func:`unique_share_contrasts`: per run, the difference of the best BN's
+    unique share (this run minus that run) with its interval, and whether the interval is
+    above zero, per story."""
+    if table.empty:
+        return "no run to compare the ANs' unique share with"
+    best = table[table["summary"] == "max"]
+    parts = []
+    for run, part in best.groupby("run", sort=False):
+        cells = ", ".join(f"{r.story} {r.difference:+.3f} [{r.low:+.3f}, {r.high:+.3f}]"
+                          for r in part.itertuples())
+        above = int((part["low"] > 0).sum())
+        parts.append(f"{run}: {cells} (above zero in {above} of {len(part)} stories)")
+    return ("best BN's unique share of the ANs, this run minus each run, 95 % block-bootstrap "
+            "interval: " + "; ".join(parts) + ".")
 
 
 def predictive_reading(table: pd.DataFrame) -> str:
     """One line on :func:`predictive_by_run`: each run's mean over the stories of the best
-    BN's out-of-sample R^2, for the ridge and the anchor AN."""
+    BN's unique share of the ANs and of the best BN's out-of-sample R^2 of the ridge and of
+    the anchor AN."""
     if table.empty:
         return "no run ran the predictive check"
-    means = table.groupby("run", sort=False)[["ridge_r2_max", "anchor_r2_max"]].mean()
+    means = table.groupby("run", sort=False)[["r2_unique_max", "ridge_r2_max",
+                                              "anchor_r2_max"]].mean()
     return ("best BN's out-of-sample R², mean over the stories: " + "; ".join(
-        f"{run} ridge {r.ridge_r2_max:.2f}, anchor {r.anchor_r2_max:.2f}"
-        for run, r in means.iterrows()) + ".")
+        f"{run} unique share of the ANs {r.r2_unique_max:.2f} (ridge {r.ridge_r2_max:.2f}, "
+        f"anchor {r.anchor_r2_max:.2f})" for run, r in means.iterrows()) + ".")
 
 
 def reliability_reading(agreement: pd.DataFrame, seeds: pd.DataFrame | None = None) -> str:

@@ -859,14 +859,16 @@ def plot_split_halves(an_max: dict[str, tuple[np.ndarray, np.ndarray]], *,
 
 def plot_predictive_by_run(table: pd.DataFrame, *, title: str = "") -> plt.Figure:
     """The best BN's out-of-sample R^2 per run (:func:`anbn_utils.comparisons.predictive_by_run`):
-    ridge from all ANs and the anchor AN, bars at the mean over the stories, each story a dot."""
+    the ANs' unique share beyond the nuisance regressors, the ridge from all ANs and the
+    anchor AN, bars at the mean over the stories, each story a dot."""
     runs = list(dict.fromkeys(table["run"]))
     y = np.arange(len(runs))
-    fig, ax = plt.subplots(figsize=(WIDTH, 0.45 * len(runs) + 1.6), layout="constrained")
-    for offset, col, label, color in ((-0.2, "ridge_r2_max", "ridge, all ANs", "tab:blue"),
-                                      (0.2, "anchor_r2_max", "anchor AN", "tab:orange")):
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.6 * len(runs) + 1.6), layout="constrained")
+    for offset, col, label, color in ((-0.27, "r2_unique_max", "unique share of the ANs", "tab:green"),
+                                      (0.0, "ridge_r2_max", "ridge, all ANs", "tab:blue"),
+                                      (0.27, "anchor_r2_max", "anchor AN", "tab:orange")):
         means = table.groupby("run", sort=False)[col].mean().reindex(runs)
-        ax.barh(y + offset, means, height=0.4, color=color, label=label)
+        ax.barh(y + offset, means, height=0.27, color=color, label=label)
         ax.scatter(table[col], [runs.index(r) + offset for r in table["run"]], s=10,
                    color="k", zorder=3)
     ax.axvline(0, color="k", lw=0.8)

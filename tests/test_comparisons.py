@@ -1,5 +1,6 @@
 """Runs side by side, from hand-written artifacts with known values."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -68,9 +69,9 @@ def test_predictive_and_reliability_readings():
 
     table = pd.DataFrame({"run": ["a", "a"], "story": ["x", "y"], "ridge_r2_mean": [0, 0],
                           "ridge_r2_max": [0.1, 0.3], "anchor_r2_mean": [0, 0],
-                          "anchor_r2_max": [0.5, 0.7]})
+                          "anchor_r2_max": [0.5, 0.7], "r2_unique_max": [0.02, 0.06]})
     assert predictive_reading(table) == ("best BN's out-of-sample R², mean over the stories: "
-                                         "a ridge 0.20, anchor 0.60.")
+                                         "a unique share of the ANs 0.04 (ridge 0.20, anchor 0.60).")
     assert predictive_reading(table.iloc[:0]) == "no run ran the predictive check"
     agreement = pd.DataFrame({"story": ["x"], "an_max_r": [0.75], "anchor_agreement_pct": [14.5],
                               "anchor_chance_pct": [5.8], "map_abs_r_mean": [0.19]})
@@ -88,3 +89,40 @@ def test_predictive_and_reliability_readings():
     assert reliability_reading(agreement, by_method).endswith(
         "across seeds the matched maps correlate at |r| 0.50 (vsdbn), |r| 0.90 (canica) on "
         "average.")
+
+
+def _partitioned(folder, targets, full, base):
+    from anbn_utils.io import save_array
+
+    write_json(folder / "04_coupling" / "summary.json", {"stories": {"pieman": {}}})
+    for name, value in (("r2_nuisance", [0.0]), ("r2_full", [0.0]), ("r2_unique", [0.0]),
+                        ("unique_p", [1.0]), ("pred_nuisance", base), ("pred_full", full),
+                        ("targets", targets)):
+        save_array(folder / "04_coupling" / "pieman" / f"{name}.npy", np.asarray(value))
+    return folder
+
+
+def test_unique_share_contrasts_are_differences_with_intervals(tmp_path):
+    """The real run's unique share against a control's: the difference of the two gains
+    over their own baselines, paired (same TRs), with an interval that excludes zero when
+    the control has no unique share; a run without a partition is left out."""
+    from sklearn.metrics import r2_score
+
+    from anbn_utils.comparisons import contrasts_reading, unique_share_contrasts
+
+    rng = np.random.default_rng(0)
+    y = rng.standard_normal((120, 2))
+    base = 0.5 * y + rng.standard_normal((120, 2))
+    real = _partitioned(tmp_path / "real", y, y + 0.3 * rng.standard_normal((120, 2)), base)
+    control = _partitioned(tmp_path / "control", y, base, base)  # ANs add nothing
+    (tmp_path / "bare" / "04_coupling").mkdir(parents=True)
+    table = unique_share_contrasts(real, {"control": control, "bare": tmp_path / "bare"})
+    assert table["run"].unique().tolist() == ["control"]
+    row = table.set_index("summary").loc["mean"]
+    gain = (r2_score(y, np.load(real / "04_coupling" / "pieman" / "pred_full.npy"),
+                     multioutput="raw_values") - r2_score(y, base, multioutput="raw_values"))
+    assert (row.real, row.other) == (pytest.approx(gain.mean()), pytest.approx(0.0))
+    assert row.difference == pytest.approx(gain.mean()) and 0 < row.low < row.difference < row.high
+    assert row.paired
+    assert "control: pieman +" in contrasts_reading(table)
+    assert "(above zero in 1 of 1 stories)" in contrasts_reading(table)

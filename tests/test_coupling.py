@@ -221,3 +221,14 @@ def test_significance_table_keeps_the_runs_order_after_a_json_round_trip(tmp_pat
     table = significance_table(read_json(tmp_path / "summary.json"))
     assert list(zip(table.alpha, table.null))[:4] == [
         (0.05, "phase"), (0.05, "circular"), (0.01, "phase"), (0.01, "circular")]
+
+
+def test_false_positive_text_reads_each_null_and_level():
+    from anbn_utils.coupling import false_positive_text, significance_table, summarize
+
+    table = significance_table({"stories": {"pieman": summarize(_fake_result(), 2,
+                                                                alphas=[0.01, 0.05])}})
+    text = false_positive_text(table)
+    assert text.split("; ")[0] == ("pieman circular at 0.01: 25.00 % of ANs family-wise, "
+                                   "50.00 % after FDR")
+    assert len(text.split("; ")) == 4

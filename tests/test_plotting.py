@@ -94,12 +94,44 @@ def test_comparison_figures_draw_the_tables_values():
     np.testing.assert_array_equal(fig.axes[0].collections[0].get_offsets(), np.c_[a, b])
 
     pred = pd.DataFrame({"run": ["x", "x", "y", "y"], "story": ["s", "t", "s", "t"],
+                         "r2_unique_max": [0.3, 0.5, 0.0, 0.0],
                          "ridge_r2_max": [0.1, 0.3, -0.1, 0.1],
                          "anchor_r2_max": [0.5, 0.7, 0.0, 0.2]})
     fig = plot_predictive_by_run(pred)
     ax = fig.axes[0]
-    assert widths(ax) == [0.2, 0.0, 0.6, 0.1]  # ridge means of x, y, then anchor means
+    # unique-share means of x, y, then ridge means, then anchor means
+    assert widths(ax) == [0.4, 0.0, 0.2, 0.0, 0.6, 0.1]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["x", "y"]
+    plt.close("all")
+
+
+def _calibration_rates():
+    rows = []
+    for scenario, outcomes in (("pair_ar1", ["per_test"]), ("phantom_null", ["fwer_any"]),
+                               ("phantom_planted", ["planted_fwer", "planted_fdr"])):
+        for null, rate in (("circular", 0.04), ("phase", 0.06)):
+            for outcome in outcomes:
+                rows.append({"scenario": scenario, "null": null, "alpha": 0.05,
+                             "outcome": outcome, "rate": rate, "low": rate - 0.01,
+                             "high": rate + 0.02})
+    return pd.DataFrame(rows)
+
+
+def test_calibration_figure_draws_each_rate_with_its_interval():
+    from anbn_utils.plotting import plot_calibration
+
+    fig = plot_calibration(_calibration_rates(), alpha=0.05)
+    a, b, c = fig.axes
+    # one error bar per null model in (a) and (b): the point at the rate, the bar its interval
+    for ax in (a, b):
+        assert [e.get_label() for e in ax.containers] == ["circular", "phase"]
+        assert [float(e.lines[0].get_ydata()[0]) for e in ax.containers] == [0.04, 0.06]
+        segments = ax.containers[0].lines[2][0].get_segments()[0]
+        np.testing.assert_allclose(segments[:, 1], [0.03, 0.06])
+        assert ax.lines[-1].get_ydata()[0] == 0.05  # the nominal level
+    assert a.get_yscale() == "log"
+    assert [t.get_text() for t in b.get_xticklabels()] == ["phantom_null"]
+    assert len(c.containers) == 4  # found family-wise and after FDR, per null model
     plt.close("all")
 
 
@@ -158,6 +190,7 @@ def test_figures_are_legible_at_the_books_width():
         plot_qk_decomposition,
         plot_split_halves,
     )
+    from anbn_utils.plotting import plot_calibration
     from anbn_utils.pos import TAGS
 
     rng = np.random.default_rng(0)
@@ -184,8 +217,9 @@ def test_figures_are_legible_at_the_books_width():
         "halves": plot_split_halves({"pieman": (rng.random(20), rng.random(20)),
                                      "shapessocial": (rng.random(20), rng.random(20))}),
         "predictive": plot_predictive_by_run(pd.DataFrame({
-            "run": ["a", "a", "b", "b"], "story": ["s", "t"] * 2,
+            "run": ["a", "a", "b", "b"], "story": ["s", "t"] * 2, "r2_unique_max": rng.random(4),
             "ridge_r2_max": rng.random(4), "anchor_r2_max": rng.random(4)})),
+        "calibration": plot_calibration(_calibration_rates()),
     }
     sizes = {name: min_displayed_fontsize(fig) for name, fig in figures.items()}
     assert all(s >= 9 for s in sizes.values()), sizes

@@ -410,3 +410,47 @@ def test_variance_partition_null_and_contrast_bad_input():
     for confidence in (0.0, 1.0, 95):
         with pytest.raises(ParameterError, match="confidence must be in"):
             r2_difference(pred, y, pred, y, confidence=confidence)
+
+
+def test_a_difference_of_unique_shares_subtracts_each_runs_baseline():
+    """With baselines, each run's R^2 is its gain over its own baseline on the same
+    resampled TRs: identical runs differ by exactly 0; a run whose full model equals its
+    baseline has no unique share."""
+    from anbn_utils.predictive import r2_difference
+
+    rng = np.random.default_rng(3)
+    y = rng.standard_normal((80, 3))
+    base, full = y + rng.standard_normal((80, 3)), y + 0.3 * rng.standard_normal((80, 3))
+    d = r2_difference(full, y, full, y, baseline_a=base, baseline_b=base, n_boot=200)
+    np.testing.assert_array_equal(d.estimate, 0)
+    d = r2_difference(full, y, base, y, baseline_a=base, baseline_b=base, n_boot=500,
+                      summary="mean")
+    gain = r2_score(y, full, multioutput="raw_values") - r2_score(y, base, multioutput="raw_values")
+    assert d.estimate == pytest.approx(gain.mean())
+    assert d.low < d.estimate < d.high and d.low > 0
+    with pytest.raises(ParameterError, match="give both baseline_a and baseline_b"):
+        r2_difference(full, y, full, y, baseline_a=base)
+
+
+def test_partition_round_trip_summary_and_reading(tmp_path):
+    from anbn_utils.predictive import (load_partition, partition_reading, partition_summary,
+                                       save_partition, unique_share_null, variance_partition)
+
+    ans, N, bns, _, _ = _planted(5, 300, n_ans=30, n_null=2, carry=0.0)
+    part = variance_partition(ans, N, bns)
+    null = unique_share_null(ans, N, bns, n_shifts=19)
+    save_partition(part, null, tmp_path)
+    back = load_partition(tmp_path)
+    np.testing.assert_array_equal(back["r2_unique"], part.r2_unique)
+    np.testing.assert_array_equal(back["unique_p"], null.p)
+    np.testing.assert_array_equal(back["pred_full"], part.pred_full)
+    summary = partition_summary(part, null)
+    assert summary["unique_significant"] == int((null.p <= 0.05).sum())
+    assert summary["r2_unique_max"] == pytest.approx(part.r2_unique.max())
+    assert summary["unique_resolution"] == pytest.approx(1 / 20)
+    text = partition_reading({"pieman": (part, null)}, {0: "language"})
+    assert text.startswith(f"**pieman**: mean R² {part.r2_nuisance.mean():.3f} (nuisance)")
+    assert "BN1 (language)" in text
+    (tmp_path / "r2_full.npy").unlink()
+    with pytest.raises(DataError, match="r2_full.npy missing.*predictive_check=True"):
+        load_partition(tmp_path)

@@ -115,3 +115,20 @@ def test_signal_check_against_scipy_with_typed_networks():
                           for v in outside if v != 63])
         assert row["mean |r| outside networks"] == pytest.approx(expect)
     assert rows[1]["driven by"] == "L1H1D2" and rows[0]["driven by"] == "unrelated signal"
+
+
+def test_planted_found_counts_pairs_per_null_and_level_and_names_the_missed():
+    from anbn_utils.recovery import planted_found, planted_found_text
+
+    planted = pd.DataFrame({"story": ["pieman", "pieman"], "planted_an": ["L1H1D1", "L2H1D1"],
+                            "bn": [0, 3], "r": [0.8, 0.41],
+                            "p_fwer_circular": [0.004, 0.12], "family_null_q95_circular": [0.5, 0.5],
+                            "p_fwer_phase": [0.001, 0.03], "family_null_q95_phase": [0.45, 0.45]})
+    found = planted_found(planted, ["circular", "phase"], [0.01, 0.05])
+    assert found[["null", "alpha", "found", "planted"]].values.tolist() == [
+        ["circular", 0.01, 1, 2], ["circular", 0.05, 1, 2], ["phase", 0.01, 1, 2],
+        ["phase", 0.05, 2, 2]]
+    assert found.missed[1] == "pieman L2H1D1-BN4 (r 0.41, p 0.12, family null max q95 0.50)"
+    assert found.missed[3] == ""
+    text = planted_found_text(pd.concat({"this run": found}))
+    assert text.startswith("this run: circular 1 of 2 at 0.01, circular 1 of 2 at 0.05")
