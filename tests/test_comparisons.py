@@ -95,6 +95,7 @@ def _partitioned(folder, targets, full, base):
     from anbn_utils.io import save_array
 
     write_json(folder / "04_coupling" / "summary.json", {"stories": {"pieman": {}}})
+    write_json(folder / "04_coupling" / "stage.json", {"wall_s": 1})
     for name, value in (("r2_nuisance", [0.0]), ("r2_full", [0.0]), ("r2_unique", [0.0]),
                         ("unique_p", [1.0]), ("pred_nuisance", base), ("pred_full", full),
                         ("targets", targets)):
@@ -115,7 +116,7 @@ def test_unique_share_contrasts_are_differences_with_intervals(tmp_path):
     base = 0.5 * y + rng.standard_normal((120, 2))
     real = _partitioned(tmp_path / "real", y, y + 0.3 * rng.standard_normal((120, 2)), base)
     control = _partitioned(tmp_path / "control", y, base, base)  # ANs add nothing
-    (tmp_path / "bare" / "04_coupling").mkdir(parents=True)
+    write_json(tmp_path / "bare" / "04_coupling" / "stage.json", {"wall_s": 1})
     table = unique_share_contrasts(real, {"control": control, "bare": tmp_path / "bare"})
     assert table["run"].unique().tolist() == ["control"]
     row = table.set_index("summary").loc["mean"]
