@@ -6,7 +6,7 @@ PROFILE ?= phantom
 STAMP := $(VENV)/.anbn-installed
 TEST_WORKERS ?= 2
 
-.PHONY: venv book notebooks html check-book test bench bench-paper clean
+.PHONY: venv book notebooks html check-book test bench bench-paper calibrate clean
 
 venv: $(STAMP)
 
@@ -70,3 +70,10 @@ bench: venv
 bench-paper: venv
 	$(BENCH)/bench_stages.py --profile paper-synthetic --repeats 2 --keep-data --no-book
 	$(BENCH)/bench_vsdbn.py --full-fit
+
+# The calibration of the coupling inference: false-positive rates on null data and power on
+# planted data, every null model and correction (hours on 2 cores; results in
+# benchmarks/results/calibration_cpu.*, read by the Methods page and chapter 04). It reads
+# the AN series of the phantom-null run (made by `make book`).
+calibrate: venv
+	$(BENCH)/calibrate_inference.py

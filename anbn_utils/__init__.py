@@ -8,7 +8,11 @@ checks that every module is listed here):
 - :mod:`anbn_utils.ans`         artificial neurons: query/key capture, tokens on the TR grid,
   activations, top pairs, nuisance regressors (token count, speech, position in the segment)
 - :mod:`anbn_utils.bns`         brain networks: the VS-DBN, nilearn baselines, maps, labels
-- :mod:`anbn_utils.coupling`    synchronization, anchors, permutation tests, FDR
+- :mod:`anbn_utils.coupling`    synchronization, anchors, the significance of one story
+- :mod:`anbn_utils.inference`   exact randomization nulls, family-wise max statistic, tail
+  p-values for FDR, the calibration study
+- :mod:`anbn_utils.series`      the series a story's coupling reads: pairing, nuisance
+  regression, surrogates
 - :mod:`anbn_utils.controls`    controls (untrained model, shuffled story, crossed stories,
   phase-randomized ANs): which a run switches on, and how its chapters say so
 - :mod:`anbn_utils.stats`       the one z-score, permutation p-values

@@ -217,6 +217,8 @@ def _narratives_profile(tmp_path, root, cache_dir, **params):
     ("tasks=[pieman, shapes]", r"tasks=\['pieman', 'shapes'\]: Input should be 'pieman'"),
     ("learning_rate=[0.1]", r"one value per VS-DBN layer"),
     ("common_grid=shapessocial", r"common_grid='shapessocial' is not one of tasks"),
+    ("n_permutations=50", r"n_permutations=50 cannot resolve alpha=0.01 .* at least 99"),
+    ("nuisance=remove", r"nuisance='remove': Input should be 'none' or 'regress'"),
 ])
 def test_bad_values_fail_when_the_profile_is_loaded(tmp_path, cache_dir, override, message):
     """Each of these used to fail minutes in (or, for n_permutations=0, report p = 1)."""

@@ -91,6 +91,11 @@ def test_a_dask_cluster_gives_the_same_table(study_file, tmp_path):
     assert (tmp_path / "b" / "dask" / "rounded" / "01_data" / "stage.json").is_file()
 
 
+def test_a_studys_set_comes_before_each_variants_own(study_file):
+    study = load_study(study_file({"a": [], "b": ["n_epochs=3"]}, set=["n_epochs=2"]))
+    assert [v.overrides for v in study.variants] == [("n_epochs=2",), ("n_epochs=2", "n_epochs=3")]
+
+
 def test_bad_studies_fail_before_anything_runs(study_file, tmp_path):
     with pytest.raises(ParameterError, match=r"variant 'typo'.*unknown parameter\(s\) \['n_epoch'\]"):
         load_study(study_file({"real": [], "typo": ["n_epoch=2"]}))
@@ -104,6 +109,10 @@ def test_bad_studies_fail_before_anything_runs(study_file, tmp_path):
         load_study(study_file({"v": {"set": [], "stages": "04_coupling"}}))
     with pytest.raises(ParameterError, match="must be a list of 'NAME=VALUE'"):
         load_study(study_file({"real": "n_epochs=2"}))
+    with pytest.raises(ParameterError, match=r"'set' \(overrides of every variant\) must be a list"):
+        load_study(study_file({"real": []}, set="n_epochs=2"))
+    with pytest.raises(ParameterError, match=r"(?s)variant 'real'.*n_epochs='two'"):
+        load_study(study_file({"real": []}, set=["n_epochs=two"]))
     with pytest.raises(RunError, match=r"no Dask scheduler answers at tcp://127.0.0.1:9"):
         run_study(study_file({"real": []}), study_dir=tmp_path / "x",
                   scheduler="tcp://127.0.0.1:9", log=lambda m: None)
