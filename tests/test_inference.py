@@ -182,3 +182,17 @@ def test_every_null_reads_the_same_observed_statistics():
         np.testing.assert_array_equal(a["an_max"], b["an_max"])
         np.testing.assert_array_equal(a["an_to_bn"], b["an_to_bn"])
     assert [o["n_randomizations"] for o in outs] == [99, 149, 99]
+
+
+def test_the_held_fit_skips_the_optimizer_only_where_the_likelihood_falls_from_zero():
+    """The closed-form exponential is taken where the score at c = 0 is negative; there the
+    maximum likelihood shape is negative too, so the held fit is the same as fitting first."""
+    from anbn_utils.inference.tail import _fit
+
+    rng = np.random.default_rng(8)
+    for c in (-0.3, -0.1, 0.0, 0.1, 0.3):
+        for _ in range(20):
+            z = genpareto.rvs(c, scale=1.0, size=100, random_state=rng)
+            chat, _, scale = genpareto.fit(z, floc=0)
+            expected = (0.0, z.mean()) if chat < 0 else (chat, scale)
+            np.testing.assert_allclose(_fit(z, 0.0), expected, rtol=1e-3, atol=1e-3)

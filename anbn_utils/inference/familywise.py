@@ -50,7 +50,9 @@ class MaxStatistic:
     def __init__(self, observed: torch.Tensor, n_randomizations: int):
         n_ans, n_bns = observed.shape
         flat = observed.reshape(-1)
-        self._order = torch.argsort(flat, descending=True, stable=True)
+        # ascending: the successive maximum over the pairs ranked at or below a pair is a
+        # running maximum from the bottom
+        self._order = torch.argsort(flat, stable=True)
         self._sorted = flat[self._order]
         self._exceed = torch.zeros(flat.shape, dtype=torch.int64, device=flat.device)
         self._shape = observed.shape
@@ -69,10 +71,9 @@ class MaxStatistic:
         s = slice(self.n_filled, self.n_filled + n)
         self.an_null[:, s] = null.amax(2).T
         self.bn_null[:, s] = null.amax(1).T
-        # successive maxima: for the pair of rank j, the maximum over ranks >= j
-        ranked = null.reshape(n, -1)[:, self._order]
-        successive = ranked.flip(1).cummax(1).values.flip(1)
-        self.family_null[s] = successive[:, 0]
+        # successive maxima: for each pair, the maximum over the pairs observed no larger
+        successive = torch.cummax(null.reshape(n, -1)[:, self._order], 1).values
+        self.family_null[s] = successive[:, -1]
         self._exceed += (successive >= self._sorted).sum(0)
         self.n_filled += n
 
@@ -81,7 +82,8 @@ class MaxStatistic:
         b = self.n_filled
         if step_down:
             p_sorted = (1 + self._exceed) / (1 + b)
-            p_sorted = p_sorted.cummax(0).values  # monotone: a higher rank is never less significant
+            # monotone: a pair observed larger is never less significant
+            p_sorted = p_sorted.flip(0).cummax(0).values.flip(0)
         else:
             family = torch.sort(self.family_null[:b]).values
             below = torch.searchsorted(family, self._sorted.contiguous(), side="left")

@@ -81,6 +81,27 @@ def anderson_darling_gpd(z: np.ndarray, c: float, scale: float) -> float:
     return float(-n - np.mean((2 * j - 1) * (np.log(u) + np.log1p(-u[::-1]))))
 
 
+def _fit(z: np.ndarray, min_shape: float | None) -> tuple[float, float]:
+    """Maximum likelihood GPD (location 0) of the exceedances ``z``: ``(c, scale)``, with
+    ``c`` held at ``min_shape`` or above.
+
+    For ``min_shape = 0`` the optimizer runs only when it can matter: the score of the
+    log-likelihood in ``c`` at ``c = 0`` (the exponential, scale = mean) is
+    ``n (var / mean^2 - 1) / 2`` for the exceedances' variance and mean, so where
+    ``var <= mean^2`` the likelihood falls as ``c`` rises from 0 and the held fit is the
+    exponential, in closed form (the shuffle null's thousands of tests at the floor cost
+    seconds instead of minutes).
+    """
+    if min_shape == 0 and z.var() <= z.mean() ** 2:
+        return 0.0, float(z.mean())
+    c, _, scale = genpareto.fit(z, floc=0)
+    if min_shape is not None and c < min_shape:
+        if min_shape == 0:
+            return 0.0, float(z.mean())
+        c, _, scale = genpareto.fit(z, fc=min_shape, floc=0)
+    return float(c), float(scale)
+
+
 @dataclass
 class TailPValues:
     """p-values with the tail approximation where it applied.
@@ -185,10 +206,7 @@ def tail_p_values(observed: np.ndarray, null: np.ndarray, *, min_count: int = TA
             z = desc[:n_exc] - u
             if not np.all(z > 0):  # ties at the threshold: no proper tail here
                 continue
-            c, _, scale = genpareto.fit(z, floc=0)
-            if min_shape is not None and c < min_shape:
-                c, _, scale = genpareto.fit(z, fc=min_shape, floc=0) if min_shape else \
-                    (0.0, 0.0, float(z.mean()))
+            c, scale = _fit(z, min_shape)
             if anderson_darling_gpd(z, c, scale) <= gpd_critical_value(c, gof_level):
                 sf = genpareto.sf(observed[i] - u, c, 0, scale)
                 # beyond the fitted support the tail says "never": the smallest positive
