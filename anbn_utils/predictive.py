@@ -232,8 +232,8 @@ def banded_ridge_predictions(X_train: np.ndarray, N_train: np.ndarray, Y_train: 
     AN band ``X`` and the nuisance band ``N`` are the same model as plain ridge with penalty
     1 on ``[N / sqrt(l1), X / sqrt(l2)]`` (Nunez-Elizalde et al. 2019); here the AN band is
     decomposed once (the smaller of its Gram matrices, TRs x TRs with more ANs than TRs)
-    and every pair costs a nuisance-sized system.  ``l2 = inf`` leaves the AN band out (ridge on the nuisance band alone); no
-    nuisance column (``n_nuisance = 0``) is ridge on the ANs alone.
+    and every pair costs a nuisance-sized system.  ``l2 = inf`` leaves the AN band out (ridge
+    on the nuisance band alone); no nuisance column (``n_nuisance = 0``) is ridge on the ANs alone.
 
     Parameters
     ----------

@@ -16,8 +16,9 @@ import pandas as pd
 from .errors import DataError
 from .stats import zscore
 
-__all__ = ["coupling_recovery", "planted_found", "planted_found_text", "load_truth", "map_recovery", "match_by_abs_correlation",
-           "matched_correlation", "signal_check", "timecourse_recovery", "true_timecourses"]
+__all__ = ["coupling_recovery", "load_truth", "map_recovery", "match_by_abs_correlation",
+           "matched_correlation", "planted_found", "planted_found_text", "signal_check",
+           "timecourse_recovery", "true_timecourses"]
 
 
 def load_truth(root: str | os.PathLike) -> dict | None:

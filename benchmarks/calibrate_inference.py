@@ -211,7 +211,8 @@ def _markdown(result: dict, path: Path) -> None:
              f"{result['commit']})", ""]
     for name, s in result["scenarios"].items():
         lines += [f"## {name}: {s['datasets']} datasets, {s['n_trs']} TRs", "",
-                  "| null | alpha | outcome | rate | 95 % interval | trials |", "|---|---|---|---|---|---|"]
+                  "| null | alpha | outcome | rate | 95 % interval | trials |",
+                  "|---|---|---|---|---|---|"]
         lines += [f"| {r['null']} | {r['alpha']} | {r['outcome']} | {r['rate']:.4f} | "
                   f"{r['low']:.4f}-{r['high']:.4f} | {r['trials']} |" for r in s["rates"]]
         lines.append("")

@@ -29,7 +29,8 @@ from ..ans.activations import convolve_hrf
 from ..errors import ParameterError
 from ..stats import zscore
 
-__all__ = ["calibration_reading", "calibration_rates", "evaluate", "plant", "rate_table", "smooth_series"]
+__all__ = ["calibration_reading", "calibration_rates", "evaluate", "plant", "rate_table",
+           "smooth_series"]
 
 #: Outcomes of :func:`evaluate` that are one Bernoulli trial per dataset (binomial
 #: intervals over datasets), and those that are a share of tests within a dataset.

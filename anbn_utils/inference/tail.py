@@ -35,7 +35,8 @@ from scipy.stats import genpareto
 
 from ..errors import ParameterError
 
-__all__ = ["TAIL_MIN_COUNT", "TailPValues", "anderson_darling_gpd", "gpd_critical_value", "tail_p_values"]
+__all__ = ["TAIL_MIN_COUNT", "TailPValues", "anderson_darling_gpd", "gpd_critical_value",
+           "tail_p_values"]
 
 #: Choulakian and Stephens (2001), Technometrics 43:478-484, Table 2 (case 3: shape and
 #: scale estimated by maximum likelihood): upper-tail critical values of the
