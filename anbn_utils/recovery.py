@@ -16,9 +16,15 @@ import pandas as pd
 from .errors import DataError
 from .stats import zscore
 
-__all__ = ["coupling_recovery", "load_truth", "map_recovery", "match_by_abs_correlation",
+__all__ = ["FAMILY_NULL_QUANTILE", "coupling_recovery", "load_truth", "map_recovery", "match_by_abs_correlation",
            "matched_correlation", "planted_found", "planted_found_text", "signal_check",
            "timecourse_recovery", "true_timecourses"]
+
+
+#: The quantile of the family's null maximum reported beside each planted pair
+#: (``family_null_q95_<null>``): what a pair must beat to be significant family-wise at
+#: 0.05 in a single step.
+FAMILY_NULL_QUANTILE = 0.95
 
 
 def load_truth(root: str | os.PathLike) -> dict | None:
@@ -261,7 +267,8 @@ def coupling_recovery(truth: dict, matched: pd.DataFrame, result: dict,
         for null, t in result["tests"].items():
             row[f"q_{null}"] = float(t["an_q"][i])
             row[f"p_fwer_{null}"] = float(t["pair_p_fwer"][i, k])
-            row[f"family_null_q95_{null}"] = float(np.quantile(t["family_null"], 0.95))
+            row[f"family_null_q95_{null}"] = float(np.quantile(t["family_null"],
+                                                                FAMILY_NULL_QUANTILE))
         rows.append(row)
     return pd.DataFrame(rows)
 

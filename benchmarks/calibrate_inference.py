@@ -53,18 +53,18 @@ import pandas as pd
 import torch
 
 from _common import RESULTS, header
-from anbn_utils.inference.calibration import evaluate, plant, rate_table, smooth_series
+from anbn_utils.inference.calibration import (PAIR_PHI, WINDOW, evaluate, plant, rate_table,
+                                              smooth_series)
 
 NULLS = ("shuffle", "circular", "phase")
 ALPHAS = (0.01, 0.05)
 
 
 def _pair_ar1(rng, seed, args):
-    ans, bns = smooth_series(rng, 282, 1, kind="ar1", phi=0.9), \
-        smooth_series(rng, 282, 1, kind="ar1", phi=0.9)
+    ans, bns = (smooth_series(rng, 282, 1, kind="ar1", phi=PAIR_PHI) for _ in range(2))
     rows = evaluate(ans, bns, nulls=NULLS, n_permutations=args.permutations, alphas=ALPHAS,
                     random_state=seed)
-    window = evaluate(ans, bns, nulls=["circular"], alphas=ALPHAS, min_shift=10,
+    window = evaluate(ans, bns, nulls=["circular"], alphas=ALPHAS, min_shift=WINDOW,
                       random_state=seed)
     tail10 = evaluate(ans, bns, nulls=["circular", "phase"], n_permutations=args.permutations,
                       alphas=ALPHAS, tail_options={"min_count": 10}, random_state=seed)

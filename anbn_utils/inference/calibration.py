@@ -29,8 +29,13 @@ from ..ans.activations import convolve_hrf
 from ..errors import ParameterError
 from ..stats import zscore
 
-__all__ = ["calibration_reading", "calibration_rates", "evaluate", "plant", "rate_table",
+__all__ = ["PAIR_PHI", "WINDOW", "calibration_reading", "calibration_rates", "evaluate", "plant", "rate_table",
            "smooth_series"]
+
+#: The AR(1) coefficient of the calibration's independent pairs (``pair_ar1``), and the
+#: exclusion window (``min_shift``) of the old circular null it measures beside the new.
+PAIR_PHI = 0.9
+WINDOW = 10
 
 #: Outcomes of :func:`evaluate` that are one Bernoulli trial per dataset (binomial
 #: intervals over datasets), and those that are a share of tests within a dataset.
