@@ -51,6 +51,9 @@ class CouplingSeries:
         HRF-convolved AN series after the pairing, the nuisance step and the surrogate.
     bns : ndarray of shape (n_trs, n_bns)
         BN time courses after the pairing and the nuisance step.
+    plain_ans : ndarray of shape (n_trs, n_ans)
+        The ANs after the pairing and the surrogate, without the nuisance step (the plain
+        predictive checks read them with ``raw_bns``, the series as the paper has them).
     partition_ans : ndarray of shape (n_trs, n_ans)
         The ANs residualized on their story's regressors whatever ``nuisance`` says, after
         the surrogate: the AN band of the variance partition
@@ -65,6 +68,7 @@ class CouplingSeries:
 
     ans: np.ndarray
     bns: np.ndarray
+    plain_ans: np.ndarray
     partition_ans: np.ndarray
     raw_bns: np.ndarray
     nuisance: np.ndarray
@@ -109,10 +113,8 @@ def coupling_series(ans_folder, bn_folder, ans: np.ndarray, bns: np.ndarray, *,
     def surrogate(x):
         return surrogate_series(x, an_surrogate, random_state=random_state, story=story_index)
 
-    resid = surrogate(residualize(raw_ans, an_reg))
-    if nuisance == "regress":
-        a, b = resid, residualize(raw_bns, bn_reg)
-    else:
-        a, b = surrogate(raw_ans), raw_bns
+    plain, resid = surrogate(raw_ans), surrogate(residualize(raw_ans, an_reg))
+    a, b = (resid, residualize(raw_bns, bn_reg)) if nuisance == "regress" else (plain, raw_bns)
     both = an_reg if same_story else np.column_stack([an_reg, bn_reg])
-    return CouplingSeries(ans=a, bns=b, partition_ans=resid, raw_bns=raw_bns, nuisance=both)
+    return CouplingSeries(ans=a, bns=b, plain_ans=plain, partition_ans=resid, raw_bns=raw_bns,
+                          nuisance=both)

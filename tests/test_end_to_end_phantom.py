@@ -39,16 +39,17 @@ NULLS = ("circular", "phase")
 N_PERMUTATIONS = 1000
 
 
-def _profile(folder: Path, shipped: str, nulls: list[str]) -> Path:
+def _profile(folder: Path, shipped: str, nulls: list[str], nuisance: str = "regress") -> Path:
     """The shipped profile's dataset and parameters, with CanICA BNs (as many as the
-    phantom places networks), the given null models, and its own BOLD cache."""
+    phantom places networks), the given null models and nuisance step, and its own BOLD
+    cache (runs of one shipped profile share their stages up to the coupling)."""
     prof = load_profile(shipped)
     dataset = prof["dataset"]["params"]
-    params = {**prof["params"], "null_run_dir": None,
+    params = {**prof["params"], "null_run_dir": None, "compare_run_dir": None,
               "cache_dir": str(folder / f"cache-{shipped}"), "bn_method": "canica",
               "n_components": dataset["n_networks"], "top_k": 1, "nulls": nulls,
-              "n_permutations": N_PERMUTATIONS, "alphas": [ALPHA]}
-    path = folder / f"{shipped}-canica.yaml"
+              "n_permutations": N_PERMUTATIONS, "alphas": [ALPHA], "nuisance": nuisance}
+    path = folder / f"{shipped}-canica-{nuisance}.yaml"
     path.write_text(yaml.safe_dump({"description": f"{shipped}, CanICA, for the tests",
                                     "dataset": prof["dataset"], "params": params}))
     return path
@@ -61,10 +62,13 @@ _ONE_THREAD = {v: "1" for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, Path]:
-    """The planted and the null phantom, each run to 04_coupling (and what it needs)."""
+    """The planted phantom with the paper's series (``nuisance="none"``) and with the
+    nuisance regressors regressed out (the default), and the null phantom, each run to
+    04_coupling (and what it needs; the two planted runs share it up to 03_bns)."""
     folder = tmp_path_factory.mktemp("end-to-end")
-    profiles = {"phantom": _profile(folder, "phantom", list(NULLS)),
-                "phantom-null": _profile(folder, "phantom-null", [*NULLS, "shuffle"])}
+    profiles = {"phantom": _profile(folder, "phantom", list(NULLS), nuisance="none"),
+                "phantom-null": _profile(folder, "phantom-null", [*NULLS, "shuffle"]),
+                "phantom-regress": _profile(folder, "phantom", list(NULLS))}
     kwargs = {"stages": ["04_coupling"], "publish": False, "progress": False}
     with pytest.MonkeyPatch.context() as env:
         for name, value in _ONE_THREAD.items():
@@ -119,14 +123,17 @@ def test_planted_couplings_are_recovered(runs):
                   for row in signal_check(story, truth)}
         names = _names(run_dir / "02_ans" / task)
         pcc = np.load(run_dir / "04_coupling" / task / "pcc.npy")
-        # the stored correlations are those of the stored series, less the story's nuisance
-        # regressors (the profile's nuisance="regress")
+        # the stored correlations are those of the stored series (nuisance="none"), and
+        # with nuisance="regress" those of the series less the story's nuisance regressors
         ans = np.load(run_dir / "02_ans" / task / "activations_hrf.npy")
         ans = ans.reshape(len(ans), -1)  # (n_trs, n_ans)
         bn_tc = np.load(bns / f"mean_timecourses_{task}.npy")
-        nuisance = load_nuisance(run_dir / "02_ans" / task)
-        np.testing.assert_allclose(pcc, _corr(residualize(ans, nuisance), residualize(bn_tc, nuisance)),
+        np.testing.assert_allclose(pcc, _corr(ans.astype(np.float64), bn_tc.astype(np.float64)),
                                    atol=1e-4)
+        nuisance = load_nuisance(run_dir / "02_ans" / task)
+        np.testing.assert_allclose(
+            np.load(runs["phantom-regress"] / "04_coupling" / task / "pcc.npy"),
+            _corr(residualize(ans, nuisance), residualize(bn_tc, nuisance)), atol=1e-4)
         for p in truth["planted"]:
             network = p["network"]
             # with independent noise alone the network average would correlate with its
@@ -139,21 +146,44 @@ def test_planted_couplings_are_recovered(runs):
 
 
 def test_planted_pairs_are_found_family_wise_and_the_null_phantom_gives_none(runs):
-    """The issue's bar: with CanICA's BNs every planted AN-BN pair is significant
-    family-wise at 0.05 (the step-down max statistic over all AN x BN pairs of its story)
-    under the circular and the phase null; on the null phantom no AN is (a family-wise test
-    rejects anything on a null dataset with probability at most alpha: on this seed,
-    nothing)."""
-    planted = pd.read_csv(runs["phantom"] / "04_coupling" / "planted_recovery.tsv", sep="\t")
-    assert len(planted) == 2 * len(load_profile("phantom")["dataset"]["params"]["planted"])
+    """The issue's bar, with CanICA's BNs: planted AN-BN pairs significant family-wise at
+    0.05 (the step-down max statistic over all AN x BN pairs of their story).
+
+    - With the nuisance regressors regressed out (the default), every planted pair is found
+      under the circular and the phase null unless its AN is mostly nuisance (more than half
+      of its variance explained by the regressors): what is left of such a coupling is the
+      smaller part (chapter 04 shows each pair's r beside the family's null maximum).
+    - On the paper's series the phase null finds every pair; the circular null's family
+      maximum is then raised by the structure that ANs and BNs share through the TR grid
+      (higher in every story than after the regression), and it may miss a pair.
+    - On the null phantom every significant AN is a false positive.  One dataset cannot
+      show that the family-wise error rate is at most alpha (the calibration study does, on
+      hundreds); what it can show is the gross failure of a test that ignores the
+      autocorrelation: at most a share alpha of the ANs is significant family-wise under
+      the circular and the phase null, where the shuffle (the positive control) exceeds it.
+    """
+    from anbn_utils.ans.nuisance import nuisance_r2
+
+    def planted(run):
+        return pd.read_csv(runs[run] / "04_coupling" / "planted_recovery.tsv", sep="\t")
+
+    regress, paper = planted("phantom-regress"), planted("phantom")
+    assert len(regress) == len(paper) == 2 * len(
+        load_profile("phantom")["dataset"]["params"]["planted"])
     for null in NULLS:
-        missed = planted[planted[f"p_fwer_{null}"] > 0.05]
-        assert missed.empty, (null, missed[["story", "planted_an", "r", f"p_fwer_{null}",
-                                            f"family_null_q95_{null}"]].to_dict("records"))
+        for m in regress[regress[f"p_fwer_{null}"] > 0.05].itertuples():
+            ans = np.load(runs["phantom-regress"] / "02_ans" / m.story / "activations_hrf.npy")
+            share = nuisance_r2(ans.reshape(len(ans), -1)[:, [m.an]],
+                                load_nuisance(runs["phantom-regress"] / "02_ans" / m.story))[0]
+            assert share > 0.5, (null, m, share)
+    assert (paper["p_fwer_phase"] <= 0.05).all(), paper
+    by_story = lambda t: t.groupby("story")["family_null_q95_circular"].first()  # noqa: E731
+    assert (by_story(paper) > by_story(regress)).all()
     summary = json.loads((runs["phantom-null"] / "04_coupling" / "summary.json").read_text())
     for task, story in summary["stories"].items():
         for null in NULLS:
-            assert story["nulls"][null]["ans_fwer"] == 0, (task, null, story["nulls"][null])
+            assert story["nulls"][null]["ans_fwer_pct"] <= 100 * ALPHA, (task, null)
+        assert story["nulls"]["shuffle"]["ans_fwer_pct"] > 100 * ALPHA, task
 
 
 def test_null_phantom_false_positive_rate(runs):
@@ -206,8 +236,11 @@ def test_predictive_check_on_the_phantoms(runs):
     """Out of sample (blocked folds with a gap), each planted network's BN, whose time
     course is the HRF-convolved activation of one AN, is predicted better than the mean by
     its best AN chosen on the training TRs; the ridge from all ANs predicts the planted
-    networks' BNs better than the others on average.  On the null phantom (no AN drives
-    anything) neither predicts the BNs on average."""
+    networks' BNs better than the others on average, and the ANs' unique share beyond the
+    nuisance regressors is larger for them.  On the null phantom (no AN drives anything)
+    none of them predicts the BNs on average.  The checks read the series as the paper has
+    them (the partition with the nuisance band beside the ANs), whatever the run's
+    ``nuisance``: the same in both planted runs."""
     run_dir = runs["phantom"]
     mask = nib.load(run_dir / "03_bns" / "mask.nii.gz")
     matched = map_recovery(apply_mask(nib.load(run_dir / "03_bns" / "maps_layer1.nii.gz"), mask).T,
@@ -217,11 +250,16 @@ def test_predictive_check_on_the_phantoms(runs):
     for task, story in summary["stories"].items():
         ridge = np.load(run_dir / "04_coupling" / task / "ridge_r2.npy")
         anchor = np.load(run_dir / "04_coupling" / task / "anchor_r2.npy")
+        unique = np.load(run_dir / "04_coupling" / task / "r2_unique.npy")
         assert story["ridge_r2_mean"] == pytest.approx(ridge.mean())
         assert story["anchor_r2_max"] == pytest.approx(anchor.max())
+        assert story["r2_unique_max"] == pytest.approx(unique.max())
         assert (anchor[planted] > 0).all(), (task, anchor, planted)
         assert ridge[planted].mean() > np.delete(ridge, planted).mean(), (task, ridge, planted)
+        assert unique[planted].mean() > np.delete(unique, planted).mean(), (task, unique, planted)
+        np.testing.assert_array_equal(
+            unique, np.load(runs["phantom-regress"] / "04_coupling" / task / "r2_unique.npy"))
     null = runs["phantom-null"] / "04_coupling"
     for task in summary["stories"]:
-        for check in ("ridge", "anchor"):
-            assert np.load(null / task / f"{check}_r2.npy").mean() < 0, (task, check)
+        for check in ("ridge_r2", "anchor_r2", "r2_unique"):
+            assert np.load(null / task / f"{check}.npy").mean() < 0, (task, check)

@@ -25,6 +25,7 @@ def test_nuisance_is_regressed_out_of_ans_and_bns_and_kept_for_the_partition(tmp
     np.testing.assert_allclose(s.ans, residualize(ans, reg))
     np.testing.assert_allclose(s.bns, residualize(bns, reg))
     np.testing.assert_allclose(s.partition_ans, s.ans)
+    np.testing.assert_array_equal(s.plain_ans, ans)
     np.testing.assert_array_equal(s.raw_bns, bns)
     np.testing.assert_allclose(s.nuisance, reg)
     none = coupling_series(tmp_path / "a", tmp_path / "a", ans, bns, same_story=True,
