@@ -35,6 +35,7 @@ from .choices import AN_SURROGATES, NULL_MODELS
 from .errors import DataError, ParameterError
 from .inference import (MaxStatistic, check_randomizations, n_randomizations, null_copies,
                         randomize, tail_p_values)
+from .inference.familywise import EXACT_ANS
 from .inference.nulls import NULL_READINGS
 from .stats import zscore
 from .units import an_layers
@@ -183,7 +184,8 @@ def max_statistic_test(
     ans: torch.Tensor, bns: torch.Tensor, *, null: str = "circular",
     n_permutations: int = 5000, mode: str = "signed", random_state: int = 0,
     chunk: int = 64, min_shift: int = 1, fdr_tail: bool = True,
-    tail_options: dict | None = None, progress: bool = False, story: str = "",
+    tail_options: dict | None = None, exact_ans: int | None = EXACT_ANS,
+    progress: bool = False, story: str = "",
 ) -> dict:
     """Permutation tests of every AN x BN pair, each AN's and each BN's maximum.
 
@@ -222,6 +224,9 @@ def max_statistic_test(
     tail_options : dict, optional
         Keyword arguments of :func:`anbn_utils.inference.tail_p_values` (its defaults
         otherwise); the calibration study measures other choices with it.
+    exact_ans : int or None
+        The ANs of largest statistic whose pairs get the exact step-down; the others get a
+        conservative bound (:class:`anbn_utils.inference.MaxStatistic`).  None: all.
 
     Returns
     -------
@@ -241,7 +246,7 @@ def max_statistic_test(
     obs = anchors(pcc, mode)
     score = _score(pcc, mode)
     gen = torch.Generator(device=b.device).manual_seed(random_state)
-    acc = MaxStatistic(score, B)
+    acc = MaxStatistic(score, B, exact_ans=exact_ans)
     copies = null_copies(b, null, n_permutations, gen, min_shift=min_shift, chunk=chunk)
     for null_b in tqdm(copies, total=-(-B // chunk), desc=f"{null} null", disable=not progress):
         n = null_b.shape[0]

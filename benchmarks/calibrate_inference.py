@@ -186,6 +186,8 @@ def main() -> None:
     table_of = scenarios(args.phantom_trs)
     path = args.out / f"calibration_{'cpu' if args.device == 'cpu' else 'gpu'}.json"
     result = json.loads(path.read_text()) if path.is_file() else {"scenarios": {}}
+    for kept in result["scenarios"].values():  # each scenario says which commit measured it
+        kept.setdefault("commit", result.get("commit"))
     result.update(benchmark="calibration", **header(args.device))
     for name in args.scenario or list(table_of):
         fn, n_default, n_trs = table_of[name]
@@ -196,7 +198,8 @@ def main() -> None:
             rows += [{**r, "dataset": seed} for r in fn(rng, seed, args)]
         table = rate_table(pd.DataFrame(rows), ["null", "alpha"])
         result["scenarios"][name] = {
-            "datasets": n, "seconds": time.perf_counter() - start, "n_trs": n_trs,
+            "commit": result["commit"], "datasets": n, "seconds": time.perf_counter() - start,
+            "n_trs": n_trs,
             "n_permutations": args.permutations,
             "planted_r": args.planted_r if "planted" in name else None,
             "rates": table.to_dict(orient="records")}

@@ -54,3 +54,15 @@ def test_a_small_calibration_rejects_null_data_at_most_at_alpha_and_finds_plante
     assert per_test.trials == 60 * 20
     ci = binomtest(int(per_test.successes), int(per_test.trials)).proportion_ci(0.95)
     assert (per_test.low, per_test.high) == pytest.approx((ci.low, ci.high))
+
+
+def test_the_committed_results_load_as_one_table_and_a_missing_file_names_the_fix(tmp_path):
+    from anbn_utils.errors import DataError
+    from anbn_utils.inference.calibration import RESULTS, load_calibration
+
+    rates = load_calibration()
+    assert RESULTS.is_file() and {"scenario", "null", "alpha", "outcome", "rate", "low",
+                                  "high"} <= set(rates.columns)
+    assert (rates["low"] <= rates["rate"]).all() and (rates["rate"] <= rates["high"]).all()
+    with pytest.raises(DataError, match="make calibrate"):
+        load_calibration(tmp_path / "none.json")

@@ -19,18 +19,24 @@ and chapter 04 read.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.stats import binomtest, norm
 
 from ..ans.activations import convolve_hrf
-from ..errors import ParameterError
+from ..errors import DataError, ParameterError
 from ..stats import zscore
 
-__all__ = ["PAIR_PHI", "WINDOW", "calibration_reading", "calibration_rates", "evaluate", "plant", "rate_table",
+__all__ = ["PAIR_PHI", "RESULTS", "WINDOW", "calibration_reading", "calibration_rates",
+           "load_calibration", "evaluate", "plant", "rate_table",
            "smooth_series"]
+
+#: The committed results of the calibration study, in the checkout the package runs from.
+RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "calibration_cpu.json"
 
 #: The AR(1) coefficient of the calibration's independent pairs (``pair_ar1``), and the
 #: exclusion window (``min_shift``) of the old circular null it measures beside the new.
@@ -192,6 +198,17 @@ def rate_table(rows: pd.DataFrame, by: Sequence[str], confidence: float = 0.95) 
                         "low": max(values.mean() - half, 0.0), "high": values.mean() + half,
                         "successes": None, "trials": len(values)})
     return pd.DataFrame(out)
+
+
+def load_calibration(path: str | os.PathLike = RESULTS) -> pd.DataFrame:
+    """:func:`calibration_rates` of a results file (default: the committed one)."""
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path} is missing: run the calibration study (`make calibrate`, "
+                        "benchmarks/calibrate_inference.py), or use the checkout's committed file")
+    return calibration_rates(json.loads(path.read_text()))
 
 
 def calibration_rates(results: dict) -> pd.DataFrame:
