@@ -29,5 +29,6 @@ BN_PAIRINGS = ("matched", "crossed")
 #: Surrogates of the AN series coupled instead of them (a control; None: the series).
 AN_SURROGATES = ("phase",)
 #: What the coupling does with the ANs' nuisance regressors (token and word counts, speech,
-#: position in the model's segment): nothing, or regress them out of ANs and BNs.
-NUISANCE_MODELS = ("none", "regress")
+#: position in the model's segment): nothing, regress them out of the ANs, or out of the
+#: ANs and the BNs (whose randomized copies are then residualized too).
+NUISANCE_MODELS = ("none", "regress", "regress_both")

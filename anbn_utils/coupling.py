@@ -185,7 +185,7 @@ def max_statistic_test(
     n_permutations: int = 5000, mode: str = "signed", random_state: int = 0,
     chunk: int = 64, min_shift: int = 1, fdr_tail: bool = True,
     tail_options: dict | None = None, exact_ans: int | None = EXACT_ANS,
-    progress: bool = False, story: str = "",
+    regressors: np.ndarray | None = None, progress: bool = False, story: str = "",
 ) -> dict:
     """Permutation tests of every AN x BN pair, each AN's and each BN's maximum.
 
@@ -227,6 +227,9 @@ def max_statistic_test(
     exact_ans : int or None
         The ANs of largest statistic whose pairs get the exact step-down; the others get a
         conservative bound (:class:`anbn_utils.inference.MaxStatistic`).  None: all.
+    regressors : ndarray of shape (n_trs, n_regressors), optional
+        The nuisance regressors the ANs and BNs were residualized on: every randomized copy
+        of the BNs is residualized on them too (:func:`anbn_utils.inference.null_copies`).
 
     Returns
     -------
@@ -247,7 +250,8 @@ def max_statistic_test(
     score = _score(pcc, mode)
     gen = torch.Generator(device=b.device).manual_seed(random_state)
     acc = MaxStatistic(score, B, exact_ans=exact_ans)
-    copies = null_copies(b, null, n_permutations, gen, min_shift=min_shift, chunk=chunk)
+    copies = null_copies(b, null, n_permutations, gen, min_shift=min_shift, chunk=chunk,
+                         regressors=regressors)
     for null_b in tqdm(copies, total=-(-B // chunk), desc=f"{null} null", disable=not progress):
         n = null_b.shape[0]
         # one (n_ans x T) @ (T x n*n_bns) product for the whole chunk (faster than n batched
@@ -423,7 +427,8 @@ def couple_story(ans: np.ndarray, bns: np.ndarray, *, nulls=NULL_MODELS,
                  n_permutations: int = 5000, mode: str = "signed", random_state: int = 0,
                  min_shift: int = 1, alphas: Sequence[float] = (PAPER_ALPHA, 0.05),
                  fdr_tail: bool = True, tail_options: dict | None = None,
-                 device: str = "cpu", story: str = "", an_names=None, bn_names=None) -> dict:
+                 regressors: np.ndarray | None = None, device: str = "cpu", story: str = "",
+                 an_names=None, bn_names=None) -> dict:
     """PCC, anchors and the permutation tests under each null model, for one story.
 
     Parameters
@@ -432,7 +437,7 @@ def couple_story(ans: np.ndarray, bns: np.ndarray, *, nulls=NULL_MODELS,
         HRF-convolved AN series.
     bns : ndarray of shape (n_trs, n_bns)
         Subject-averaged BN series.
-    nulls, n_permutations, mode, random_state, min_shift, fdr_tail, tail_options
+    nulls, n_permutations, mode, random_state, min_shift, fdr_tail, tail_options, regressors
         See :func:`max_statistic_test`.
     alphas : sequence of float
         The levels that will be read: every null model must be able to resolve them
@@ -452,7 +457,7 @@ def couple_story(ans: np.ndarray, bns: np.ndarray, *, nulls=NULL_MODELS,
     tests = {null: max_statistic_test(a, b, null=null, n_permutations=n_permutations,
                                       mode=mode, random_state=random_state, min_shift=min_shift,
                                       fdr_tail=fdr_tail, tail_options=tail_options,
-                                      story=story) for null in nulls}
+                                      regressors=regressors, story=story) for null in nulls}
     return {"pcc": pcc.cpu().numpy(), **anch, "tests": tests}
 
 

@@ -5,11 +5,16 @@ In order (:func:`coupling_series`):
 
 1. **pairing** (:func:`anbn_utils.controls.pair_series`): the story's ANs with its own
    BNs, or with another story's (``bn_pairing='crossed'``) over their first common TRs;
-2. **nuisance** (``nuisance='regress'``): the AN story's nuisance regressors
+2. **nuisance**: the AN story's nuisance regressors
    (:func:`anbn_utils.ans.nuisance.nuisance_regressors`, 02_ans ``nuisance.tsv``: token
-   and word counts, speech, position in the model's segment) regressed out of the ANs,
-   the BN story's out of the BNs, so that a coupling is not the two sharing when and how
-   densely words come;
+   and word counts, speech, position in the model's segment) regressed out of the ANs
+   (``nuisance='regress'``), so that a coupling is not the ANs and a BN sharing when and
+   how densely words come: an AN then has no part along the regressors, and a BN's part
+   along them adds nothing to its correlation.  ``'regress_both'`` also regresses the BN
+   story's regressors out of the BNs, and the tests residualize every randomized BN copy
+   alike; measured in the calibration study, that null is still liberal (the residual
+   space of smooth regressors is not kept by a shift or a phase randomization), while
+   regressing the ANs alone leaves the BNs' randomization, and the test, as they are;
 3. **surrogate** (``an_surrogate='phase'``): the ANs replaced by a phase randomization of
    themselves (a control, :func:`anbn_utils.coupling.surrogate_series`).
 """
@@ -64,6 +69,10 @@ class CouplingSeries:
         band and the ANs.
     nuisance : ndarray of shape (n_trs, n_regressors)
         The AN story's regressors, and the BN story's beside them when it is another story.
+    bn_regressors : ndarray of shape (n_trs, n_bn_regressors) or None
+        The regressors ``bns`` were residualized on (the BN story's, with
+        ``nuisance='regress_both'``), which the tests' randomized BN copies are residualized
+        on too; None otherwise.
     """
 
     ans: np.ndarray
@@ -72,6 +81,7 @@ class CouplingSeries:
     partition_ans: np.ndarray
     raw_bns: np.ndarray
     nuisance: np.ndarray
+    bn_regressors: np.ndarray | None = None
 
 
 def coupling_series(ans_folder, bn_folder, ans: np.ndarray, bns: np.ndarray, *,
@@ -88,7 +98,7 @@ def coupling_series(ans_folder, bn_folder, ans: np.ndarray, bns: np.ndarray, *,
     bns : ndarray of shape (n_trs_b, n_bns)
     same_story : bool
         The BNs are the AN story's own.
-    nuisance : {'none', 'regress'}
+    nuisance : {'none', 'regress', 'regress_both'}
     an_surrogate : {'phase'} or None
     random_state, story_index : int
         Seed of the surrogate, and the story's index (its own phases).
@@ -114,7 +124,9 @@ def coupling_series(ans_folder, bn_folder, ans: np.ndarray, bns: np.ndarray, *,
         return surrogate_series(x, an_surrogate, random_state=random_state, story=story_index)
 
     plain, resid = surrogate(raw_ans), surrogate(residualize(raw_ans, an_reg))
-    a, b = (resid, residualize(raw_bns, bn_reg)) if nuisance == "regress" else (plain, raw_bns)
+    a = plain if nuisance == "none" else resid
+    b = residualize(raw_bns, bn_reg) if nuisance == "regress_both" else raw_bns
     both = an_reg if same_story else np.column_stack([an_reg, bn_reg])
     return CouplingSeries(ans=a, bns=b, plain_ans=plain, partition_ans=resid, raw_bns=raw_bns,
-                          nuisance=both)
+                          nuisance=both,
+                          bn_regressors=bn_reg if nuisance == "regress_both" else None)

@@ -25,10 +25,11 @@ tail_extremes       null families at the phantom's size: tail p-values of null A
                     1e-3, 1e-4, 3e-5 (far under the permutation floor), with the fitted shape
                     held at zero or above (the default) and free
 nuisance_<how>      the phantom's AN series against 16 BNs of which 4 follow the story's
-                    nuisance regressors (02_ans nuisance.tsv: when and how densely words
-                    come; r ``--planted-r``) and none follows an AN: with ``nuisance=none``
+                    nuisance regressors (02_ans nuisance.tsv: tokens, words, speech, and a
+                    random mixture of all; r ``--planted-r``) and none follows an AN: with ``nuisance=none``
                     every significant AN is a coupling that is not about the words; with
-                    ``regress`` the regressors are removed from ANs and BNs first
+                    ``regress`` the regressors are removed from the ANs first, with
+                    ``regress_both`` from the ANs and the BNs (and every BN copy)
 nuisance_planted_<how>  the same BNs, and 4 more that follow phantom ANs (r ``--planted-r``):
                     power with and without the regression
 ==================  =========================================================================
@@ -53,6 +54,7 @@ import pandas as pd
 import torch
 
 from _common import RESULTS, header
+from anbn_utils.choices import NUISANCE_MODELS
 from anbn_utils.inference.calibration import (PAIR_PHI, WINDOW, evaluate, plant, rate_table,
                                               smooth_series)
 
@@ -120,12 +122,15 @@ def _tail_extremes(rng, seed, args):
 
 
 def _nuisance(how, n_planted):
-    """BNs 0-3 follow a random mixture of the story's nuisance regressors; BNs 4 .. follow
-    ``n_planted`` random ANs; the rest are independent."""
+    """BNs 0-3 follow the story's nuisance regressors; BNs 4 .. follow ``n_planted`` random
+    ANs; the rest are independent."""
     def run(rng, seed, args):
         ans, regressors = args.real_ans[seed % len(args.real_ans)]
         bns = smooth_series(rng, len(ans), 16, kind="hrf", phi=0.8)
-        mixtures = regressors @ rng.standard_normal((regressors.shape[1], 4))
+        # BNs 0-2 follow the tokens, words and speech regressors (an auditory network follows
+        # the speech rate), BN 3 a random mixture of all of them
+        mixtures = np.column_stack([regressors[:, :3],
+                                    regressors @ rng.standard_normal(regressors.shape[1])])
         bns = plant(mixtures, bns, [(j, j) for j in range(4)], args.planted_r)
         pairs = list(zip(rng.choice(ans.shape[1], n_planted, replace=False).tolist(),
                          range(4, 4 + n_planted)))
@@ -133,7 +138,7 @@ def _nuisance(how, n_planted):
             bns = plant(ans, bns, pairs, args.planted_r)
         return evaluate(ans, bns, planted=pairs, nulls=("circular", "phase"),
                         n_permutations=args.permutations, alphas=ALPHAS, random_state=seed,
-                        regressors=regressors if how == "regress" else None)
+                        regressors=None if how == "none" else regressors, nuisance=how)
     return run
 
 
@@ -163,9 +168,9 @@ def scenarios(phantom_trs: int) -> dict:
         "paper_null": (_simulated(282, 9216, 128, 0, fast), 20, 282),
         "paper_planted": (_simulated(282, 9216, 128, 8, fast), 20, 282),
         "tail_extremes": (_tail_extremes, 30, phantom_trs),
-        **{f"nuisance_{how}": (_nuisance(how, 0), 100, phantom_trs) for how in ("none", "regress")},
+        **{f"nuisance_{how}": (_nuisance(how, 0), 100, phantom_trs) for how in NUISANCE_MODELS},
         **{f"nuisance_planted_{how}": (_nuisance(how, 4), 100, phantom_trs)
-           for how in ("none", "regress")},
+           for how in NUISANCE_MODELS},
     }
 
 

@@ -92,8 +92,9 @@ def plant(ans: np.ndarray, bns: np.ndarray, pairs: Sequence[tuple[int, int]],
 def evaluate(ans: np.ndarray, bns: np.ndarray, *, planted: Sequence[tuple[int, int]] = (),
              nulls=("shuffle", "circular", "phase"), n_permutations: int = 999,
              alphas: Sequence[float] = (0.01, 0.05), min_shift: int = 1,
-             regressors: np.ndarray | None = None, tail_options: dict | None = None,
-             random_state: int = 0, device: str = "cpu") -> list[dict]:
+             regressors: np.ndarray | None = None, nuisance: str = "regress",
+             tail_options: dict | None = None, random_state: int = 0,
+             device: str = "cpu") -> list[dict]:
     """One dataset through the coupling tests: what each null and correction concludes.
 
     Parameters
@@ -104,8 +105,11 @@ def evaluate(ans: np.ndarray, bns: np.ndarray, *, planted: Sequence[tuple[int, i
         The true couplings; every other AN counts as null (the ANs are independent of
         each other in the simulations this is meant for).
     regressors : ndarray of shape (n_trs, n_regressors), optional
-        Nuisance regressors residualized out of the ANs and the BNs before the tests (the
-        ``nuisance='regress'`` of chapter 04, :func:`anbn_utils.ans.nuisance.residualize`).
+        Nuisance regressors residualized out of the ANs before the tests (the ``nuisance``
+        of chapter 04, :mod:`anbn_utils.series`), and out of the BNs too with
+        ``nuisance='regress_both'``.
+    nuisance : {'regress', 'regress_both'}
+        What ``regressors`` are regressed out of.
     tail_options : dict, optional
         See :func:`anbn_utils.coupling.max_statistic_test`.
 
@@ -123,11 +127,15 @@ def evaluate(ans: np.ndarray, bns: np.ndarray, *, planted: Sequence[tuple[int, i
     from ..ans.nuisance import residualize
     from ..coupling import couple_story
 
+    both = regressors is not None and nuisance == "regress_both"
     if regressors is not None:
-        ans, bns = residualize(ans, regressors), residualize(bns, regressors)
+        ans = residualize(ans, regressors)
+    if both:
+        bns = residualize(bns, regressors)
     result = couple_story(ans, bns, nulls=list(nulls), n_permutations=n_permutations,
                           alphas=list(alphas), min_shift=min_shift, tail_options=tail_options,
-                          random_state=random_state, device=device)
+                          regressors=regressors if both else None, random_state=random_state,
+                          device=device)
     planted = [(int(i), int(k)) for i, k in planted]
     null_ans = np.setdiff1d(np.arange(ans.shape[1]), [i for i, _ in planted])
     rows = []

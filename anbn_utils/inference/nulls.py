@@ -139,20 +139,40 @@ def randomize(b: torch.Tensor, n: int, null: str, generator: torch.Generator,
 
 
 def null_copies(b: torch.Tensor, null: str, n_permutations: int, generator: torch.Generator,
-                *, min_shift: int = 1, chunk: int = 64) -> Iterator[torch.Tensor]:
+                *, min_shift: int = 1, chunk: int = 64,
+                regressors: torch.Tensor | None = None) -> Iterator[torch.Tensor]:
     """The null model's randomized copies of the standardized series ``b`` (n_trs, n_bns),
     ``chunk`` at a time, each chunk a Tensor of shape (n, n_trs, n_bns).
 
     ``'circular'`` yields every admissible lag once (:func:`circular_lags`; ``n_permutations``
     is not used); the others ``n_permutations`` random copies from ``generator``.
+
+    ``regressors`` (n_trs, n_regressors): the series were residualized on them (with an
+    intercept), and so is every copy, then standardized again (as Freedman and Lane's
+    permutation of residuals does, Winkler et al. 2014): a shifted or phase-randomized
+    residual leaves the residual space, and correlating it with ANs inside that space would
+    give a null narrower than the observed statistic's (measured: family-wise error rates
+    of four to eight times the level, the calibration study's ``nuisance_regress``).
     """
+    project = _residualizer(regressors, b)
     T = b.shape[0]
     if null == "circular":
         lags = torch.as_tensor(circular_lags(T, min_shift), device=b.device)
         t = torch.arange(T, device=b.device)
         for s in range(0, len(lags), chunk):
-            yield b[(t[None] - lags[s:s + chunk, None]) % T]  # roll(b, L): a shift keeps r's scale
+            yield project(b[(t[None] - lags[s:s + chunk, None]) % T])  # roll(b, L)
         return
     n_permutations = check_n_permutations(n_permutations)
     for s in range(0, n_permutations, chunk):
-        yield randomize(b, min(chunk, n_permutations - s), null, generator)
+        yield project(randomize(b, min(chunk, n_permutations - s), null, generator))
+
+
+def _residualizer(regressors, b: torch.Tensor):
+    """Copies (n, n_trs, n_bns) less their least-squares fit on ``[1, regressors]``,
+    standardized; the copies unchanged without regressors."""
+    if regressors is None:
+        return lambda copies: copies
+    design = torch.cat([torch.ones(len(b), 1, dtype=b.dtype, device=b.device),
+                        torch.as_tensor(regressors, dtype=b.dtype, device=b.device)], 1)
+    q = torch.linalg.qr(design).Q  # (n_trs, rank)
+    return lambda copies: zscore(copies - q @ (q.T @ copies), axis=1) / math.sqrt(len(b))
