@@ -124,7 +124,7 @@ def test_planted_couplings_are_recovered(runs):
         names = _names(run_dir / "02_ans" / task)
         pcc = np.load(run_dir / "04_coupling" / task / "pcc.npy")
         # the stored correlations are those of the stored series (nuisance="none"), and
-        # with nuisance="regress" those of the series less the story's nuisance regressors
+        # with nuisance="regress" those of the ANs less the story's nuisance regressors
         ans = np.load(run_dir / "02_ans" / task / "activations_hrf.npy")
         ans = ans.reshape(len(ans), -1)  # (n_trs, n_ans)
         bn_tc = np.load(bns / f"mean_timecourses_{task}.npy")
@@ -133,7 +133,7 @@ def test_planted_couplings_are_recovered(runs):
         nuisance = load_nuisance(run_dir / "02_ans" / task)
         np.testing.assert_allclose(
             np.load(runs["phantom-regress"] / "04_coupling" / task / "pcc.npy"),
-            _corr(residualize(ans, nuisance), residualize(bn_tc, nuisance)), atol=1e-4)
+            _corr(residualize(ans, nuisance), bn_tc.astype(np.float64)), atol=1e-4)
         for p in truth["planted"]:
             network = p["network"]
             # with independent noise alone the network average would correlate with its
