@@ -35,7 +35,7 @@ from .choices import AN_SURROGATES, NULL_MODELS
 from .errors import DataError, ParameterError
 from .inference import (MaxStatistic, check_randomizations, n_randomizations, null_copies,
                         randomize, tail_p_values)
-from .inference.familywise import EXACT_ANS
+from .inference.familywise import EXACT_ANS, single_step_threshold
 from .inference.nulls import NULL_READINGS
 from .stats import zscore
 from .units import an_layers
@@ -357,15 +357,13 @@ def summarize(result: dict, n_layers: int, *, alphas: Sequence[float] = (PAPER_A
 def _significance(test: dict, alpha: float) -> dict:
     """Units significant at ``alpha`` under FDR (q <= alpha) and FWER (adjusted p <= alpha),
     and the r (or |r|) a pair must exceed to be significant family-wise in a single step."""
-    desc = np.sort(test["family_null"])[::-1]
-    k = math.floor(alpha * (1 + len(desc))) - 1  # at most k randomizations may reach it
     return {"ans_significant_pct": float(100 * (test["an_q"] <= alpha).mean()),
             "ans_significant": int((test["an_q"] <= alpha).sum()),
             "bns_significant": int((test["bn_q"] <= alpha).sum()),
             "ans_fwer_pct": float(100 * (test["an_p_fwer"] <= alpha).mean()),
             "ans_fwer": int((test["an_p_fwer"] <= alpha).sum()),
             "bns_fwer": int((test["bn_p_fwer"] <= alpha).sum()),
-            "fwer_threshold": float(desc[k]) if 0 <= k < len(desc) else None}
+            "fwer_threshold": single_step_threshold(test["family_null"], alpha)}
 
 
 def significance_table(summary: dict, *, paper: dict | None = None) -> pd.DataFrame:
@@ -427,8 +425,8 @@ def couple_story(ans: np.ndarray, bns: np.ndarray, *, nulls=NULL_MODELS,
                  n_permutations: int = 5000, mode: str = "signed", random_state: int = 0,
                  min_shift: int = 1, alphas: Sequence[float] = (PAPER_ALPHA, 0.05),
                  fdr_tail: bool = True, tail_options: dict | None = None,
-                 regressors: np.ndarray | None = None, device: str = "cpu", story: str = "",
-                 an_names=None, bn_names=None) -> dict:
+                 regressors: np.ndarray | None = None, exact_ans: int | None = EXACT_ANS,
+                 device: str = "cpu", story: str = "", an_names=None, bn_names=None) -> dict:
     """PCC, anchors and the permutation tests under each null model, for one story.
 
     Parameters
@@ -437,7 +435,8 @@ def couple_story(ans: np.ndarray, bns: np.ndarray, *, nulls=NULL_MODELS,
         HRF-convolved AN series.
     bns : ndarray of shape (n_trs, n_bns)
         Subject-averaged BN series.
-    nulls, n_permutations, mode, random_state, min_shift, fdr_tail, tail_options, regressors
+    nulls, n_permutations, mode, random_state, min_shift, fdr_tail, tail_options, regressors,
+    exact_ans
         See :func:`max_statistic_test`.
     alphas : sequence of float
         The levels that will be read: every null model must be able to resolve them
@@ -457,7 +456,8 @@ def couple_story(ans: np.ndarray, bns: np.ndarray, *, nulls=NULL_MODELS,
     tests = {null: max_statistic_test(a, b, null=null, n_permutations=n_permutations,
                                       mode=mode, random_state=random_state, min_shift=min_shift,
                                       fdr_tail=fdr_tail, tail_options=tail_options,
-                                      regressors=regressors, story=story) for null in nulls}
+                                      regressors=regressors, exact_ans=exact_ans, story=story)
+             for null in nulls}
     return {"pcc": pcc.cpu().numpy(), **anch, "tests": tests}
 
 

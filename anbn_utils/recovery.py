@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError
+from .inference.familywise import single_step_threshold
 from .stats import zscore
 
 __all__ = ["FAMILY_NULL_QUANTILE", "coupling_recovery", "load_truth", "map_recovery", "match_by_abs_correlation",
@@ -22,8 +23,8 @@ __all__ = ["FAMILY_NULL_QUANTILE", "coupling_recovery", "load_truth", "map_recov
 
 
 #: The quantile of the family's null maximum reported beside each planted pair
-#: (``family_null_q95_<null>``): what a pair must beat to be significant family-wise at
-#: 0.05 in a single step.
+#: (``family_null_q95_<null>``): what a pair must exceed to be significant family-wise at
+#: one minus it, in a single step.
 FAMILY_NULL_QUANTILE = 0.95
 
 
@@ -248,8 +249,10 @@ def coupling_recovery(truth: dict, matched: pd.DataFrame, result: dict,
     ``rank_abs`` (the same by |r|), ``eq1_anchor_is_bn`` (the AN's own Eq. 1 anchor is that
     BN), and under each null model ``q_<null>`` (the AN's FDR q-value), ``p_fwer_<null>``
     (the pair's family-wise adjusted p-value, step-down over all AN x BN pairs) and
-    ``family_null_q95_<null>`` (the 95th percentile of the family's null maximum: what a
-    pair's statistic must beat to be significant family-wise at 0.05 in a single step).
+    ``family_null_q95_<null>`` (what a pair's statistic must exceed to be significant
+    family-wise at 0.05 in a single step: the order statistic of the family's null maxima
+    that at most 5 % of the randomizations reach,
+    :func:`anbn_utils.inference.familywise.single_step_threshold`).
     """
     pcc = result["pcc"]
     bn_of = dict(zip(matched["network"].astype(int), matched["bn"].astype(int)))
@@ -267,8 +270,8 @@ def coupling_recovery(truth: dict, matched: pd.DataFrame, result: dict,
         for null, t in result["tests"].items():
             row[f"q_{null}"] = float(t["an_q"][i])
             row[f"p_fwer_{null}"] = float(t["pair_p_fwer"][i, k])
-            row[f"family_null_q95_{null}"] = float(np.quantile(t["family_null"],
-                                                                FAMILY_NULL_QUANTILE))
+            row[f"family_null_q95_{null}"] = single_step_threshold(t["family_null"],
+                                                                   1 - FAMILY_NULL_QUANTILE)
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -125,5 +125,6 @@ def test_unique_share_contrasts_are_differences_with_intervals(tmp_path):
     assert (row.real, row.other) == (pytest.approx(gain.mean()), pytest.approx(0.0))
     assert row.difference == pytest.approx(gain.mean()) and 0 < row.low < row.difference < row.high
     assert row.paired
+    assert contrasts_reading(table).startswith("mean unique share of the ANs over the BNs")
     assert "control: pieman +" in contrasts_reading(table)
     assert "(above zero in 1 of 1 stories)" in contrasts_reading(table)

@@ -86,7 +86,8 @@ def test_coupling_recovery_uses_the_runs_own_anchors():
     assert row.r == -0.8 and row["rank"] == 3 and row.rank_abs == 1
     assert row.eq1_anchor_is_bn  # by |r|, as the run anchored
     assert row.q_circular == 0.004 and row.p_fwer_circular == 0.02
-    assert row.family_null_q95_circular == pytest.approx(np.quantile(np.arange(100) / 100, 0.95))
+    # 100 randomizations: at most floor(0.05 x 101) - 1 = 4 may reach it, the 5th largest
+    assert row.family_null_q95_circular == pytest.approx(0.95)
     signed = {**result, **{k: v.numpy() for k, v in anchors(torch.tensor(pcc)).items()}}
     assert not coupling_recovery(truth, matched, signed, names).iloc[0].eq1_anchor_is_bn
     with pytest.raises(DataError, match="'L1H1D2' is not among this run's ANs"):

@@ -22,15 +22,28 @@ Eq. 1 statistic), a BN's that of its best pair (Eq. 2).
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import torch
 
-__all__ = ["EXACT_ANS", "MaxStatistic"]
+__all__ = ["EXACT_ANS", "MaxStatistic", "single_step_threshold"]
 
 
 #: ANs whose pairs get the exact step-down by default (those with the largest observed
 #: statistic); the other ANs' pairs get the single step, a conservative bound.  At the paper's size (9,216 ANs x 128 BNs, 5,000 randomizations) the step-down
 #: over every pair cost three quarters of the test (the Performance page).
 EXACT_ANS = 512
+
+
+def single_step_threshold(family_null, alpha: float) -> float | None:
+    """The statistic a pair must exceed to be significant family-wise at ``alpha`` in a
+    single step: the order statistic of the family's null maxima that at most
+    ``floor(alpha (1 + B)) - 1`` randomizations may reach; None when ``alpha`` is below the
+    resolution ``1 / (1 + B)``."""
+    desc = np.sort(np.asarray(family_null))[::-1]
+    k = math.floor(alpha * (1 + len(desc))) - 1
+    return float(desc[k]) if 0 <= k < len(desc) else None
 
 
 def _single_step(null_max: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:

@@ -8,7 +8,8 @@ the tail of its null distribution is modelled instead (Knijnenburg et al. 2009; 
 al. 2016, as in FSL's PALM): the largest null values, less a threshold ``u``, are fitted by
 a generalized Pareto distribution (``scipy.stats.genpareto``, maximum likelihood, location
 0), the fit's goodness is checked by the Anderson-Darling statistic against the critical
-values of Choulakian and Stephens (2001, Table 2, both parameters estimated), and
+values of Choulakian and Stephens (2001, Table 2, both parameters estimated; for the
+exponential, only its scale estimated, scipy's table of that case), and
 
 ``p = (n_exceedances / B) * genpareto.sf(observed - u)``.
 
@@ -31,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import genpareto
+from scipy.stats import anderson, genpareto
 
 from ..errors import ParameterError
 
@@ -101,6 +102,15 @@ def _fit(z: np.ndarray, min_shape: float | None) -> tuple[float, float]:
             return 0.0, float(z.mean())
         c, _, scale = genpareto.fit(z, fc=min_shape, floc=0)
     return float(c), float(scale)
+
+
+def _fits(z: np.ndarray, c: float, scale: float, level: float) -> bool:
+    """The Anderson-Darling check of a fit: against Choulakian and Stephens' critical values
+    (shape and scale estimated), or, for the exponential (``c = 0`` held, only the scale
+    estimated), against scipy's table for that case (``scipy.stats.anderson``)."""
+    if c == 0.0:
+        return bool(anderson(z, dist="expon", method="interpolate").pvalue > level)
+    return anderson_darling_gpd(z, c, scale) <= gpd_critical_value(c, level)
 
 
 @dataclass
@@ -187,6 +197,7 @@ def tail_p_values(observed: np.ndarray, null: np.ndarray, *, min_count: int = TA
         raise ParameterError(f"null must be (n_tests, B) with n_tests = {len(observed)}, not "
                              f"{null.shape}")
     for name, value, least in (("tail_min_count", min_count, 0),
+                               ("tail_max_exceedances", max_exceedances, 1),
                                ("tail_min_exceedances", min_exceedances, 1), ("tail_step", step, 1)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
             raise ParameterError(f"{name} must be an integer >= {least}, not {value!r}")
@@ -208,7 +219,7 @@ def tail_p_values(observed: np.ndarray, null: np.ndarray, *, min_count: int = TA
             if not np.all(z > 0):  # ties at the threshold: no proper tail here
                 continue
             c, scale = _fit(z, min_shape)
-            if anderson_darling_gpd(z, c, scale) <= gpd_critical_value(c, gof_level):
+            if _fits(z, c, scale, gof_level):
                 sf = genpareto.sf(observed[i] - u, c, 0, scale)
                 # beyond the fitted support the tail says "never": the smallest positive
                 # double keeps the p-value a p-value (and the ordering for BH)
