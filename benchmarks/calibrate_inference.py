@@ -165,8 +165,8 @@ def scenarios(phantom_trs: int) -> dict:
         "phantom_real_ans": (_phantom_real_ans, 200, phantom_trs),
         "phantom_null": (_simulated(phantom_trs, 2304, 16, 0, fast), 200, phantom_trs),
         "phantom_planted": (_simulated(phantom_trs, 2304, 16, 4, fast), 200, phantom_trs),
-        "paper_null": (_simulated(282, 9216, 128, 0, fast), 20, 282),
-        "paper_planted": (_simulated(282, 9216, 128, 8, fast), 20, 282),
+        "paper_null": (_simulated(282, 9216, 128, 0, fast), 100, 282),
+        "paper_planted": (_simulated(282, 9216, 128, 8, fast), 50, 282),
         "tail_extremes": (_tail_extremes, 30, phantom_trs),
         **{f"nuisance_{how}": (_nuisance(how, 0), 100, phantom_trs) for how in NUISANCE_MODELS},
         **{f"nuisance_planted_{how}": (_nuisance(how, 4), 100, phantom_trs)
