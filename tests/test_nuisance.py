@@ -140,17 +140,12 @@ def test_regressors_of_a_real_extraction_have_the_an_series_grid(tmp_path):
     """all-MiniLM-L6-v2 on a short text, two segments, read back from the saved files: one
     row per kept TR, and speech is off exactly where the ANs are zero before the HRF."""
     from anbn_utils.ans import extract_ans, load_ans, load_model, save_ans
+    from test_ans import _words
 
     text = "The pie man ran. He threw a pie, quickly! Then he was gone. Bye now."
     volumes = [10, 10, 11, 11, 12, 12, 12, 13, 13, 14, 14, 17, 17, 18, 19, 19]
-    rows, pos = [], 0
-    for tok, vol in zip(text.split(), volumes):
-        bare = tok.rstrip(".,!?")
-        rows.append({"word": bare, "start_offset": pos, "end_offset": pos + len(bare),
-                     "punct": tok[len(bare):], "volume": vol})
-        pos += len(tok) + 1
     model, tokenizer = load_model("sentence-transformers/all-MiniLM-L6-v2", "cpu")
-    ans = extract_ans(text, pd.DataFrame(rows), model, tokenizer, story_start=9, start=11,
+    ans = extract_ans(text, _words(text, volumes), model, tokenizer, story_start=9, start=11,
                       stop=20, top_k=2, max_tokens=14, progress=False)
     assert len(ans.meta["segment_lengths"]) > 1
     save_ans(ans, tmp_path)

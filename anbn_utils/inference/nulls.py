@@ -18,8 +18,9 @@ other), against which the ANs' correlations are recomputed:
 - ``'phase'``: phase randomization (Theiler et al. 1992), the same random phases for every
   BN (Prichard and Theiler 1994), which keeps each series' power spectrum and the
   cross-BN correlations.  Exact for circularly stationary Gaussian series; resolution
-  ``1 / (B + 1)``.  Measured on independent AR(1) pairs (rho 0.9, 282 TRs, 20,000 pairs,
-  B = 999; the calibration study) it needed no end correction.
+  ``1 / (B + 1)``.  Measured on independent AR(1) pairs at the paper's length (the
+  calibration study's ``pair_ar1``) it kept its level without an end correction
+  (end-matching, tapering, amplitude adjustment), so none is applied.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ from ..choices import NULL_MODELS
 from ..errors import ParameterError
 from ..stats import check_n_permutations, zscore
 
-__all__ = ["NULL_MODELS", "NULL_READINGS", "check_randomizations", "circular_lags", "n_randomizations",
-           "null_copies", "randomize"]
+__all__ = ["NULL_MODELS", "NULL_READINGS", "check_randomizations", "circular_lags",
+           "n_randomizations", "null_copies", "randomize"]
 
 #: What each null model's significance means, as the book labels it.
 NULL_READINGS = {
