@@ -220,6 +220,11 @@ def predictive_by_run(runs: Runs) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: The columns of :func:`unique_share_contrasts` (also of an empty table).
+CONTRAST_COLUMNS = ["run", "story", "summary", "real", "other", "difference", "low", "high",
+                    "paired"]
+
+
 def unique_share_contrasts(real: str | os.PathLike, others: Runs, *,
                            summaries=("mean", "max"), random_state: int = 0) -> pd.DataFrame:
     """The ANs' unique share (chapter 04's variance partition) of a run against other runs,
@@ -269,7 +274,7 @@ def unique_share_contrasts(real: str | os.PathLike, others: Runs, *,
                              "real": share(a, how), "other": share(b, how),
                              "difference": float(d.estimate), "low": float(d.low),
                              "high": float(d.high), "paired": d.paired})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=CONTRAST_COLUMNS)
 
 
 def contrasts_reading(table: pd.DataFrame) -> str:

@@ -65,11 +65,12 @@ ALPHAS = (0.01, 0.05)
 def _pair_ar1(rng, seed, args):
     ans, bns = (smooth_series(rng, 282, 1, kind="ar1", phi=PAIR_PHI) for _ in range(2))
     rows = evaluate(ans, bns, nulls=NULLS, n_permutations=args.permutations, alphas=ALPHAS,
-                    random_state=seed)
+                    random_state=seed, device=args.device)
     window = evaluate(ans, bns, nulls=["circular"], alphas=ALPHAS, min_shift=WINDOW,
-                      random_state=seed)
+                      random_state=seed, device=args.device)
     tail10 = evaluate(ans, bns, nulls=["circular", "phase"], n_permutations=args.permutations,
-                      alphas=ALPHAS, tail_options={"min_count": 10}, random_state=seed)
+                      alphas=ALPHAS, tail_options={"min_count": 10}, random_state=seed,
+                      device=args.device)
     return (rows + [{**r, "null": "circular_window"} for r in window]
             + [{**r, "null": f"{r['null']}_tail10"} for r in tail10])
 
@@ -96,7 +97,7 @@ def _phantom_real_ans(rng, seed, args):
     ans = args.real_ans[seed % len(args.real_ans)][0]
     bns = smooth_series(rng, len(ans), 16, kind="hrf", phi=0.8)
     return evaluate(ans, bns, nulls=NULLS, n_permutations=args.permutations, alphas=ALPHAS,
-                    random_state=seed)
+                    random_state=seed, device=args.device)
 
 
 #: Levels far below the permutation floor, where only the tail speaks.
@@ -109,8 +110,10 @@ def _tail_extremes(rng, seed, args):
     default) and free (Knijnenburg et al.)."""
     from anbn_utils.coupling import max_statistic_test
 
-    ans = torch.tensor(smooth_series(rng, args.phantom_trs, 2304, kind="hrf", phi=0.5))
-    bns = torch.tensor(smooth_series(rng, args.phantom_trs, 16, kind="hrf", phi=0.8))
+    ans = torch.tensor(smooth_series(rng, args.phantom_trs, 2304, kind="hrf", phi=0.5),
+                       device=args.device)
+    bns = torch.tensor(smooth_series(rng, args.phantom_trs, 16, kind="hrf", phi=0.8),
+                       device=args.device)
     rows = []
     for null in ("circular", "phase"):
         for fit, options in (("held", None), ("free", {"min_shape": None})):
@@ -138,7 +141,8 @@ def _nuisance(how, n_planted):
             bns = plant(ans, bns, pairs, args.planted_r)
         return evaluate(ans, bns, planted=pairs, nulls=("circular", "phase"),
                         n_permutations=args.permutations, alphas=ALPHAS, random_state=seed,
-                        regressors=None if how == "none" else regressors, nuisance=how)
+                        regressors=None if how == "none" else regressors, nuisance=how,
+                        device=args.device)
     return run
 
 

@@ -128,3 +128,6 @@ def test_unique_share_contrasts_are_differences_with_intervals(tmp_path):
     assert contrasts_reading(table).startswith("mean unique share of the ANs over the BNs")
     assert "control: pieman +" in contrasts_reading(table)
     assert "(above zero in 1 of 1 stories)" in contrasts_reading(table)
+    empty = unique_share_contrasts(real, {})  # a run compared with nothing: the columns stay
+    assert empty.empty and empty.set_index(["run", "story", "summary"]).columns.size == 6
+    assert contrasts_reading(empty) == "no run to compare the ANs' unique share with"
