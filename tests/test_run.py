@@ -218,7 +218,7 @@ def _narratives_profile(tmp_path, root, cache_dir, **params):
     ("learning_rate=[0.1]", r"one value per VS-DBN layer"),
     ("common_grid=shapessocial", r"common_grid='shapessocial' is not one of tasks"),
     ("n_permutations=50", r"n_permutations=50 cannot resolve alpha=0.01 .* at least 99"),
-    ("nuisance=remove", r"nuisance='remove': Input should be 'none' or 'regress'"),
+    ("nuisance=remove", r"nuisance='remove': Input should be 'none', 'regress' or 'regress_both'"),
 ])
 def test_bad_values_fail_when_the_profile_is_loaded(tmp_path, cache_dir, override, message):
     """Each of these used to fail minutes in (or, for n_permutations=0, report p = 1)."""
