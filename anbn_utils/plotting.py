@@ -26,6 +26,7 @@ __all__ = [
     "plot_best_pairs",
     "plot_bn_timecourses",
     "plot_calibration",
+    "plot_claims",
     "plot_category_heatmap",
     "plot_exemplars",
     "plot_fig4",
@@ -835,6 +836,50 @@ def plot_method_comparison(table: pd.DataFrame, *, title: str = "") -> plt.Figur
     axes[0].set(yticks=y, yticklabels=runs)
     axes[0].invert_yaxis()
     fig.suptitle(title, fontsize=SMALL)
+    return fig
+
+
+#: How :func:`plot_claims` draws a run's status: glyph and colour.
+STATUS_GLYPHS = {"reproduced": ("\u2713", "tab:green"), "not reproduced": ("\u2717", "tab:gray"),
+                 "untested": ("?", "tab:orange")}
+
+#: The verdicts' first words (:data:`anbn_utils.verdict.VERDICTS`) and their colours.
+VERDICT_COLOURS = {"holds": "tab:green", "not evidence": "tab:red", "not reproduced": "tab:gray",
+                   "untested": "tab:orange", "a property of the text": "tab:purple"}
+
+
+def plot_claims(table: pd.DataFrame, runs: list[str], *, width: float = WIDTH) -> plt.Figure:
+    """The claims table at a glance (:func:`anbn_utils.verdict.claims_table`): one row per
+    claim, one column per run with a glyph for reproduced / not reproduced / untested, and
+    the verdict's first words, coloured.
+
+    Parameters
+    ----------
+    table : DataFrame
+        ``claims_table``'s output (``key``, ``status``, ``<run> status``, ``verdict``).
+    runs : list of str
+        The real run first, then the runs compared with it, as named in ``table``.
+    """
+    n, k = len(table), len(runs)
+    fig, ax = plt.subplots(figsize=(width, 0.3 * n + 1.4), layout="constrained")
+    for i in range(n):
+        row = table.iloc[i]
+        for j, run in enumerate(runs):
+            glyph, colour = STATUS_GLYPHS[row["status" if j == 0 else f"{run} status"]]
+            ax.text(j, i, glyph, ha="center", va="center", color=colour, fontsize=11,
+                    fontweight="bold")
+        verdict = str(row["verdict"])
+        first = next((v for v in VERDICT_COLOURS if verdict.startswith(v)), "")
+        ax.text(k - 0.4, i, verdict.split(":")[0], ha="left", va="center", fontsize=SMALL,
+                color=VERDICT_COLOURS.get(first, "k"))
+    ax.set(xlim=(-0.5, k + 3.2), ylim=(n - 0.5, -0.5), yticks=range(n),
+           yticklabels=table["key"], xticks=range(k))
+    ax.set_xticklabels(runs, rotation=35, ha="left", fontsize=SMALL)
+    ax.xaxis.tick_top()
+    ax.tick_params(length=0, labelsize=SMALL)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.text(k - 0.4, -1.0, "verdict", ha="left", va="bottom", fontsize=SMALL, fontweight="bold")
     return fig
 
 

@@ -208,7 +208,8 @@ def runs(tmp_path_factory):
 def test_claims_table_on_planted_runs(runs):
     table = claims_table(runs["real"], runs["null"], {"untrained": runs["control"]}).set_index("claim")
     rows = {c.key: table.loc[c.text] for c in CLAIMS}
-    assert list(table.columns[:3]) == ["kind", "paper", "real"]
+    assert list(table.columns[:4]) == ["key", "kind", "paper", "real"]
+    assert list(table.columns[-2:]) == ["null phantom status", "untrained status"]
     # planted deep coupling: the BNs' maximum and the rise with depth hold, beating both
     for key in ("bn_max_pcc", "pcc_rises_with_depth", "coupled_pairs"):
         assert rows[key]["status"] == "reproduced", rows[key]

@@ -168,10 +168,10 @@ def claims_table(real: RunResult, null: RunResult | None = None,
 
     Returns
     -------
-    DataFrame with columns ``claim``, ``kind``, ``paper``, one per run (the statistic as
+    DataFrame with columns ``key``, ``claim``, ``kind``, ``paper``, one per run (the statistic as
     text: the real run's name, :data:`NULL_NAME`, each control), ``status`` (the real run's:
-    reproduced / not reproduced / untested), ``contrasts`` (real minus each compared run,
-    with intervals), ``verdict``.
+    reproduced / not reproduced / untested), ``verdict``, ``contrasts`` (real minus each
+    compared run, with intervals), and ``<name> status`` for each other run.
     """
     if on_mismatch not in ("raise", "untested"):
         raise ParameterError(f"on_mismatch must be 'raise' or 'untested', not {on_mismatch!r}")
@@ -192,17 +192,18 @@ def claims_table(real: RunResult, null: RunResult | None = None,
     rows = []
     for claim in claims:
         real_m = claim.measure(real, rules)
-        row = {"claim": claim.text, "kind": claim.kind, "paper": claim.paper,
+        row = {"key": claim.key, "claim": claim.text, "kind": claim.kind, "paper": claim.paper,
                real.name: real_m.text}
-        measured = {}
+        measured, statuses = {}, {}
         for name, run in others.items():
             m = claim.measure(run, rules) if run is not None else None
             row[name] = m.text if m is not None else f"untested: {reasons[name]}"
+            statuses[f"{name} status"] = m.status if m is not None else UNTESTED
             measured[name] = (run, m, reasons.get(name, ""))
         row["status"] = real_m.status
         row["verdict"], texts = verdict(claim, real, real_m, measured, rules)
         row["contrasts"] = "; ".join(f"{n}: {t}" for n, t in texts.items() if t)
-        rows.append(row)
+        rows.append({**row, **statuses})
     return pd.DataFrame(rows)
 
 
