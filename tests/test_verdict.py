@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from anbn_utils.coupling import anchors, couple_story, pcc_matrix, save_coupling, summarize
+from anbn_utils.coupling import anchors, pcc_matrix, summarize
 from anbn_utils.errors import DataError
 from anbn_utils.inference.calibration import plant, smooth_series
-from anbn_utils.io import write_json
 from anbn_utils.verdict import (
     CLAIMS,
     KINDS,
@@ -22,11 +21,10 @@ from anbn_utils.verdict import (
     comparability,
     contrast,
     layer_slope,
-    load_run,
-    save_replicates,
     story_difference_test,
     verdict_counts,
 )
+from anbn_utils.verdict.calibration import verdict_rates, write_coupling_run
 from anbn_utils.verdict.claims import _against_null, _field, _slope
 
 N_LAYERS, N_HEADS, HEAD_DIM, N_BNS, T = 4, 3, 8, 5, 282
@@ -174,25 +172,16 @@ def test_a_planted_contrast_is_found_and_a_null_contrast_is_not():
 
 def _write_run(folder, rng, *, planted=False, n_trs=T, parameters=None):
     """A finished 04_coupling of two stories as the stage writes it (coupling, summary and
-    the claims' replicates; no variance partition)."""
-    stories = {}
-    params = {"nulls": ["circular", "phase"], "n_permutations": 99, "alphas": [0.05],
-              "mode": "signed", "pcc_threshold": 0.25, "min_shift": 1, "fdr_tail": True,
-              "nuisance": "none", "claim_null": "circular", "claim_boot": 200,
-              "claim_block": 20, "seed": 0, **(parameters or {})}
+    the claims' replicates; no variance partition, no tags)."""
+    series = {}
     for story in ("pieman", "shapessocial"):
         ans, bns = _heads(rng, n_trs), smooth_series(rng, n_trs, N_BNS)
         if planted:
             deep = (N_LAYERS - 1) * N_HEADS * HEAD_DIM
             bns = plant(ans, bns, [(deep + k * HEAD_DIM, k) for k in range(3)], 0.8)
-        result = couple_story(ans, bns, nulls=params["nulls"], n_permutations=99, alphas=[0.05])
-        save_coupling(result, folder / "04_coupling" / story)
-        save_replicates({k: claim_replicates(ans, bns, N_LAYERS, kind=k, n_boot=200)
-                         for k in KINDS}, folder / "04_coupling" / story)
-        stories[story] = summarize(result, N_LAYERS, alphas=[0.05])
-    write_json(folder / "04_coupling" / "summary.json",
-               {"parameters": params, "n_trs": {s: n_trs for s in stories}, "stories": stories})
-    return load_run(folder, folder.name)
+        series[story] = (ans, bns)
+    return write_coupling_run(folder, series, N_LAYERS, parameters={
+        "n_permutations": 99, "claim_boot": 200, **(parameters or {})})
 
 
 @pytest.fixture(scope="module")
@@ -280,3 +269,17 @@ def test_text_claim_is_kept_apart_and_rules_need_their_level(runs):
     rows = dict(zip(table["claim"], table["verdict"]))
     assert rows[CLAIM["pos_stories"].text] == "a property of the text: not reproduced"
     run.an_tags = {}
+
+
+def test_verdict_rates_count_holds_and_reproduced_with_exact_intervals():
+    import pandas as pd
+    from scipy.stats import binomtest
+
+    tables = pd.DataFrame({"dataset": [0, 1, 2, 3], "key": ["a"] * 4, "kind": ["coupling"] * 4,
+                           "status": ["reproduced", "reproduced", "not reproduced", "untested"],
+                           "verdict": ["holds on this data: x", "not evidence of coupling: y",
+                                       "not reproduced on this data", "untested: z"]})
+    row = verdict_rates(tables).iloc[0]
+    assert (row.datasets, row.holds, row.reproduced, row.untested) == (4, 0.25, 0.5, 1)
+    ci = binomtest(1, 4).proportion_ci(method="exact")
+    assert (row.holds_low, row.holds_high) == pytest.approx((ci.low, ci.high))
