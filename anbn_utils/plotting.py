@@ -41,6 +41,7 @@ __all__ = [
     "plot_qk_decomposition",
     "plot_r2_per_bn",
     "plot_split_halves",
+    "plot_verdict_calibration",
     "plot_timecourses",
     "plot_top_categories",
     "plot_transcript_on_trs",
@@ -880,6 +881,32 @@ def plot_claims(table: pd.DataFrame, runs: list[str], *, width: float = WIDTH) -
     for spine in ax.spines.values():
         spine.set_visible(False)
     ax.text(k - 0.4, -1.0, "verdict", ha="left", va="bottom", fontsize=SMALL, fontweight="bold")
+    return fig
+
+
+def plot_verdict_calibration(rates: pd.DataFrame) -> plt.Figure:
+    """The verdict calibration (:func:`anbn_utils.verdict.calibration.load_verdict_calibration`):
+    per claim, the share of datasets on which it held, on null data (left, the dashed line
+    is the level) and on planted data (right); points are rates, bars 95 % Clopper-Pearson
+    intervals.  The text claim is left out (it gets no coupling verdict)."""
+    rates = rates[rates["kind"] != "text"]
+    keys = list(dict.fromkeys(rates["key"]))
+    scenarios = [s for s in ("null", "planted") if s in set(rates["scenario"])]
+    fig, axes = plt.subplots(1, len(scenarios), figsize=(WIDTH, 0.28 * len(keys) + 1.6),
+                             sharey=True, squeeze=False, layout="constrained")
+    for ax, scenario in zip(axes[0], scenarios):
+        part = rates[rates["scenario"] == scenario].set_index("key").reindex(keys)
+        y = np.arange(len(keys))
+        ax.errorbar(part["holds"], y, xerr=[part["holds"] - part["holds_low"],
+                                            part["holds_high"] - part["holds"]],
+                    fmt="o", color="tab:blue", capsize=2)
+        if scenario == "null":
+            ax.axvline(float(part["alpha"].dropna().iloc[0]), color="k", ls="--", lw=0.8)
+        n = int(part["datasets"].dropna().iloc[0])
+        ax.set(xlim=(-0.02, 1.02), xlabel="share of datasets: holds")
+        ax.set_title(f"{scenario} ({n} datasets)", fontsize=SMALL)
+    axes[0][0].set(yticks=range(len(keys)), yticklabels=keys)
+    axes[0][0].invert_yaxis()
     return fig
 
 

@@ -17,11 +17,16 @@ import numpy as np
 import pandas as pd
 
 from ..coupling import couple_story, save_coupling, summarize
+from ..errors import DataError
 from ..io import write_json, write_table
 from .claims import RunResult, load_run
 from .replicates import KINDS, claim_replicates, save_replicates
 
-__all__ = ["DEFAULT_PARAMETERS", "verdict_rates", "write_coupling_run"]
+__all__ = ["DEFAULT_PARAMETERS", "RESULTS", "load_verdict_calibration", "verdict_calibration_reading",
+           "verdict_rates", "write_coupling_run"]
+
+#: The committed results of ``benchmarks/calibrate_verdicts.py``.
+RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "verdict_calibration.json"
 
 #: The 04_coupling parameters of a calibration run (those the comparability check reads).
 DEFAULT_PARAMETERS = {"nulls": ["circular", "phase"], "n_permutations": 199, "alphas": [0.05],
@@ -109,3 +114,41 @@ def verdict_rates(tables: pd.DataFrame) -> pd.DataFrame:
             row |= {what: k / n, f"{what}_low": ci.low, f"{what}_high": ci.high}
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def load_verdict_calibration(path: str | os.PathLike = RESULTS) -> pd.DataFrame:
+    """The rates of a verdict calibration results file (default: the committed one) as one
+    table: :func:`verdict_rates`'s columns with ``scenario`` first."""
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path} is missing: run benchmarks/calibrate_verdicts.py (after "
+                        "`make book`), or use the checkout's committed file")
+    results = json.loads(path.read_text())
+    return pd.DataFrame([{"scenario": name, "alpha": s["alpha"], **row}
+                         for name, s in results["scenarios"].items() for row in s["rates"]])
+
+
+def verdict_calibration_reading(rates: pd.DataFrame) -> str:
+    """One line on :func:`load_verdict_calibration`: on null data, the claims whose "holds"
+    rate's interval lies above the level (miscalibrated) and the largest rate; on planted
+    data, the claims that held on most datasets."""
+    null = rates[rates["scenario"] == "null"]
+    coupling = null[null["kind"] != "text"]
+    if coupling.empty:
+        return "no null datasets in the verdict calibration"
+    alpha = float(null["alpha"].iloc[0])
+    worst = coupling.sort_values("holds", ascending=False).iloc[0]
+    above = coupling[coupling["holds_low"] > alpha]["key"].tolist()
+    text = (f"on {int(worst.datasets)} null datasets the largest share of \"holds\" is "
+            f"{worst.holds:.3f} [{worst.holds_low:.3f}, {worst.holds_high:.3f}] ({worst.key}); "
+            + (f"above the level {alpha:g}: {', '.join(above)}" if above else
+               f"no claim holds significantly more often than the level {alpha:g}"))
+    planted = rates[(rates["scenario"] == "planted") & (rates["kind"] != "text")]
+    if not planted.empty:
+        best = planted[planted["holds"] >= 0.5]
+        text += (f"; on {int(planted.datasets.iloc[0])} planted datasets "
+                 + (", ".join(f"{r.key} held on {r.holds:.0%}" for r in best.itertuples())
+                    if not best.empty else "no claim held on half of them or more"))
+    return text + "."

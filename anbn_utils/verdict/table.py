@@ -138,7 +138,8 @@ def verdict(claim: Claim, real: RunResult, real_m: Measurement,
             for n in shown)), texts
     if missing:
         return "untested: no comparison with " + "; ".join(missing), texts
-    beats = [f"{n} by {texts[n]}" if texts[n] else n for n in weaker]
+    beats = [f"{n} by {texts[n]}" if texts[n] else f"{n} (which does not meet the rule)"
+             for n in weaker]
     return "holds on this data: stronger than " + "; ".join(beats), texts
 
 
