@@ -844,9 +844,9 @@ def plot_method_comparison(table: pd.DataFrame, *, title: str = "") -> plt.Figur
 STATUS_GLYPHS = {"reproduced": ("\u2713", "tab:green"), "not reproduced": ("\u2717", "tab:gray"),
                  "untested": ("?", "tab:orange")}
 
-#: The verdicts' first words (:data:`anbn_utils.verdict.VERDICTS`) and their colours.
+#: The colour of each verdict (the keys of :data:`anbn_utils.verdict.VERDICTS`).
 VERDICT_COLOURS = {"holds": "tab:green", "not evidence": "tab:red", "not reproduced": "tab:gray",
-                   "untested": "tab:orange", "a property of the text": "tab:purple"}
+                   "untested": "tab:orange", "text": "tab:purple"}
 
 
 def plot_claims(table: pd.DataFrame, runs: list[str], *, width: float = WIDTH) -> plt.Figure:
@@ -861,6 +861,8 @@ def plot_claims(table: pd.DataFrame, runs: list[str], *, width: float = WIDTH) -
     runs : list of str
         The real run first, then the runs compared with it, as named in ``table``.
     """
+    from .verdict import VERDICTS
+
     n, k = len(table), len(runs)
     fig, ax = plt.subplots(figsize=(width, 0.3 * n + 1.4), layout="constrained")
     for i in range(n):
@@ -870,7 +872,7 @@ def plot_claims(table: pd.DataFrame, runs: list[str], *, width: float = WIDTH) -
             ax.text(j, i, glyph, ha="center", va="center", color=colour, fontsize=11,
                     fontweight="bold")
         verdict = str(row["verdict"])
-        first = next((v for v in VERDICT_COLOURS if verdict.startswith(v)), "")
+        first = next((key for key, start in VERDICTS.items() if verdict.startswith(start)), "")
         ax.text(k - 0.4, i, verdict.split(":")[0], ha="left", va="center", fontsize=SMALL,
                 color=VERDICT_COLOURS.get(first, "k"))
     ax.set(xlim=(-0.5, k + 3.2), ylim=(n - 0.5, -0.5), yticks=range(n),

@@ -2,6 +2,8 @@
 couplings and coupling-free data with the dependence of real ANs (the dimensions of a head
 move together)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -20,12 +22,16 @@ from anbn_utils.verdict import (
     claims_table,
     comparability,
     contrast,
+    REQUIRED_CONTROLS,
     layer_slope,
+    own_null_p,
     story_difference_test,
+    verdict,
     verdict_counts,
 )
 from anbn_utils.verdict.calibration import verdict_rates, write_coupling_run
 from anbn_utils.verdict.claims import _against_null, _field, _slope
+from anbn_utils.verdict.replicates import _weighted_pcc
 
 N_LAYERS, N_HEADS, HEAD_DIM, N_BNS, T = 4, 3, 8, 5, 282
 CLAIM = {c.key: c for c in CLAIMS}
@@ -78,6 +84,13 @@ def test_observed_replicate_equals_the_coupling_summary_and_a_unit_weight_bootst
     counts = np.bincount(an_to_bn[an_max >= 0.1], minlength=N_BNS)
     assert obs.most_anchored_share[0] == pytest.approx(counts.max() / counts.sum())
     np.testing.assert_array_equal(obs.anchored()[0], (an_to_bn == counts.argmax()) & (an_max >= 0.1))
+    # a bootstrap resample is the correlation of the repeated rows
+    w = np.random.default_rng(2).multinomial(T, np.full(T, 1 / T), size=3).astype(float)
+    got = _weighted_pcc(torch.tensor(ans), torch.tensor(bns), torch.tensor(w)).numpy()
+    for row, weights in zip(got, w):
+        rows = np.repeat(np.arange(T), weights.astype(int))
+        expected = np.corrcoef(ans[rows].T, bns[rows].T)[:ans.shape[1], ans.shape[1]:]
+        np.testing.assert_allclose(row, expected, atol=1e-10)
     # circular null: every lag once; the bootstrap: as many resamples as asked
     null = claim_replicates(ans, bns, N_LAYERS, kind="null", threshold=0.1)
     boot = claim_replicates(ans, bns, N_LAYERS, kind="boot", threshold=0.1, n_boot=30)
@@ -91,15 +104,13 @@ def test_observed_replicate_equals_the_coupling_summary_and_a_unit_weight_bootst
 def _p_values(ans, bns, statistics):
     reps = {k: claim_replicates(ans, bns, N_LAYERS, kind=k, threshold=0.25)
             for k in ("observed", "null")}
-    out = {}
-    for name, stat in statistics.items():
-        obs, null = stat(reps["observed"], None, "")[0], stat(reps["null"], None, "")
-        out[name] = (1 + (null >= obs - 1e-12 * abs(obs)).sum()) / (1 + len(null))
-    return out
+    return {name: own_null_p(stat(reps["observed"], None, "")[0], stat(reps["null"], None, ""))
+            for name, stat in statistics.items()}
 
 
 STATISTICS = {"most_anchored": _field("most_anchored_share"), "bn_max": _field("bn_max_mean"),
-              "rises": _slope("an_max_per_layer", +1), "anchor_deeper": _slope("anchored_per_layer", +1)}
+              "rises": _slope("an_max_per_layer", +1), "fewer_weak": _slope("below_pct_per_layer", -1),
+              "anchor_deeper": _slope("anchored_per_layer", +1)}
 
 
 def test_each_rule_against_its_own_null_rejects_coupling_free_data_at_about_alpha():
@@ -194,16 +205,22 @@ def runs(tmp_path_factory):
             "strong_control": _write_run(root / "strong_control", rng, planted=True)}
 
 
+def _controls(run, **others):
+    return {**{c: run for c in REQUIRED_CONTROLS}, **others}
+
+
 def test_claims_table_on_planted_runs(runs):
-    table = claims_table(runs["real"], runs["null"], {"untrained": runs["control"]}).set_index("claim")
+    table = claims_table(runs["real"], runs["null"], _controls(runs["control"])).set_index("claim")
     rows = {c.key: table.loc[c.text] for c in CLAIMS}
     assert list(table.columns[:4]) == ["key", "kind", "paper", "real"]
-    assert list(table.columns[-2:]) == ["null phantom status", "untrained status"]
+    assert list(table.columns[-5:]) == [f"{n} status" for n in (NULL_NAME, *REQUIRED_CONTROLS)]
     # planted deep coupling: the BNs' maximum and the rise with depth hold, beating both
     for key in ("bn_max_pcc", "pcc_rises_with_depth", "coupled_pairs"):
         assert rows[key]["status"] == "reproduced", rows[key]
         assert rows[key]["verdict"].startswith("holds on this data"), rows[key]["verdict"]
     assert "null phantom: pieman +" in rows["bn_max_pcc"]["contrasts"]
+    assert rows["coupled_pairs"]["verdict"].endswith("an_phase (which does not meet the rule)")
+    assert rows["coupled_pairs"]["real"].startswith("pieman: ")
     # nearly all ANs significant: no valid null says so of a few planted pairs
     assert rows["significance_circular"]["verdict"] == "not reproduced on this data"
     # no tags (05_pos not run) and no partition: untested, named
@@ -215,13 +232,18 @@ def test_claims_table_on_planted_runs(runs):
 
 
 def test_a_missing_null_or_control_gives_untested_never_holds(runs):
+    assert verdict(CLAIM["bn_max_pcc"], runs["real"], Measurement("reproduced", ""), {})[0] == \
+        "untested: no comparison with null phantom (not given)"
+    # other_story and an_phase are required although not given
     table = claims_table(runs["real"], None, {"untrained": runs["control"], "shuffled_words": None})
     rows = dict(zip(table["claim"], table["verdict"]))
     v = rows[CLAIM["bn_max_pcc"].text]
     assert v.startswith("untested: no comparison with") and "null phantom (not run)" in v \
-        and "shuffled_words (not run)" in v
+        and "shuffled_words (not run)" in v and "an_phase (not run)" in v
     assert not any(v.startswith("holds") for v in rows.values())
     assert table.loc[table.claim == CLAIM["bn_max_pcc"].text, NULL_NAME].item() == "untested: not run"
+    table = claims_table(runs["real"], runs["null"], {"untrained": runs["control"]})
+    assert not table["verdict"].str.startswith("holds").any()
 
 
 def test_a_control_that_is_not_weaker_disqualifies_even_when_others_are_missing(runs):
@@ -232,7 +254,7 @@ def test_a_control_that_is_not_weaker_disqualifies_even_when_others_are_missing(
 
 
 def test_the_null_phantom_reproducing_is_not_evidence_of_coupling(runs):
-    table = claims_table(runs["strong_control"], runs["real"], {"untrained": runs["control"]})
+    table = claims_table(runs["strong_control"], runs["real"], _controls(runs["control"]))
     v = dict(zip(table["claim"], table["verdict"]))[CLAIM["bn_max_pcc"].text]
     assert v.startswith("not evidence of coupling: the null phantom")
 
@@ -254,21 +276,19 @@ def test_runs_that_differ_in_what_the_statistics_depend_on_are_refused(runs, tmp
 
 def test_text_claim_is_kept_apart_and_rules_need_their_level(runs):
     rules = Rules(alpha=0.01)  # the runs were tested at 0.05 only
-    table = claims_table(runs["real"], runs["null"], {"untrained": runs["control"]}, rules)
+    table = claims_table(runs["real"], runs["null"], _controls(runs["control"]), rules)
     rows = dict(zip(table["claim"], table["verdict"]))
     assert rows[CLAIM["significance_phase"].text] == \
         "untested: the phase null at level 0.01 was not run"
-    run = runs["real"]
-    run.an_tags = {"pieman": np.arange(N_LAYERS * N_HEADS * HEAD_DIM) % 3,
-                   "shapessocial": np.arange(N_LAYERS * N_HEADS * HEAD_DIM) % 3}
+    tags = np.arange(N_LAYERS * N_HEADS * HEAD_DIM) % 3
+    run = dataclasses.replace(runs["real"], an_tags={"pieman": tags, "shapessocial": tags})
     m = _against_null(_field("bn_max_mean"), ".3f")(run, Rules())
     assert m.status == "reproduced"
     text = CLAIM["pos_stories"].measure(run, Rules())
     assert text.status == "not reproduced" and text.text == "TVD 0.000, p = 1"
-    table = claims_table(run, runs["null"], {"untrained": runs["control"]})
+    table = claims_table(run, runs["null"], _controls(runs["control"]))
     rows = dict(zip(table["claim"], table["verdict"]))
     assert rows[CLAIM["pos_stories"].text] == "a property of the text: not reproduced"
-    run.an_tags = {}
 
 
 def test_verdict_rates_count_holds_and_reproduced_with_exact_intervals():

@@ -3,14 +3,15 @@
 The verdict of a claim (:func:`verdict`), in this order:
 
 1. the real run cannot be measured: *untested*, with the reason;
-2. the real run does not reproduce it: *not reproduced on this data*;
+2. the real run does not reproduce it: *not reproduced on this data*; a claim read with an
+   invalid null (time points shuffled) is then *not evidence of coupling*;
 3. the null phantom (no AN drives any network) is not significantly weaker: *not evidence
    of coupling*;
 4. a control (an untrained model, shuffled words, the other story's networks,
    phase-randomized ANs) is not significantly weaker: *not evidence about language*, naming
    the controls and by how much;
-5. the null phantom or a control is missing, was not measured, or cannot be compared:
-   *untested*, naming them;
+5. the null phantom or a control (:data:`REQUIRED_CONTROLS`) is missing, was not measured,
+   or cannot be compared: *untested*, naming them;
 6. otherwise: *holds on this data*, with by how much it beats each.
 
 "Significantly weaker": for a claim with bootstrap replicates, the interval of the real run
@@ -29,8 +30,8 @@ from ..errors import DataError, ParameterError
 from .claims import (CLAIMS, NOT_REPRODUCED, UNTESTED, Claim, Measurement, Rules, RunResult,
                      contrast)
 
-__all__ = ["COMPARED_PARAMETERS", "NULL_NAME", "VERDICTS", "claims_table", "comparability",
-           "verdict", "verdict_counts"]
+__all__ = ["COMPARED_PARAMETERS", "NULL_NAME", "REQUIRED_CONTROLS", "VERDICTS", "claims_table",
+           "comparability", "verdict", "verdict_counts"]
 
 #: The name of the null phantom in the table.
 NULL_NAME = "null phantom"
@@ -43,15 +44,20 @@ VERDICTS = {"holds": "holds", "not evidence": "not evidence", "not reproduced":
 #: table must agree on them.
 COMPARED_PARAMETERS = ("nulls", "n_permutations", "alphas", "mode", "pcc_threshold",
                        "min_shift", "fdr_tail", "nuisance", "claim_null", "claim_boot",
-                       "claim_block")
+                       "claim_block", "predictive_check", "ridge_folds", "ridge_gap",
+                       "partition_shifts")
+
+#: The controls a verdict needs (the study's variants of chapter 07): an untrained model,
+#: shuffled words, the other story's networks, phase-randomized ANs.
+REQUIRED_CONTROLS = ("untrained", "shuffled_words", "other_story", "an_phase")
 
 
 def comparability(real: RunResult, other: RunResult) -> list[str]:
     """What differs between two runs in what the claims' statistics depend on: the
     stories, each story's ANs, BNs and TRs, and :data:`COMPARED_PARAMETERS`.
 
-    A run whose BNs are the other story's (``bn_pairing='crossed'``, a control) is cut to the
-    stories' common TRs by design: its TRs are not compared.
+    When ``other``'s BNs are the other story's (``bn_pairing='crossed'``, a control), it is
+    cut to the stories' common TRs by design: its TRs are not compared.
 
     Returns
     -------
@@ -65,7 +71,7 @@ def comparability(real: RunResult, other: RunResult) -> list[str]:
         a, b = real.parameters.get(key), other.parameters.get(key)
         if a != b:
             out.append(f"{key} {a!r} and {b!r}")
-    crossed = "crossed" in (real.parameters.get("bn_pairing"), other.parameters.get("bn_pairing"))
+    crossed = other.parameters.get("bn_pairing") == "crossed"
     for s in real.stories:
         x, y = real.summary["stories"][s], other.summary["stories"][s]
         for key in ("n_ans", "n_bns"):
@@ -120,7 +126,12 @@ def verdict(claim: Claim, real: RunResult, real_m: Measurement,
         return f"untested: {real_m.reason}", {}
     if real_m.status == NOT_REPRODUCED:
         return "not reproduced on this data", {}
+    if claim.kind == "invalid null":
+        return ("not evidence of coupling: its null ignores the autocorrelation of the series "
+                "(chapter 04's calibration)"), {}
     weaker, texts, missing = {}, {}, []
+    if NULL_NAME not in others:
+        missing.append(f"{NULL_NAME} (not given)")
     for name, (run, m, reason) in others.items():
         if run is None or m is None:
             missing.append(f"{name} ({reason})")
@@ -146,6 +157,7 @@ def verdict(claim: Claim, real: RunResult, real_m: Measurement,
 def claims_table(real: RunResult, null: RunResult | None = None,
                  controls: Mapping[str, RunResult | None] | None = None,
                  rules: Rules = Rules(), *, on_mismatch: str = "raise",
+                 required_controls: tuple[str, ...] = REQUIRED_CONTROLS,
                  claims: tuple[Claim, ...] = CLAIMS) -> pd.DataFrame:
     """The claims table: one row per claim with the paper's value, each run's value, the
     contrasts and the verdict.
@@ -158,8 +170,10 @@ def claims_table(real: RunResult, null: RunResult | None = None,
         The null phantom (no coupling planted); None: missing (every coupling claim that the
         real run reproduces is then untested).
     controls : mapping of str -> RunResult or None, optional
-        The controls the verdict needs, by name; None for one that did not run (named as
-        missing in the verdicts).
+        The controls, by name; None for one that did not run (named as missing in the
+        verdicts).
+    required_controls : tuple of str
+        Controls a claim needs to hold: one not in ``controls`` counts as not run.
     rules : Rules
     on_mismatch : {'raise', 'untested'}
         A run that differs from ``real`` in what the statistics depend on
@@ -176,7 +190,8 @@ def claims_table(real: RunResult, null: RunResult | None = None,
     """
     if on_mismatch not in ("raise", "untested"):
         raise ParameterError(f"on_mismatch must be 'raise' or 'untested', not {on_mismatch!r}")
-    others: dict[str, RunResult | None] = {NULL_NAME: null, **dict(controls or {})}
+    others: dict[str, RunResult | None] = {
+        NULL_NAME: null, **{c: None for c in required_controls}, **dict(controls or {})}
     reasons: dict[str, str] = {}
     for name, run in list(others.items()):
         if run is None:
