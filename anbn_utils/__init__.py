@@ -32,7 +32,8 @@ checks that every module is listed here):
 - :mod:`anbn_utils.run`         the runner's command line (``python -m anbn_utils.run``)
 - :mod:`anbn_utils.study`       studies: variants of a profile, shared stages, Dask
 - :mod:`anbn_utils.comparisons` runs side by side: BN methods, models, controls (chapter 07)
-- :mod:`anbn_utils.verdict`     the paper's claims measured on runs, and computed verdicts
+- :mod:`anbn_utils.verdict`     the paper's claims, each against the run's own null; contrasts with the
+  null phantom and controls; the verdicts and their calibration
 - :mod:`anbn_utils.runner`      the runner: profiles, parameter schema, preflight checks,
   stage hashing, locks, papermill execution
 - :mod:`anbn_utils.choices`     the values categorical parameters take

@@ -26,6 +26,7 @@ __all__ = [
     "plot_best_pairs",
     "plot_bn_timecourses",
     "plot_calibration",
+    "plot_claims",
     "plot_category_heatmap",
     "plot_exemplars",
     "plot_fig4",
@@ -40,6 +41,7 @@ __all__ = [
     "plot_qk_decomposition",
     "plot_r2_per_bn",
     "plot_split_halves",
+    "plot_verdict_calibration",
     "plot_timecourses",
     "plot_top_categories",
     "plot_transcript_on_trs",
@@ -835,6 +837,78 @@ def plot_method_comparison(table: pd.DataFrame, *, title: str = "") -> plt.Figur
     axes[0].set(yticks=y, yticklabels=runs)
     axes[0].invert_yaxis()
     fig.suptitle(title, fontsize=SMALL)
+    return fig
+
+
+#: How :func:`plot_claims` draws a run's status: glyph and colour.
+STATUS_GLYPHS = {"reproduced": ("\u2713", "tab:green"), "not reproduced": ("\u2717", "tab:gray"),
+                 "untested": ("?", "tab:orange")}
+
+#: The colour of each verdict (the keys of :data:`anbn_utils.verdict.VERDICTS`).
+VERDICT_COLOURS = {"holds": "tab:green", "not evidence": "tab:red", "not reproduced": "tab:gray",
+                   "untested": "tab:orange", "text": "tab:purple"}
+
+
+def plot_claims(table: pd.DataFrame, runs: list[str], *, width: float = WIDTH) -> plt.Figure:
+    """The claims table at a glance (:func:`anbn_utils.verdict.claims_table`): one row per
+    claim, one column per run with a glyph for reproduced / not reproduced / untested, and
+    the verdict's first words, coloured.
+
+    Parameters
+    ----------
+    table : DataFrame
+        ``claims_table``'s output (``key``, ``status``, ``<run> status``, ``verdict``).
+    runs : list of str
+        The real run first, then the runs compared with it, as named in ``table``.
+    """
+    from .verdict import VERDICTS
+
+    n, k = len(table), len(runs)
+    fig, ax = plt.subplots(figsize=(width, 0.3 * n + 1.4), layout="constrained")
+    for i in range(n):
+        row = table.iloc[i]
+        for j, run in enumerate(runs):
+            glyph, colour = STATUS_GLYPHS[row["status" if j == 0 else f"{run} status"]]
+            ax.text(j, i, glyph, ha="center", va="center", color=colour, fontsize=11,
+                    fontweight="bold")
+        verdict = str(row["verdict"])
+        first = next((key for key, start in VERDICTS.items() if verdict.startswith(start)), "")
+        ax.text(k - 0.4, i, verdict.split(":")[0], ha="left", va="center", fontsize=SMALL,
+                color=VERDICT_COLOURS.get(first, "k"))
+    ax.set(xlim=(-0.5, k + 3.2), ylim=(n - 0.5, -0.5), yticks=range(n),
+           yticklabels=table["key"], xticks=range(k))
+    ax.set_xticklabels(runs, rotation=35, ha="left", fontsize=SMALL)
+    ax.xaxis.tick_top()
+    ax.tick_params(length=0, labelsize=SMALL)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.text(k - 0.4, -1.0, "verdict", ha="left", va="bottom", fontsize=SMALL, fontweight="bold")
+    return fig
+
+
+def plot_verdict_calibration(rates: pd.DataFrame) -> plt.Figure:
+    """The verdict calibration (:func:`anbn_utils.verdict.calibration.load_verdict_calibration`):
+    per claim, the share of datasets on which it held, on null data (left, the dashed line
+    is the level) and on planted data (right); points are rates, bars 95 % Clopper-Pearson
+    intervals.  The text claim is left out (it gets no coupling verdict)."""
+    rates = rates[rates["kind"] != "text"]
+    keys = list(dict.fromkeys(rates["key"]))
+    scenarios = [s for s in ("null", "planted") if s in set(rates["scenario"])]
+    fig, axes = plt.subplots(1, len(scenarios), figsize=(WIDTH, 0.28 * len(keys) + 1.6),
+                             sharey=True, squeeze=False, layout="constrained")
+    for ax, scenario in zip(axes[0], scenarios):
+        part = rates[rates["scenario"] == scenario].set_index("key").reindex(keys)
+        y = np.arange(len(keys))
+        ax.errorbar(part["holds"], y, xerr=[part["holds"] - part["holds_low"],
+                                            part["holds_high"] - part["holds"]],
+                    fmt="o", color="tab:blue", capsize=2)
+        if scenario == "null":
+            ax.axvline(float(part["alpha"].dropna().iloc[0]), color="k", ls="--", lw=0.8)
+        n = int(part["datasets"].dropna().iloc[0])
+        ax.set(xlim=(-0.02, 1.02), xlabel="share of datasets: holds")
+        ax.set_title(f"{scenario} ({n} datasets)", fontsize=SMALL)
+    axes[0][0].set(yticks=range(len(keys)), yticklabels=keys)
+    axes[0][0].invert_yaxis()
     return fig
 
 

@@ -51,6 +51,7 @@ from sklearn.metrics import r2_score
 from threadpoolctl import threadpool_limits
 
 from .errors import DataError, ParameterError
+from .stats import moving_block_counts
 
 __all__ = ["DEFAULT_ALPHAS", "DEFAULT_BLOCK", "DEFAULT_GAP", "DEFAULT_NUISANCE_ALPHAS",
            "DEFAULT_N_BOOT", "DEFAULT_N_SHIFTS", "R2Difference", "ShiftNull",
@@ -674,8 +675,8 @@ def r2_difference(pred_a: np.ndarray, y_a: np.ndarray, pred_b: np.ndarray, y_b: 
     reduce = (lambda r: r) if summary is None else (lambda r: _SUMMARIES[summary](r, axis=-1))
     rng = np.random.default_rng(random_state)
     paired = len(runs[0][1]) == len(runs[1][1])
-    counts_a = _block_counts(len(runs[0][1]), block, n_boot, rng)
-    counts_b = counts_a if paired else _block_counts(len(runs[1][1]), block, n_boot, rng)
+    counts_a = moving_block_counts(len(runs[0][1]), block, n_boot, rng)
+    counts_b = counts_a if paired else moving_block_counts(len(runs[1][1]), block, n_boot, rng)
     (pa, ya), (pb, yb) = runs
 
     def gain(counts, pred, base, y):  # resampled R^2, less the baseline's on the same TRs
@@ -690,19 +691,20 @@ def r2_difference(pred_a: np.ndarray, y_a: np.ndarray, pred_b: np.ndarray, y_b: 
 
 
 #: The arrays :func:`save_partition` writes (``<name>.npy``) and :func:`load_partition` reads.
-PARTITION_ARRAYS = ("r2_nuisance", "r2_full", "r2_unique", "unique_p", "pred_nuisance",
-                    "pred_full", "targets")
+PARTITION_ARRAYS = ("r2_nuisance", "r2_full", "r2_unique", "unique_p", "unique_null",
+                    "pred_nuisance", "pred_full", "targets")
 
 
 def save_partition(partition: VariancePartition, null: ShiftNull, folder) -> None:
-    """Write a story's variance partition and its shift null's p-values (the arrays of
-    :data:`PARTITION_ARRAYS`) to ``folder``."""
+    """Write a story's variance partition, its shift null (n_shifts, n_bns) and p-values
+    (the arrays of :data:`PARTITION_ARRAYS`) to ``folder``."""
     from pathlib import Path
 
     from .io import save_array
 
-    values = {**{k: getattr(partition, k) for k in PARTITION_ARRAYS if k != "unique_p"},
-              "unique_p": null.p}
+    values = {**{k: getattr(partition, k) for k in PARTITION_ARRAYS
+                 if k not in ("unique_p", "unique_null")},
+              "unique_p": null.p, "unique_null": null.null}
     for name in PARTITION_ARRAYS:
         save_array(Path(folder) / f"{name}.npy", np.asarray(values[name]))
 
@@ -741,14 +743,6 @@ def _run(pred, y, name):
     if not (np.isfinite(pred).all() and np.isfinite(y).all()):
         raise DataError(f"run {name}: NaN or infinite values")
     return pred, y
-
-
-def _block_counts(n_trs, block, n_boot, rng):
-    """How often each TR is drawn in each moving-block resample: (n_boot, n_trs)."""
-    starts = rng.integers(0, n_trs - block + 1, size=(n_boot, -(-n_trs // block)))
-    drawn = (starts[:, :, None] + np.arange(block)).reshape(n_boot, -1)[:, :n_trs]
-    flat = (drawn + n_trs * np.arange(n_boot)[:, None]).ravel()
-    return np.bincount(flat, minlength=n_boot * n_trs).reshape(n_boot, n_trs).astype(float)
 
 
 def _r2(counts, pred, y):

@@ -1,4 +1,5 @@
-"""Small statistics shared by the chapters: one z-score, one permutation p-value.
+"""Small statistics shared by the chapters: one z-score, one permutation p-value, one
+moving-block bootstrap.
 
 Both work on NumPy arrays and on PyTorch tensors alike (they use only arithmetic and
 reductions the two libraries share), so the coupling code on a GPU and the figures on
@@ -11,7 +12,7 @@ import numpy as np
 
 from .errors import ParameterError
 
-__all__ = ["check_n_permutations", "permutation_p_values", "zscore"]
+__all__ = ["check_n_permutations", "moving_block_counts", "permutation_p_values", "zscore"]
 
 
 def zscore(x, axis: int = 0):
@@ -67,3 +68,21 @@ def check_n_permutations(n_permutations) -> int:
             f"{n_permutations!r}: without randomizations every p-value would be 1"
         )
     return int(n_permutations)
+
+
+def moving_block_counts(n_trs: int, block: int, n_boot: int,
+                        rng: np.random.Generator) -> np.ndarray:
+    """Moving-block bootstrap (Kunsch 1989) of ``n_trs`` time points as multiplicities.
+
+    Each resample is ``ceil(n_trs / block)`` blocks of ``block`` contiguous time points,
+    starts drawn uniformly with replacement, cut to ``n_trs``.
+
+    Returns
+    -------
+    ndarray of shape (n_boot, n_trs)
+        How often each time point is drawn in each resample (each row sums to ``n_trs``).
+    """
+    starts = rng.integers(0, n_trs - block + 1, size=(n_boot, -(-n_trs // block)))
+    drawn = (starts[:, :, None] + np.arange(block)).reshape(n_boot, -1)[:, :n_trs]
+    flat = (drawn + n_trs * np.arange(n_boot)[:, None]).ravel()
+    return np.bincount(flat, minlength=n_boot * n_trs).reshape(n_boot, n_trs).astype(float)

@@ -97,7 +97,7 @@ def _partitioned(folder, targets, full, base):
     write_json(folder / "04_coupling" / "summary.json", {"stories": {"pieman": {}}})
     write_json(folder / "04_coupling" / "stage.json", {"wall_s": 1})
     for name, value in (("r2_nuisance", [0.0]), ("r2_full", [0.0]), ("r2_unique", [0.0]),
-                        ("unique_p", [1.0]), ("pred_nuisance", base), ("pred_full", full),
+                        ("unique_p", [1.0]), ("unique_null", [[0.0]]), ("pred_nuisance", base), ("pred_full", full),
                         ("targets", targets)):
         save_array(folder / "04_coupling" / "pieman" / f"{name}.npy", np.asarray(value))
     return folder

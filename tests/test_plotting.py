@@ -190,7 +190,7 @@ def test_figures_are_legible_at_the_books_width():
         plot_qk_decomposition,
         plot_split_halves,
     )
-    from anbn_utils.plotting import plot_calibration
+    from anbn_utils.plotting import plot_calibration, plot_claims
     from anbn_utils.pos import TAGS
 
     rng = np.random.default_rng(0)
@@ -220,6 +220,14 @@ def test_figures_are_legible_at_the_books_width():
             "run": ["a", "a", "b", "b"], "story": ["s", "t"] * 2, "r2_unique_max": rng.random(4),
             "ridge_r2_max": rng.random(4), "anchor_r2_max": rng.random(4)})),
         "calibration": plot_calibration(_calibration_rates()),
+        "claims": plot_claims(pd.DataFrame({
+            "key": [f"claim_{i}" for i in range(13)], "status": ["reproduced"] * 13,
+            **{f"{r} status": ["untested"] * 13 for r in ("null phantom", "untrained",
+                                                          "shuffled_words", "other_story",
+                                                          "an_phase")},
+            "verdict": ["not evidence about language: untrained"] * 13}),
+            ["this run", "null phantom", "untrained", "shuffled_words", "other_story",
+             "an_phase"]),
     }
     sizes = {name: min_displayed_fontsize(fig) for name, fig in figures.items()}
     assert all(s >= 9 for s in sizes.values()), sizes
@@ -263,3 +271,25 @@ def test_nuisance_figure_draws_per_layer_quartiles_and_cross_story_medians():
     # one story: no cross-story panel
     assert len(plot_nuisance({"a": a}, 3).axes) == 1
     plt.close("all")
+
+
+def test_claims_figure_draws_one_glyph_per_claim_and_run_and_the_verdict():
+    from anbn_utils.plotting import STATUS_GLYPHS, plot_claims
+
+    table = pd.DataFrame({
+        "key": ["a", "b", "c"],
+        "status": ["reproduced", "not reproduced", "untested"],
+        "null phantom status": ["not reproduced", "reproduced", "untested"],
+        "verdict": ["holds on this data: stronger than null phantom by pieman +0.1",
+                    "not reproduced on this data", "untested: no comparison with x"]})
+    fig = plot_claims(table, ["this run", "null phantom"])
+    texts = [(t.get_text(), t.get_position(), t.get_color()) for t in fig.axes[0].texts]
+    glyphs = {(pos, text) for text, pos, _ in texts if len(text) == 1}
+    expected = {((0, 0), STATUS_GLYPHS["reproduced"][0]), ((1, 0), STATUS_GLYPHS["not reproduced"][0]),
+                ((0, 1), STATUS_GLYPHS["not reproduced"][0]), ((1, 1), STATUS_GLYPHS["reproduced"][0]),
+                ((0, 2), "?"), ((1, 2), "?")}
+    assert glyphs == expected
+    verdicts = [text for text, _, _ in texts if len(text) > 1]
+    assert verdicts == ["holds on this data", "not reproduced on this data", "untested", "verdict"]
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["a", "b", "c"]
+    plt.close(fig)

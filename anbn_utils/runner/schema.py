@@ -141,6 +141,9 @@ PARAMETERS: dict[str, Any] = {
     "ridge_folds": Annotated[int, Field(ge=2)],
     "ridge_gap": NonNegInt,
     "partition_shifts": PosInt | None,
+    "claim_null": Literal["circular", "phase"],
+    "claim_boot": PosInt,
+    "claim_block": PosInt,
     # the verdict (07)
     "study_run_dir": Text | None,
     "control_variants": list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")]],

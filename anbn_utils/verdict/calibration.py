@@ -1,0 +1,154 @@
+"""Calibration of the verdicts: how often each claim "holds" on data without coupling, and on
+data with planted coupling.
+
+:func:`write_coupling_run` writes what chapter 07 reads of a run (04_coupling's summary,
+tests and claim replicates, and 05_pos's AN categories) for given AN and BN series, so the
+whole verdict procedure (:func:`anbn_utils.verdict.claims_table`) can run on many simulated
+datasets; ``benchmarks/calibrate_verdicts.py`` builds them from the phantom's own AN series.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..coupling import couple_story, save_coupling, summarize
+from ..errors import DataError
+from ..io import write_json, write_table
+from .claims import RunResult, load_run
+from .replicates import KINDS, claim_replicates, save_replicates
+
+__all__ = ["DEFAULT_PARAMETERS", "RESULTS", "load_verdict_calibration", "verdict_calibration_reading",
+           "verdict_rates", "write_coupling_run"]
+
+#: The committed results of ``benchmarks/calibrate_verdicts.py``.
+RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "verdict_calibration.json"
+
+#: The 04_coupling parameters of a calibration run (those the comparability check reads).
+DEFAULT_PARAMETERS = {"nulls": ["circular", "phase"], "n_permutations": 199, "alphas": [0.05],
+                      "mode": "signed", "pcc_threshold": 0.25, "min_shift": 1,
+                      "fdr_tail": True, "nuisance": "none", "claim_null": "circular",
+                      "claim_boot": 500, "claim_block": 20, "seed": 0}
+
+
+def write_coupling_run(folder: str | os.PathLike, series: Mapping[str, tuple[np.ndarray,
+                       np.ndarray]], n_layers: int, *, tags: Mapping[str, np.ndarray] | None = None,
+                       parameters: Mapping | None = None, name: str | None = None,
+                       device: str = "cpu") -> RunResult:
+    """A run folder with what the claims read, computed from given series.
+
+    Parameters
+    ----------
+    folder : path
+    series : mapping of story -> (ans (n_trs, n_ans), bns (n_trs, n_bns))
+        ANs in layer order.
+    n_layers : int
+    tags : mapping of story -> ndarray of shape (n_ans,), optional
+        Each AN's part-of-speech category (written as ``05_pos/<story>/an_tags.tsv``).
+    parameters : mapping, optional
+        Overrides of :data:`DEFAULT_PARAMETERS`.
+    name : str, optional
+        The run's name in the claims table (default: the folder's).
+
+    Returns
+    -------
+    RunResult
+    """
+    folder = Path(folder)
+    p = {**DEFAULT_PARAMETERS, **(parameters or {})}
+    stories = {}
+    for story, (ans, bns) in series.items():
+        out = folder / "04_coupling" / story
+        result = couple_story(ans, bns, nulls=p["nulls"], n_permutations=p["n_permutations"],
+                              mode=p["mode"], random_state=p["seed"], min_shift=p["min_shift"],
+                              alphas=p["alphas"], fdr_tail=p["fdr_tail"], device=device,
+                              story=story)
+        save_coupling(result, out)
+        save_replicates({k: claim_replicates(
+            ans, bns, n_layers, kind=k, threshold=p["pcc_threshold"], mode=p["mode"],
+            null=p["claim_null"], n_permutations=p["n_permutations"], min_shift=p["min_shift"],
+            n_boot=p["claim_boot"], block=p["claim_block"], random_state=p["seed"],
+            device=device) for k in KINDS}, out)
+        stories[story] = summarize(result, n_layers, alphas=p["alphas"],
+                                   threshold=p["pcc_threshold"])
+        if tags is not None:
+            write_table(folder / "05_pos" / story / "an_tags.tsv",
+                        pd.DataFrame({"category": np.asarray(tags[story], dtype=int)}))
+    write_json(folder / "04_coupling" / "summary.json",
+               {"parameters": p, "n_trs": {s: len(a) for s, (a, _) in series.items()},
+                "stories": stories})
+    return load_run(folder, name or folder.name)
+
+
+def verdict_rates(tables: pd.DataFrame) -> pd.DataFrame:
+    """Per claim, how often it held and how often the real run reproduced it, over datasets,
+    with 95 % Clopper-Pearson intervals.
+
+    Parameters
+    ----------
+    tables : DataFrame
+        Claims tables of :func:`anbn_utils.verdict.claims_table` stacked, with a ``dataset``
+        column.
+
+    Returns
+    -------
+    DataFrame, one row per claim key: ``key``, ``kind``, ``datasets``, ``holds``,
+    ``holds_low``, ``holds_high``, ``reproduced``, ``reproduced_low``, ``reproduced_high``,
+    ``untested`` (datasets on which it was untested).
+    """
+    from scipy.stats import binomtest
+
+    rows = []
+    for key, g in tables.groupby("key", sort=False):
+        n = g["dataset"].nunique()
+        row = {"key": key, "kind": g["kind"].iloc[0], "datasets": n,
+               "untested": int(g["verdict"].str.startswith("untested").sum())}
+        for what, hits in (("holds", g["verdict"].str.startswith("holds")),
+                           ("reproduced", g["status"] == "reproduced")):
+            k = int(hits.sum())
+            ci = binomtest(k, n).proportion_ci(0.95, method="exact")
+            row |= {what: k / n, f"{what}_low": ci.low, f"{what}_high": ci.high}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def load_verdict_calibration(path: str | os.PathLike = RESULTS) -> pd.DataFrame:
+    """The rates of a verdict calibration results file (default: the committed one) as one
+    table: :func:`verdict_rates`'s columns with ``scenario`` first."""
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path} is missing: run benchmarks/calibrate_verdicts.py (after "
+                        "`make book`), or use the checkout's committed file")
+    results = json.loads(path.read_text())
+    return pd.DataFrame([{"scenario": name, "alpha": s["alpha"], **row}
+                         for name, s in results["scenarios"].items() for row in s["rates"]])
+
+
+def verdict_calibration_reading(rates: pd.DataFrame) -> str:
+    """One line on :func:`load_verdict_calibration`: on null data, the claims whose "holds"
+    rate's interval lies above the level (miscalibrated) and the largest rate; on planted
+    data, the claims that held on most datasets."""
+    null = rates[rates["scenario"] == "null"]
+    coupling = null[null["kind"] != "text"]
+    if coupling.empty:
+        return "no null datasets in the verdict calibration"
+    alpha = float(null["alpha"].iloc[0])
+    worst = coupling.sort_values("holds", ascending=False).iloc[0]
+    above = coupling[coupling["holds_low"] > alpha]["key"].tolist()
+    text = (f"on {int(worst.datasets)} null datasets the largest share of \"holds\" is "
+            f"{worst.holds:.3f} [{worst.holds_low:.3f}, {worst.holds_high:.3f}] ({worst.key}); "
+            + (f"above the level {alpha:g}: {', '.join(above)}" if above else
+               f"no claim holds significantly more often than the level {alpha:g}"))
+    planted = rates[(rates["scenario"] == "planted") & (rates["kind"] != "text")]
+    if not planted.empty:
+        best = planted[planted["holds"] >= 0.5]
+        text += (f"; on {int(planted.datasets.iloc[0])} planted datasets "
+                 + (", ".join(f"{r.key} held on {r.holds:.0%}" for r in best.itertuples())
+                    if not best.empty else "no claim held on half of them or more"))
+    return text + "."
