@@ -26,7 +26,7 @@ Results: ``benchmarks/results/verdict_calibration.json`` and ``.md`` (per claim:
 datasets on which it held and on which the real run reproduced it, with 95 % Clopper-Pearson
 intervals; the settings, machine and commit).
 
-    python benchmarks/calibrate_verdicts.py                     # 30 null and 15 planted datasets
+    python benchmarks/calibrate_verdicts.py                     # 20 null and 10 planted datasets
     python benchmarks/calibrate_verdicts.py --scenario null --datasets 20
 """
 
@@ -109,8 +109,8 @@ def _dataset(rng, seed, scenario, args, root: Path) -> pd.DataFrame:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenario", action="append", choices=["null", "planted"])
-    ap.add_argument("--datasets", type=int, help="datasets per scenario (default 30 null, "
-                                                    "15 planted)")
+    ap.add_argument("--datasets", type=int, help="datasets per scenario (default 20 null, "
+                                                    "10 planted)")
     ap.add_argument("--permutations", type=int, default=DEFAULT_PARAMETERS["n_permutations"],
                     help="randomizations of the phase null")
     ap.add_argument("--boot", type=int, default=DEFAULT_PARAMETERS["claim_boot"],
@@ -131,7 +131,7 @@ def main() -> None:
     path = args.out / "verdict_calibration.json"
     result = json.loads(path.read_text()) if path.is_file() else {"scenarios": {}}
     result.update(benchmark="verdict_calibration", **header(args.device))
-    defaults = {"null": 30, "planted": 15}
+    defaults = {"null": 20, "planted": 10}
     for scenario in args.scenario or list(defaults):
         n = args.datasets or defaults[scenario]
         start, tables = time.perf_counter(), []
