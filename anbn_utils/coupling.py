@@ -33,8 +33,14 @@ from tqdm import tqdm
 
 from .choices import AN_SURROGATES, NULL_MODELS
 from .errors import DataError, ParameterError
-from .inference import (MaxStatistic, check_randomizations, n_randomizations, null_copies,
-                        randomize, tail_p_values)
+from .inference import (
+    MaxStatistic,
+    check_randomizations,
+    n_randomizations,
+    null_copies,
+    randomize,
+    tail_p_values,
+)
 from .inference.familywise import EXACT_ANS, single_step_threshold
 from .inference.nulls import NULL_READINGS
 from .stats import zscore
@@ -44,6 +50,7 @@ __all__ = [
     "NULL_MODELS",
     "PAPER",
     "PAPER_ALPHA",
+    "TEST_ARRAYS",
     "anchors",
     "check_alphas",
     "couple_story",
@@ -56,7 +63,6 @@ __all__ = [
     "standardize",
     "summarize",
     "surrogate_series",
-    "TEST_ARRAYS",
 ]
 
 

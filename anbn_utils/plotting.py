@@ -26,8 +26,8 @@ __all__ = [
     "plot_best_pairs",
     "plot_bn_timecourses",
     "plot_calibration",
-    "plot_claims",
     "plot_category_heatmap",
+    "plot_claims",
     "plot_exemplars",
     "plot_fig4",
     "plot_fig5",
@@ -41,10 +41,10 @@ __all__ = [
     "plot_qk_decomposition",
     "plot_r2_per_bn",
     "plot_split_halves",
-    "plot_verdict_calibration",
     "plot_timecourses",
     "plot_top_categories",
     "plot_transcript_on_trs",
+    "plot_verdict_calibration",
     "text_heatmap_html",
 ]
 

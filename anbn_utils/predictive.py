@@ -53,13 +53,34 @@ from threadpoolctl import threadpool_limits
 from .errors import DataError, ParameterError
 from .stats import moving_block_counts
 
-__all__ = ["DEFAULT_ALPHAS", "DEFAULT_BLOCK", "DEFAULT_GAP", "DEFAULT_NUISANCE_ALPHAS",
-           "DEFAULT_N_BOOT", "DEFAULT_N_SHIFTS", "R2Difference", "ShiftNull",
-           "PARTITION_ARRAYS", "VariancePartition", "anchor_r2", "banded_ridge_predictions",
-           "blocked_folds", "load_partition", "out_of_sample_r2", "partition_reading",
-           "partition_summary",
-           "r2_difference", "r2_reading", "r2_summary", "r2_table", "ridge_predictions",
-           "ridge_r2", "save_partition", "unique_share_null", "variance_partition"]
+__all__ = [
+    "DEFAULT_ALPHAS",
+    "DEFAULT_BLOCK",
+    "DEFAULT_GAP",
+    "DEFAULT_NUISANCE_ALPHAS",
+    "DEFAULT_N_BOOT",
+    "DEFAULT_N_SHIFTS",
+    "PARTITION_ARRAYS",
+    "R2Difference",
+    "ShiftNull",
+    "VariancePartition",
+    "anchor_r2",
+    "banded_ridge_predictions",
+    "blocked_folds",
+    "load_partition",
+    "out_of_sample_r2",
+    "partition_reading",
+    "partition_summary",
+    "r2_difference",
+    "r2_reading",
+    "r2_summary",
+    "r2_table",
+    "ridge_predictions",
+    "ridge_r2",
+    "save_partition",
+    "unique_share_null",
+    "variance_partition",
+]
 
 #: Default TRs left out on each side of a test block: 10 TRs are 15 s at the Narratives'
 #: TR of 1.5 s, three times the canonical HRF's time to peak (5 s), past the bulk of its

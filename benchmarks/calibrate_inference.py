@@ -52,11 +52,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-
 from _common import RESULTS, header
+
 from anbn_utils.choices import NUISANCE_MODELS
-from anbn_utils.inference.calibration import (PAIR_PHI, WINDOW, evaluate, plant, rate_table,
-                                              smooth_series)
+from anbn_utils.inference.calibration import (
+    PAIR_PHI,
+    WINDOW,
+    evaluate,
+    plant,
+    rate_table,
+    smooth_series,
+)
 
 NULLS = ("shuffle", "circular", "phase")
 ALPHAS = (0.01, 0.05)
@@ -219,8 +225,8 @@ def main() -> None:
 
 
 def _markdown(result: dict, path: Path) -> None:
-    lines = [f"# Calibration of the coupling inference ({result['date']}, commit "
-             f"{result['commit']})", ""]
+    lines = [(f"# Calibration of the coupling inference ({result['date']}, commit "
+              f"{result['commit']})"), ""]
     for name, s in result["scenarios"].items():
         lines += [f"## {name}: {s['datasets']} datasets, {s['n_trs']} TRs", "",
                   "| null | alpha | outcome | rate | 95 % interval | trials |",

@@ -40,8 +40,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from _common import RESULTS, header
+
 from anbn_utils.coupling import surrogate_series
 from anbn_utils.inference.calibration import plant, smooth_series
 from anbn_utils.verdict import NULL_NAME, Rules, claims_table

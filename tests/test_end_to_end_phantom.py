@@ -27,8 +27,8 @@ from anbn_utils.ans.nuisance import residualize
 from anbn_utils.narratives import load_story
 from anbn_utils.recovery import load_truth, map_recovery, signal_check
 from anbn_utils.run import run
-from anbn_utils.series import load_nuisance
 from anbn_utils.runner.profiles import load_profile
+from anbn_utils.series import load_nuisance
 
 #: FDR level of the tests, and the margin over it allowed on the null phantom (see
 #: :func:`test_null_phantom_false_positive_rate`).
@@ -177,7 +177,7 @@ def test_planted_pairs_are_found_family_wise_and_the_null_phantom_gives_none(run
                                 load_nuisance(runs["phantom-regress"] / "02_ans" / m.story))[0]
             assert share > 0.5, (null, m, share)
     assert (paper["p_fwer_phase"] <= 0.05).all(), paper
-    by_story = lambda t: t.groupby("story")["family_null_q95_circular"].first()  # noqa: E731
+    by_story = lambda t: t.groupby("story")["family_null_q95_circular"].first()
     assert (by_story(paper) > by_story(regress)).all()
     summary = json.loads((runs["phantom-null"] / "04_coupling" / "summary.json").read_text())
     for task, story in summary["stories"].items():

@@ -10,8 +10,13 @@ from scipy.stats import binom, genpareto
 
 from anbn_utils.coupling import couple_story, max_statistic_test
 from anbn_utils.errors import ParameterError
-from anbn_utils.inference import (MaxStatistic, check_randomizations, circular_lags,
-                                  null_copies, tail_p_values)
+from anbn_utils.inference import (
+    MaxStatistic,
+    check_randomizations,
+    circular_lags,
+    null_copies,
+    tail_p_values,
+)
 from anbn_utils.inference.tail import anderson_darling_gpd, gpd_critical_value
 from anbn_utils.synthetic import ar1
 

@@ -139,8 +139,9 @@ def test_cross_story_correlation_equals_pearsonr_on_the_common_trs():
 def test_regressors_of_a_real_extraction_have_the_an_series_grid(tmp_path):
     """all-MiniLM-L6-v2 on a short text, two segments, read back from the saved files: one
     row per kept TR, and speech is off exactly where the ANs are zero before the HRF."""
-    from anbn_utils.ans import extract_ans, load_ans, load_model, save_ans
     from test_ans import _words
+
+    from anbn_utils.ans import extract_ans, load_ans, load_model, save_ans
 
     text = "The pie man ran. He threw a pie, quickly! Then he was gone. Bye now."
     volumes = [10, 10, 11, 11, 12, 12, 12, 13, 13, 14, 14, 17, 17, 18, 19, 19]

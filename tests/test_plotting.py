@@ -181,6 +181,8 @@ def test_figures_are_legible_at_the_books_width():
     from anbn_utils.figures import min_displayed_fontsize
     from anbn_utils.plotting import (
         plot_an_heatmaps,
+        plot_calibration,
+        plot_claims,
         plot_exemplars,
         plot_fig4,
         plot_fig5,
@@ -190,7 +192,6 @@ def test_figures_are_legible_at_the_books_width():
         plot_qk_decomposition,
         plot_split_halves,
     )
-    from anbn_utils.plotting import plot_calibration, plot_claims
     from anbn_utils.pos import TAGS
 
     rng = np.random.default_rng(0)

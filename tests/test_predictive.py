@@ -8,9 +8,17 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from anbn_utils.errors import DataError, ParameterError
-from anbn_utils.predictive import (DEFAULT_ALPHAS, anchor_r2, banded_ridge_predictions,
-                                   blocked_folds, r2_difference, ridge_predictions, ridge_r2,
-                                   unique_share_null, variance_partition)
+from anbn_utils.predictive import (
+    DEFAULT_ALPHAS,
+    anchor_r2,
+    banded_ridge_predictions,
+    blocked_folds,
+    r2_difference,
+    ridge_predictions,
+    ridge_r2,
+    unique_share_null,
+    variance_partition,
+)
 
 
 @pytest.mark.parametrize("n_trs, n_folds, gap", [(50, 5, 3), (283, 5, 10), (40, 2, 0)])
@@ -278,7 +286,7 @@ def test_variance_partition_equals_a_brute_force_nested_cross_validation():
 
     def fit(train, test, j, l1, l2=None):
         sx = StandardScaler().fit(ans[train])
-        sn = lambda t: (N[t] - N[train].mean(0)) / N.std(0)  # noqa: E731
+        sn = lambda t: (N[t] - N[train].mean(0)) / N.std(0)
         Z = [sn(t) / np.sqrt(l1) if l2 is None else
              np.c_[sn(t) / np.sqrt(l1), sx.transform(ans[t]) / np.sqrt(l2)]
              for t in (train, test)]
@@ -305,7 +313,7 @@ def test_shift_null_p_is_smallest_for_planted_ans_and_near_uniform_for_null_bns(
     spread over (0, 1]: their mean within 0.35..0.7 (uniform on the 20 attainable values:
     0.525, sd of a mean of 22 about 0.06) and at most a quarter at p <= 0.1 (expected a
     tenth)."""
-    ans, N, bns, unique, _ = _planted(11, 600, n_ans=100, n_null=20, carry=0.0)
+    ans, N, bns, _, _ = _planted(11, 600, n_ans=100, n_null=20, carry=0.0)
     nu = unique_share_null(ans, N, bns, n_shifts=19)
     assert nu.null.shape == (19, 24) and nu.p.shape == (24,)
     np.testing.assert_array_equal(nu.lags, np.floor(np.linspace(10, 590, 19) + 0.5))
@@ -433,8 +441,14 @@ def test_a_difference_of_unique_shares_subtracts_each_runs_baseline():
 
 
 def test_partition_round_trip_summary_and_reading(tmp_path):
-    from anbn_utils.predictive import (load_partition, partition_reading, partition_summary,
-                                       save_partition, unique_share_null, variance_partition)
+    from anbn_utils.predictive import (
+        load_partition,
+        partition_reading,
+        partition_summary,
+        save_partition,
+        unique_share_null,
+        variance_partition,
+    )
 
     ans, N, bns, _, _ = _planted(5, 300, n_ans=30, n_null=2, carry=0.0)
     part = variance_partition(ans, N, bns)

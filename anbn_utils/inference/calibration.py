@@ -31,9 +31,18 @@ from ..ans.activations import convolve_hrf
 from ..errors import DataError, ParameterError
 from ..stats import zscore
 
-__all__ = ["PAIR_PHI", "RESULTS", "WINDOW", "calibration_reading", "calibration_rates",
-           "load_calibration", "evaluate", "plant", "rate_table",
-           "smooth_series"]
+__all__ = [
+    "PAIR_PHI",
+    "RESULTS",
+    "WINDOW",
+    "calibration_rates",
+    "calibration_reading",
+    "evaluate",
+    "load_calibration",
+    "plant",
+    "rate_table",
+    "smooth_series",
+]
 
 #: The committed results of the calibration study, in the checkout the package runs from.
 RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "calibration_cpu.json"
@@ -194,7 +203,7 @@ def rate_table(rows: pd.DataFrame, by: Sequence[str], confidence: float = 0.95) 
             else:
                 weight = group.loc[values.index, "n_planted" if outcome.startswith("planted")
                                    else "n_null_ans"]
-                k, n = int(round((values * weight).sum())), int(weight.sum())
+                k, n = int(np.rint((values * weight).sum())), int(weight.sum())
             ci = binomtest(k, n).proportion_ci(confidence)
             out.append({**dict(zip(by, key)), "outcome": outcome, "rate": k / n,
                         "low": ci.low, "high": ci.high, "successes": k, "trials": n})

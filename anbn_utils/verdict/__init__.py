@@ -12,13 +12,42 @@ that contrast the real run with the null phantom and the controls.
   claim holds without coupling and with it
 """
 
-from .claims import (CLAIMS, NOT_REPRODUCED, REPRODUCED, UNTESTED, Claim, Contrast,
-                     Measurement, Rules, RunResult, anchored_tag_distance, contrast,
-                     layer_slope, load_run, own_null_p, story_difference_test)
-from .replicates import (FIELDS, KINDS, ClaimReplicates, check_replicate_options,
-                         claim_replicates, load_replicates, save_replicates)
-from .table import (COMPARED_PARAMETERS, NULL_NAME, REQUIRED_CONTROLS, VERDICTS, claims_table,
-                    comparability, verdict, verdict_counts)
+from .claims import (
+                     CLAIMS,
+                     NOT_REPRODUCED,
+                     REPRODUCED,
+                     UNTESTED,
+                     Claim,
+                     Contrast,
+                     Measurement,
+                     Rules,
+                     RunResult,
+                     anchored_tag_distance,
+                     contrast,
+                     layer_slope,
+                     load_run,
+                     own_null_p,
+                     story_difference_test,
+)
+from .replicates import (
+                     FIELDS,
+                     KINDS,
+                     ClaimReplicates,
+                     check_replicate_options,
+                     claim_replicates,
+                     load_replicates,
+                     save_replicates,
+)
+from .table import (
+                     COMPARED_PARAMETERS,
+                     NULL_NAME,
+                     REQUIRED_CONTROLS,
+                     VERDICTS,
+                     claims_table,
+                     comparability,
+                     verdict,
+                     verdict_counts,
+)
 
 __all__ = ["CLAIMS", "COMPARED_PARAMETERS", "FIELDS", "KINDS", "NOT_REPRODUCED", "NULL_NAME",
            "REPRODUCED", "REQUIRED_CONTROLS", "UNTESTED", "VERDICTS", "Claim", "ClaimReplicates",

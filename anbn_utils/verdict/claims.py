@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from ..coupling import PAPER
 from ..errors import DataError
@@ -39,10 +38,23 @@ from ..io import read_json, read_table
 from ..stats import permutation_p_values
 from .replicates import ClaimReplicates, load_replicates
 
-__all__ = ["CLAIMS", "Claim", "Contrast", "Measurement", "NOT_REPRODUCED", "REPRODUCED",
-           "anchored_tag_distance", "own_null_p",
-           "Rules", "RunResult", "UNTESTED", "contrast", "layer_slope", "load_run",
-           "story_difference_test"]
+__all__ = [
+    "CLAIMS",
+    "NOT_REPRODUCED",
+    "REPRODUCED",
+    "UNTESTED",
+    "Claim",
+    "Contrast",
+    "Measurement",
+    "Rules",
+    "RunResult",
+    "anchored_tag_distance",
+    "contrast",
+    "layer_slope",
+    "load_run",
+    "own_null_p",
+    "story_difference_test",
+]
 
 REPRODUCED, NOT_REPRODUCED, UNTESTED = "reproduced", "not reproduced", "untested"
 
@@ -60,6 +72,10 @@ class Rules:
     #: randomizations of the part-of-speech test of the stories (a property of the text)
     n_permutations: int = 2000
     random_state: int = 0
+
+
+#: The rules chapter 07 applies.
+DEFAULT_RULES = Rules()
 
 
 @dataclass

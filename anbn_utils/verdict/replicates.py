@@ -33,8 +33,15 @@ from ..errors import DataError, ParameterError
 from ..inference.nulls import null_copies
 from ..stats import moving_block_counts
 
-__all__ = ["ClaimReplicates", "FIELDS", "KINDS", "check_replicate_options", "claim_replicates",
-           "load_replicates", "save_replicates"]
+__all__ = [
+    "FIELDS",
+    "KINDS",
+    "ClaimReplicates",
+    "check_replicate_options",
+    "claim_replicates",
+    "load_replicates",
+    "save_replicates",
+]
 
 #: What each replicate records: per layer the mean of the ANs' maximal PCC (Eq. 1), the %
 #: of ANs whose maximal PCC is below the threshold and the BNs' best ANs (Eq. 2) in that

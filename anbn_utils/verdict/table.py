@@ -27,8 +27,17 @@ from collections.abc import Mapping
 import pandas as pd
 
 from ..errors import DataError, ParameterError
-from .claims import (CLAIMS, NOT_REPRODUCED, UNTESTED, Claim, Measurement, Rules, RunResult,
-                     contrast)
+from .claims import (
+    CLAIMS,
+    DEFAULT_RULES,
+    NOT_REPRODUCED,
+    UNTESTED,
+    Claim,
+    Measurement,
+    Rules,
+    RunResult,
+    contrast,
+)
 
 __all__ = ["COMPARED_PARAMETERS", "NULL_NAME", "REQUIRED_CONTROLS", "VERDICTS", "claims_table",
            "comparability", "verdict", "verdict_counts"]
@@ -99,7 +108,7 @@ def _compare(claim: Claim, real: RunResult, real_m: Measurement, other: RunResul
 
 def verdict(claim: Claim, real: RunResult, real_m: Measurement,
             others: Mapping[str, tuple[RunResult | None, Measurement | None, str]],
-            rules: Rules = Rules()) -> tuple[str, dict[str, str]]:
+            rules: Rules = DEFAULT_RULES) -> tuple[str, dict[str, str]]:
     """The verdict of one claim (see the module docstring).
 
     Parameters
@@ -156,7 +165,7 @@ def verdict(claim: Claim, real: RunResult, real_m: Measurement,
 
 def claims_table(real: RunResult, null: RunResult | None = None,
                  controls: Mapping[str, RunResult | None] | None = None,
-                 rules: Rules = Rules(), *, on_mismatch: str = "raise",
+                 rules: Rules = DEFAULT_RULES, *, on_mismatch: str = "raise",
                  required_controls: tuple[str, ...] = REQUIRED_CONTROLS,
                  claims: tuple[Claim, ...] = CLAIMS) -> pd.DataFrame:
     """The claims table: one row per claim with the paper's value, each run's value, the
