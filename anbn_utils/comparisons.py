@@ -21,10 +21,13 @@ from .io import read_json, read_table
 
 __all__ = [
     "PREDICTIVE_KEYS",
+    "HOLDOUT_RESULTS",
     "an_max_distribution",
     "contrasts_reading",
     "curves_reading",
+    "holdout_reading",
     "layer_curves",
+    "load_methods_holdout",
     "method_comparison",
     "methods_reading",
     "predictive_by_run",
@@ -91,6 +94,35 @@ def methods_reading(table: pd.DataFrame) -> str:
     return (f"{best.run} recovers the planted truth best ({best.planted_rank1_abs} of "
             f"{best.planted_pairs} planted pairs at rank 1 by |r|, maps |r| {best.map_r:.2f}); "
             + "; ".join(parts) + ".")
+
+
+#: The committed results of ``benchmarks/methods_holdout.py``.
+HOLDOUT_RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "methods_holdout.json"
+
+
+def load_methods_holdout(path: str | os.PathLike = HOLDOUT_RESULTS) -> pd.DataFrame:
+    """:func:`method_comparison` of the book's phantom (the data the defaults were chosen
+    on) and of the held-out phantom (``phantom-holdout``, the test), from the committed
+    results of ``benchmarks/methods_holdout.py``: its columns with ``phantom`` first."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path} is missing: run benchmarks/methods_holdout.py (after `make "
+                        "book`), or use the checkout's committed file")
+    result = read_json(path)
+    return pd.DataFrame([{"phantom": name, **row} for name, rows in result["phantoms"].items()
+                         for row in rows])
+
+
+def holdout_reading(table: pd.DataFrame) -> str:
+    """One line on :func:`load_methods_holdout`: per phantom, the method that recovers the
+    planted truth best and each method's planted pairs at rank one."""
+    parts = []
+    for phantom, part in table.groupby("phantom", sort=False):
+        best = part.sort_values(["planted_rank1_abs", "map_r"], ascending=False).iloc[0]
+        each = ", ".join(f"{r.run} {r.planted_rank1_abs} of {r.planted_pairs} (maps |r| "
+                         f"{r.map_r:.2f})" for r in part.itertuples())
+        parts.append(f"{phantom}: {best.run} best; {each}")
+    return "Planted pairs at rank 1 by |r| — " + "; ".join(parts) + "."
 
 
 def vsdbn_ablation(bns_dir: str | os.PathLike, dataset_dir: str | os.PathLike) -> pd.DataFrame:
