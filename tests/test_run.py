@@ -29,9 +29,15 @@ def _profile(tmp_path, cache_dir, **params):
 def test_shipped_profiles_resolve():
     assert {"phantom", "phantom-null", "paper"} <= set(list_profiles())
     declared = declared_parameters()
-    for name in ("phantom", "phantom-null", "paper", "paper-synthetic"):
+    for name in ("phantom", "phantom-null", "phantom-holdout", "paper", "paper-synthetic"):
         per_stage = resolve_params(load_profile(name), declared)
         assert per_stage["01_data"]["tasks"] == ["pieman", "shapessocial"]
+    # the held-out phantom shares nothing with the phantom but the pipeline's parameters
+    tuning, holdout = load_profile("phantom"), load_profile("phantom-holdout")
+    assert holdout["dataset"]["params"]["random_state"] != tuning["dataset"]["params"]["random_state"]
+    planted = {tuple(p) for p in tuning["dataset"]["params"]["planted"]}
+    assert not planted & {tuple(p) for p in holdout["dataset"]["params"]["planted"]}
+    assert not {n for _, n in planted} & {n for _, n in holdout["dataset"]["params"]["planted"]}
 
 
 def test_bn_seed_changes_the_bn_stage_only():

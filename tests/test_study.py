@@ -117,3 +117,15 @@ def test_bad_studies_fail_before_anything_runs(study_file, tmp_path):
         run_study(study_file({"real": []}), study_dir=tmp_path / "x",
                   scheduler="tcp://127.0.0.1:9", log=lambda m: None)
     assert not (tmp_path / "x" / "real").exists()
+
+
+def test_every_shipped_study_loads():
+    """Each study's variants resolve against their profiles (a typo would fail minutes in)."""
+    from anbn_utils.study import STUDY_DIR
+
+    names = sorted(p.stem for p in STUDY_DIR.glob("*.yaml"))
+    assert {"verdict", "verdict-small", "methods-holdout"} <= set(names)
+    for name in names:
+        assert load_study(name).variants
+    holdout = {v.name: v for v in load_study("methods-holdout").variants}
+    assert set(holdout) == {"vsdbn", "vsdbn_paper_rules", "canica", "dictlearning"}
