@@ -401,7 +401,8 @@ def _coupled_pairs(run: RunResult, rules: Rules) -> Measurement:
             path = run.path / "04_coupling" / s / f"pair_p_fwer_{null}.npy"
             if _level(run, s, null, rules.alpha) is None or not path.is_file():
                 return _untested(f"the {null} null at level {rules.alpha:g} was not run")
-            hit = np.load(path) <= rules.alpha
+            # stored as float32: a p-value equal to the level must not round above it
+            hit = np.load(path) <= np.float32(rules.alpha)
             found = hit if found is None else found & hit
         pcc = np.load(run.path / "04_coupling" / s / "pcc.npy")
         ans_dir = run.path / "02_ans" / s
