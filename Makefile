@@ -25,13 +25,15 @@ book: notebooks html
 
 # The default book also shows the false-positive rates of the null phantom and, in its
 # verdict chapter, the variants of a small study (controls, BN methods, aggregations): both
-# run first. Runs share the stages they have in common (runs/.store); the last run removes
+# run first. The paper profile's verdicts need the verdict-paper study (a null at the real
+# data's shape and the four controls): it runs first too. Runs share the stages they have in common (runs/.store); the last run removes
 # the shared stages that no run uses any more.
 STUDY ?= verdict-small
 notebooks: venv
 	if [ "$(PROFILE)" = phantom ]; then \
 	  $(BIN)/python -m anbn_utils.run --profile phantom-null --no-publish --no-progress && \
 	  $(BIN)/python -m anbn_utils.study $(STUDY); fi
+	if [ "$(PROFILE)" = paper ]; then $(BIN)/python -m anbn_utils.study verdict-paper; fi
 	$(BIN)/python -m anbn_utils.run --profile $(PROFILE) --no-progress --prune-store
 
 html: venv

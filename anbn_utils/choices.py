@@ -7,7 +7,8 @@ stage of the book.
 """
 
 __all__ = ["AGGREGATIONS", "AN_SURROGATES", "BETWEEN_LAYERS", "BN_METHODS", "BN_PAIRINGS",
-           "HRF_MODELS", "NUISANCE_MODELS", "NULL_MODELS", "TASKS", "WORD_ORDERS"]
+           "BOLD_SURROGATES", "HRF_MODELS", "NUISANCE_MODELS", "NULL_MODELS", "TASKS",
+           "WORD_ORDERS"]
 
 #: Narratives tasks this project knows.  ``shapessocial`` is the default "Shapes" of the
 #: paper (its 910 words match); ``shapesphysical`` has the paper's 270 volumes.
@@ -28,6 +29,8 @@ WORD_ORDERS = ("original", "shuffled")
 BN_PAIRINGS = ("matched", "crossed")
 #: Surrogates of the AN series coupled instead of them (a control; None: the series).
 AN_SURROGATES = ("phase",)
+#: Surrogates of the BOLD (a null at the data's shape; None: the recorded BOLD).
+BOLD_SURROGATES = ("phase",)
 #: What the coupling does with the ANs' nuisance regressors (token and word counts, speech,
 #: position in the model's segment): nothing, regress them out of the ANs, or out of the
 #: ANs and the BNs (whose randomized copies are then residualized too).

@@ -104,3 +104,37 @@ def test_shapes_words_are_shifted_by_4_5_s(tiny_root, cache_dir):
     assert story.start == 33 and story.n_trs == 272
     assert len(story.words) == len(raw) and story.words["interpolated"].sum() == 3
     assert story.words["tr"].between(0, 271).all()
+
+
+def test_a_phase_surrogate_of_the_bold_keeps_spectra_and_correlations_not_timing(
+        tiny_root, cache_dir, tmp_path):
+    """The null at the data's shape: each voxel's power spectrum and the correlation of any
+    two voxels (of one subject, or of two subjects) are those of the recorded BOLD, computed
+    here with numpy's FFT and corrcoef; the timing is not (the surrogate and the recording
+    of one voxel are uncorrelated on average); the run's stage folder reads the files back
+    through relative paths, wherever it moves."""
+    from anbn_utils.errors import ParameterError
+    from anbn_utils.narratives import load_story, save_story, surrogate_bold
+
+    story = prepare_story(tiny_root, "pieman", cache_dir=cache_dir, progress=False)
+    stage = tmp_path / "partial"
+    null = surrogate_bold(story, stage / "pieman", random_state=3)
+    save_story(null, stage)
+    moved = tmp_path / "finished"
+    stage.rename(moved)
+    back = load_story(moved, "pieman")
+    subjects = list(story.scans["subject"])
+    a, b = (np.asarray(story.bold(s), dtype=float) for s in subjects[:2])
+    x, y = (np.asarray(back.bold(s), dtype=float) for s in subjects[:2])
+    assert x.shape == a.shape and not np.allclose(x, a)
+    np.testing.assert_allclose(np.abs(np.fft.rfft(x, axis=0)), np.abs(np.fft.rfft(a, axis=0)),
+                               rtol=1e-4, atol=1e-3)
+    both = np.corrcoef(np.c_[a, b].T)
+    np.testing.assert_allclose(np.corrcoef(np.c_[x, y].T), both, atol=1e-4)
+    same = [np.corrcoef(x[:, v], a[:, v])[0, 1] for v in range(a.shape[1])]
+    assert abs(np.mean(same)) < 0.2
+    # one set of phases per story and seed: the same seed gives the same files
+    again = surrogate_bold(story, tmp_path / "again", random_state=3)
+    np.testing.assert_array_equal(again.bold(subjects[0]), back.bold(subjects[0]))
+    with pytest.raises(ParameterError, match="bold_surrogate must be None or one of"):
+        surrogate_bold(story, tmp_path / "x", "shuffle")

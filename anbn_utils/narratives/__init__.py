@@ -9,7 +9,7 @@ from .bold import (
     mean_and_tsnr,
     read_story_window,
 )
-from .dataset import Story, load_story, prepare_story, save_story
+from .dataset import Story, load_story, prepare_story, save_story, surrogate_bold
 from .download import download, needed_files
 from .layout import (
     TASKS,
@@ -47,4 +47,5 @@ __all__ = [
     "read_words",
     "save_story",
     "select_scans",
+    "surrogate_bold",
 ]

@@ -1,12 +1,14 @@
 """One story of the Narratives dataset, prepared for the pipeline, and its artifacts.
 
 :func:`prepare_story` runs the data chapter's steps for one task (select scans, crop,
-mask, z-score, cache; read and place words); :func:`save_story` writes the result into
-the data stage's folder and :func:`load_story` reads it back for later stages.
+mask, z-score, cache; read and place words); :func:`surrogate_bold` replaces its BOLD by
+a surrogate (a null at the data's shape); :func:`save_story` writes the result into the
+data stage's folder and :func:`load_story` reads it back for later stages.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from collections.abc import Sequence
@@ -16,13 +18,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
+from ..errors import DataError, ParameterError
 from ..io import read_json, read_table, write_json, write_table, write_text
 from .bold import cache_task_bold, load_mask
 from .layout import TR, check_task, mask_path, select_scans
 from .transcripts import assign_words_to_trs, read_words
 
-__all__ = ["Story", "load_story", "prepare_story", "save_story"]
+__all__ = ["Story", "load_story", "prepare_story", "save_story", "surrogate_bold"]
 
 
 @dataclass
@@ -45,6 +47,9 @@ class Story:
         The task's brain mask.
     tr : float
         Repetition time (s).
+    folder : str or None
+        The story's folder in the data stage: a relative ``cache_path`` (a surrogate written
+        into the run, :func:`surrogate_bold`) is read from there.
     """
 
     task: str
@@ -53,6 +58,7 @@ class Story:
     transcript: str
     mask_path: str
     tr: float = TR
+    folder: str | None = None
 
     @property
     def n_trs(self) -> int:
@@ -74,7 +80,10 @@ class Story:
         row = self.scans.loc[self.scans["subject"] == subject]
         if row.empty:
             raise DataError(f"subject {subject!r} is not part of story {self.task!r}")
-        return np.load(row["cache_path"].iloc[0], mmap_mode="r")
+        path = Path(row["cache_path"].iloc[0])
+        if not path.is_absolute():
+            path = Path(self.folder or ".") / path
+        return np.load(path, mmap_mode="r")
 
     def mask_img(self):
         """The brain mask as a nibabel image."""
@@ -136,6 +145,59 @@ def prepare_story(
     return Story(task=task, scans=scans, words=words, transcript=transcript, mask_path=mask)
 
 
+def surrogate_bold(story: Story, folder: str | os.PathLike, method: str = "phase", *,
+                   random_state: int = 0, story_index: int = 0) -> Story:
+    """The story with every subject's BOLD replaced by a surrogate: a null at the data's
+    shape (the same subjects, volumes, mask and spectra; no time-locking to the story).
+
+    ``'phase'``: one set of random Fourier phases for the story, shared by every subject and
+    voxel (Theiler et al. 1992; Prichard and Theiler 1994), so each voxel keeps its power
+    spectrum, voxels and subjects keep their correlations with each other (the networks
+    and the subjects' shared response are still there), and none of it keeps its timing
+    relative to the words.  The surrogates are z-scored like the cache and written to
+    ``folder/surrogate/<subject>.npy`` (``folder``: the story's folder in the data stage, the
+    path kept relative to it, as the stage's folder moves when it finishes); the returned
+    story reads them.
+
+    Parameters
+    ----------
+    story : Story
+    folder : path
+        The story's folder in the run's data stage (not the shared cache).
+    method : {'phase'}
+    random_state : int
+        The run's seed; the phases come from ``(random_state, story_index)``.
+    story_index : int
+
+    Returns
+    -------
+    Story
+    """
+    from ..choices import BOLD_SURROGATES
+    from ..io import save_array
+    from ..stats import zscore
+
+    if method not in BOLD_SURROGATES:
+        raise ParameterError(f"bold_surrogate must be None or one of {BOLD_SURROGATES}, "
+                             f"not {method!r}")
+    T = story.n_trs
+    rng = np.random.default_rng(np.random.SeedSequence([random_state, story_index, 0xB01D]))
+    phase = rng.uniform(0, 2 * np.pi, T // 2 + 1)
+    phase[0] = 0.0  # keep the mean
+    if T % 2 == 0:
+        phase[-1] = 0.0  # the Nyquist term stays real
+    rotate = np.exp(1j * phase)[:, None]
+    paths = []
+    for subject in story.scans["subject"]:
+        x = np.asarray(story.bold(subject), dtype=np.float64)
+        y = np.fft.irfft(np.fft.rfft(x, axis=0) * rotate, n=T, axis=0)
+        save_array(Path(folder) / "surrogate" / f"{subject}.npy",
+                   zscore(y, axis=0).astype(np.float32))
+        paths.append(f"surrogate/{subject}.npy")
+    return dataclasses.replace(story, scans=story.scans.assign(cache_path=paths),
+                               folder=str(folder))
+
+
 def save_story(story: Story, stage_dir: str | os.PathLike) -> Path:
     """Write a story's artifacts under ``stage_dir/<task>/`` (atomically, file by file)."""
     out = Path(stage_dir) / story.task
@@ -164,4 +226,4 @@ def load_story(stage_dir: str | os.PathLike, task: str) -> Story:
     words["punct"] = words["punct"].fillna("")
     transcript = (folder / "transcript.txt").read_text(encoding="utf-8")
     return Story(task=task, scans=scans, words=words, transcript=transcript,
-                 mask_path=str(folder / "mask.nii.gz"), tr=float(meta["tr"]))
+                 mask_path=str(folder / "mask.nii.gz"), tr=float(meta["tr"]), folder=str(folder))

@@ -23,6 +23,7 @@ from pydantic import AfterValidator, Field, TypeAdapter, ValidationError
 from ..choices import (
     AGGREGATIONS,
     AN_SURROGATES,
+    BOLD_SURROGATES,
     BETWEEN_LAYERS,
     BN_METHODS,
     BN_PAIRINGS,
@@ -90,6 +91,7 @@ PARAMETERS: dict[str, Any] = {
     "alignment": Literal["json", "csv"],
     "example_subject": Subject | None,
     "common_grid": Task | None,
+    "bold_surrogate": _choices(BOLD_SURROGATES) | None,
     # artificial neurons (02)
     "model": Text,
     "device": Annotated[str, Field(pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$")],
