@@ -20,8 +20,8 @@ from .errors import DataError
 from .io import read_json, read_table
 
 __all__ = [
-    "PREDICTIVE_KEYS",
     "HOLDOUT_RESULTS",
+    "PREDICTIVE_KEYS",
     "an_max_distribution",
     "contrasts_reading",
     "curves_reading",

@@ -21,6 +21,7 @@ import json
 from pathlib import Path
 
 from _common import RESULTS, header
+
 from anbn_utils.comparisons import method_comparison
 from anbn_utils.study import run_study
 

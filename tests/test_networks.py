@@ -172,3 +172,23 @@ def test_the_first_layer_can_be_the_bns(stories):
         fit_brain_networks(stories, method="canica", bn_layer=1)
     with pytest.raises(ParameterError, match="has layers 1 to 3"):
         fit_brain_networks(stories, bn_layer=4, **kw)
+
+
+def test_an_empty_component_is_dropped_with_its_missing_time_course():
+    """nilearn's maps masker leaves out a component that is zero everywhere: its transform
+    had 15 columns for 16 maps on the held-out phantom (dictionary learning), and the
+    chapter failed on the last index; had it not, map k would have been paired with time
+    course k + 1 after the empty one."""
+    from anbn_utils.bns.networks import drop_empty_components
+    from anbn_utils.errors import DataError
+
+    comps = np.arange(1, 13, dtype=float).reshape(4, 3)
+    comps[2] = 0.0
+    tcs = {"pieman": np.ones((2, 5, 3)), "shapessocial": np.ones((2, 6, 3))}
+    maps, empty = drop_empty_components(comps, tcs)
+    np.testing.assert_array_equal(maps, comps[[0, 1, 3]])
+    assert empty == [2]
+    full = {"pieman": np.ones((2, 5, 4))}
+    assert drop_empty_components(comps, full)[1] == []
+    with pytest.raises(DataError, match="cannot be matched"):
+        drop_empty_components(comps, {"pieman": np.ones((2, 5, 2))})

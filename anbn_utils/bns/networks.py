@@ -23,8 +23,9 @@ from ..errors import DataError, ParameterError
 from ..io import read_json, read_table, save_array, write_json, write_table
 from .vsdbn import VSDBN
 
-__all__ = ["METHODS", "BrainNetworks", "display_maps", "fit_brain_networks", "label_networks",
-           "load_brain_networks", "save_brain_networks", "vsdbn_diagnostics"]
+__all__ = ["METHODS", "BrainNetworks", "display_maps", "drop_empty_components",
+           "fit_brain_networks", "label_networks", "load_brain_networks", "save_brain_networks",
+           "vsdbn_diagnostics"]
 
 METHODS = BN_METHODS
 
@@ -175,8 +176,46 @@ def fit_brain_networks(
     est.fit([unmask(np.asarray(p), mask_img) for p in fit_parts])
     tcs = {t: np.stack(est.transform([unmask(np.asarray(p), mask_img) for p in ps]))
            for t, ps in parts.items()}
-    return BrainNetworks([est.components_.T.astype(np.float32)], tcs, subjects, mask_img, [],
+    maps, empty = drop_empty_components(est.components_, tcs)
+    if empty:
+        meta["empty_components"] = empty
+    return BrainNetworks([maps.T.astype(np.float32)], tcs, subjects, mask_img, [],
                          {"method": method, "params": {"n_components": n_components}, **meta})
+
+
+def drop_empty_components(components: np.ndarray, timecourses: dict[str, np.ndarray]
+                          ) -> tuple[np.ndarray, list[int]]:
+    """The maps that have time courses: nilearn's maps masker leaves out a component that is
+    zero everywhere in the mask (dictionary learning can return one), so its ``transform``
+    gives fewer columns than ``components_`` has rows, and map k would no longer be time
+    course k.
+
+    Parameters
+    ----------
+    components : ndarray of shape (n_components, n_voxels)
+    timecourses : dict of str -> ndarray of shape (n_subjects, n_trs, n_kept)
+
+    Returns
+    -------
+    maps : ndarray of shape (n_kept, n_voxels)
+    empty : list of int
+        The indices of the components left out (zero everywhere in the mask).
+
+    Raises
+    ------
+    DataError
+        If the time courses' width is not the number of non-empty maps.
+    """
+    empty = np.flatnonzero(~np.any(components != 0, axis=1))
+    kept = np.delete(components, empty, axis=0)
+    widths = {t: tc.shape[-1] for t, tc in timecourses.items()}
+    if any(w not in (len(kept), len(components)) for w in widths.values()) \
+            or len(set(widths.values())) > 1:
+        raise DataError(f"{len(components)} components ({len(empty)} empty) but time courses of "
+                        f"{widths} columns: maps and time courses cannot be matched")
+    if next(iter(widths.values())) == len(components):
+        return components, []
+    return kept, [int(i) for i in empty]
 
 
 def _held_out(subjects: dict[str, list[str]], fit_subjects: dict[str, list[str]] | None):

@@ -23,10 +23,10 @@ from pydantic import AfterValidator, Field, TypeAdapter, ValidationError
 from ..choices import (
     AGGREGATIONS,
     AN_SURROGATES,
-    BOLD_SURROGATES,
     BETWEEN_LAYERS,
     BN_METHODS,
     BN_PAIRINGS,
+    BOLD_SURROGATES,
     HRF_MODELS,
     NUISANCE_MODELS,
     NULL_MODELS,
