@@ -48,11 +48,12 @@ def main() -> None:
         for name, runs in (("phantom", tuning), ("phantom-holdout", holdout))}}
     path = args.out / "methods_holdout.json"
     path.write_text(json.dumps(result, indent=1) + "\n")
-    lines = [f"# Brain-network methods on a held-out phantom ({result['date']}, commit "
-             f"{result['commit']})", ""]
+    lines = [(f"# Brain-network methods on a held-out phantom ({result['date']}, commit "
+              f"{result['commit']})"), ""]
     for name, rows in result["phantoms"].items():
-        lines += [f"## {name}", "", "| method | maps \\|r\\| | planted at rank 1 (\\|r\\|) | "
-                  "(signed r) | planted \\|r\\| | fit s |", "|---|---|---|---|---|---|"]
+        header_row = ("| method | maps \\|r\\| | planted at rank 1 (\\|r\\|) | (signed r) | "
+                      "planted \\|r\\| | fit s |")
+        lines += [f"## {name}", "", header_row, "|---|---|---|---|---|---|"]
         lines += [f"| {r['run']} ({r['method']}) | {r['map_r']:.2f} | {r['planted_rank1_abs']} "
                   f"of {r['planted_pairs']} | {r['planted_rank1_signed']} | "
                   f"{r['planted_abs_r']:.2f} | {r['fit_s']:.0f} |" for r in rows]
