@@ -18,7 +18,8 @@ an_phase            the real ANs phase-randomized (one set of phases), against t
 
 Scenario ``null``: the BNs follow no AN.  Scenario ``planted``: in the real BNs, 4 BNs per
 story follow 4 ANs of the trained model at r ``--planted-r`` (so the null phantom and the
-controls, whose ANs or BNs do not carry them, should not match the real run).  The variance
+controls, whose ANs or BNs do not carry them, should not match the real run);
+``planted_strong`` the same at r ``--strong-r``.  The variance
 partition is not computed (its claim is untested here; chapter 04's calibration measures its
 null).
 
@@ -26,7 +27,7 @@ Results: ``benchmarks/results/verdict_calibration.json`` and ``.md`` (per claim:
 datasets on which it held and on which the real run reproduced it, with 95 % Clopper-Pearson
 intervals; the settings, machine and commit).
 
-    python benchmarks/calibrate_verdicts.py                     # 20 null and 10 planted datasets
+    python benchmarks/calibrate_verdicts.py                     # 20 null, 10 + 10 planted datasets
     python benchmarks/calibrate_verdicts.py --scenario null --datasets 20
 """
 
@@ -75,11 +76,12 @@ def _dataset(rng, seed, scenario, args, root: Path) -> pd.DataFrame:
     real_ans, untrained, shuffled = args.real[0], args.untrained[0], args.shuffled[0]
     stories = list(real_ans)
     bns = {s: smooth_series(rng, len(real_ans[s]), N_BNS, kind="hrf", phi=0.8) for s in stories}
-    if scenario == "planted":
+    r = {"planted": args.planted_r, "planted_strong": args.strong_r}.get(scenario)
+    if r is not None:
         for s in stories:
             pairs = list(zip(rng.choice(real_ans[s].shape[1], 4, replace=False).tolist(),
                              rng.choice(N_BNS, 4, replace=False).tolist()))
-            bns[s] = plant(real_ans[s], bns[s], pairs, args.planted_r)
+            bns[s] = plant(real_ans[s], bns[s], pairs, r)
     other_bns = {s: smooth_series(rng, len(real_ans[s]), N_BNS, kind="hrf", phi=0.8)
                  for s in stories}
     partner = {s: stories[(i + 1) % len(stories)] for i, s in enumerate(stories)}
@@ -108,15 +110,17 @@ def _dataset(rng, seed, scenario, args, root: Path) -> pd.DataFrame:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scenario", action="append", choices=["null", "planted"])
+    ap.add_argument("--scenario", action="append", choices=["null", "planted", "planted_strong"])
     ap.add_argument("--datasets", type=int, help="datasets per scenario (default 20 null, "
-                                                    "10 planted)")
+                                                    "10 for each planted r)")
     ap.add_argument("--permutations", type=int, default=DEFAULT_PARAMETERS["n_permutations"],
                     help="randomizations of the phase null")
     ap.add_argument("--boot", type=int, default=DEFAULT_PARAMETERS["claim_boot"],
                     help="bootstrap resamples of the contrasts")
     ap.add_argument("--alpha", type=float, default=0.05)
     ap.add_argument("--planted-r", type=float, default=0.5)
+    ap.add_argument("--strong-r", type=float, default=0.8,
+                    help="the planted r of the scenario planted_strong")
     ap.add_argument("--run-dir", type=Path, default=Path("runs/phantom-null"),
                     help="a run whose 02_ans (and 05_pos) give the trained model's ANs")
     ap.add_argument("--untrained-dir", type=Path,
@@ -131,7 +135,7 @@ def main() -> None:
     path = args.out / "verdict_calibration.json"
     result = json.loads(path.read_text()) if path.is_file() else {"scenarios": {}}
     result.update(benchmark="verdict_calibration", **header(args.device))
-    defaults = {"null": 20, "planted": 10}
+    defaults = {"null": 20, "planted": 10, "planted_strong": 10}
     for scenario in args.scenario or list(defaults):
         n = args.datasets or defaults[scenario]
         start, tables = time.perf_counter(), []
@@ -144,7 +148,7 @@ def main() -> None:
         result["scenarios"][scenario] = {
             "commit": result["commit"], "datasets": n, "seconds": time.perf_counter() - start,
             "alpha": args.alpha, "n_permutations": args.permutations, "claim_boot": args.boot,
-            "planted_r": args.planted_r if scenario == "planted" else None,
+            "planted_r": {"planted": args.planted_r, "planted_strong": args.strong_r}.get(scenario),
             "rates": rates.to_dict(orient="records")}
         path.write_text(json.dumps(result, indent=1) + "\n")
         print(rates.to_string(index=False), flush=True)
