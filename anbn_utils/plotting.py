@@ -888,12 +888,12 @@ def plot_claims(table: pd.DataFrame, runs: list[str], *, width: float = WIDTH) -
 
 def plot_verdict_calibration(rates: pd.DataFrame) -> plt.Figure:
     """The verdict calibration (:func:`anbn_utils.verdict.calibration.load_verdict_calibration`):
-    per claim, the share of datasets on which it held, on null data (left, the dashed line
-    is the level) and on planted data (right); points are rates, bars 95 % Clopper-Pearson
-    intervals.  The text claim is left out (it gets no coupling verdict)."""
+    per claim, the share of datasets on which it held, one panel per scenario (null data:
+    the dashed line is the level; planted data at each r); points are rates, bars 95 %
+    Clopper-Pearson intervals.  The text claim is left out (it gets no coupling verdict)."""
     rates = rates[rates["kind"] != "text"]
     keys = list(dict.fromkeys(rates["key"]))
-    scenarios = [s for s in ("null", "planted") if s in set(rates["scenario"])]
+    scenarios = list(dict.fromkeys(rates["scenario"]))
     fig, axes = plt.subplots(1, len(scenarios), figsize=(WIDTH, 0.28 * len(keys) + 1.6),
                              sharey=True, squeeze=False, layout="constrained")
     for ax, scenario in zip(axes[0], scenarios):
@@ -905,8 +905,9 @@ def plot_verdict_calibration(rates: pd.DataFrame) -> plt.Figure:
         if scenario == "null":
             ax.axvline(float(part["alpha"].dropna().iloc[0]), color="k", ls="--", lw=0.8)
         n = int(part["datasets"].dropna().iloc[0])
-        ax.set(xlim=(-0.02, 1.02), xlabel="share of datasets: holds")
-        ax.set_title(f"{scenario} ({n} datasets)", fontsize=SMALL)
+        r = part["planted_r"].dropna() if "planted_r" in part else part["datasets"].iloc[:0]
+        ax.set(xlim=(-0.02, 1.02), xlabel="holds (share of datasets)")
+        ax.set_title(f"{scenario}{f', r {r.iloc[0]:g}' if len(r) else ''} ({n})", fontsize=SMALL)
     axes[0][0].set(yticks=range(len(keys)), yticklabels=keys)
     axes[0][0].invert_yaxis()
     return fig

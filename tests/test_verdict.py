@@ -303,3 +303,23 @@ def test_verdict_rates_count_holds_and_reproduced_with_exact_intervals():
     assert (row.datasets, row.holds, row.reproduced, row.untested) == (4, 0.25, 0.5, 1)
     ci = binomtest(1, 4).proportion_ci(method="exact")
     assert (row.holds_low, row.holds_high) == pytest.approx((ci.low, ci.high))
+
+
+def test_the_verdict_calibration_reading_says_what_the_rates_say():
+    import pandas as pd
+
+    from anbn_utils.verdict.calibration import verdict_calibration_reading
+
+    def rows(scenario, holds, reproduced, r=None):
+        return [{"scenario": scenario, "alpha": 0.05, "planted_r": r, "key": k, "kind": "coupling",
+                 "datasets": 20, "holds": h, "holds_low": max(h - 0.1, 0), "holds_high": h + 0.1,
+                 "reproduced": p} for k, h, p in zip("ab", holds, reproduced)]
+
+    calm = pd.DataFrame(rows("null", [0, 0], [0, 0]) + rows("planted", [0.9, 0.2], [1, 0.5], 0.8))
+    text = verdict_calibration_reading(calm)
+    assert text.startswith("no claim held on any of 20 null datasets (95 % upper bound 0.100")
+    assert "reproduced no claim" in text and "planted at r 0.8 (20 datasets)" in text
+    assert "reproduced by the real run a 100%, b 50%, held a 90%." in text
+    liberal = pd.DataFrame(rows("null", [0.3, 0.0], [0.4, 0.0]))
+    text = verdict_calibration_reading(liberal)
+    assert "largest share of \"holds\" is 0.300 [0.200, 0.400] (a); above the level 0.05: a" in text

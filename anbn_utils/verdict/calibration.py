@@ -126,29 +126,42 @@ def load_verdict_calibration(path: str | os.PathLike = RESULTS) -> pd.DataFrame:
         raise DataError(f"{path} is missing: run benchmarks/calibrate_verdicts.py (after "
                         "`make book`), or use the checkout's committed file")
     results = json.loads(path.read_text())
-    return pd.DataFrame([{"scenario": name, "alpha": s["alpha"], **row}
+    return pd.DataFrame([{"scenario": name, "alpha": s["alpha"], "planted_r": s.get("planted_r"),
+                          **row}
                          for name, s in results["scenarios"].items() for row in s["rates"]])
 
 
 def verdict_calibration_reading(rates: pd.DataFrame) -> str:
     """One line on :func:`load_verdict_calibration`: on null data, the claims whose "holds"
-    rate's interval lies above the level (miscalibrated) and the largest rate; on planted
-    data, the claims that held on most datasets."""
+    rate's interval lies above the level (miscalibrated) and the largest rate; on each
+    planted scenario, the claims the real run reproduced and those that held on half the
+    datasets or more."""
     null = rates[rates["scenario"] == "null"]
     coupling = null[null["kind"] != "text"]
     if coupling.empty:
         return "no null datasets in the verdict calibration"
     alpha = float(null["alpha"].iloc[0])
+    n = int(coupling["datasets"].iloc[0])
     worst = coupling.sort_values("holds", ascending=False).iloc[0]
     above = coupling[coupling["holds_low"] > alpha]["key"].tolist()
-    text = (f"on {int(worst.datasets)} null datasets the largest share of \"holds\" is "
-            f"{worst.holds:.3f} [{worst.holds_low:.3f}, {worst.holds_high:.3f}] ({worst.key}); "
-            + (f"above the level {alpha:g}: {', '.join(above)}" if above else
-               f"no claim holds significantly more often than the level {alpha:g}"))
-    planted = rates[(rates["scenario"] == "planted") & (rates["kind"] != "text")]
-    if not planted.empty:
-        best = planted[planted["holds"] >= 0.5]
-        text += (f"; on {int(planted.datasets.iloc[0])} planted datasets "
-                 + (", ".join(f"{r.key} held on {r.holds:.0%}" for r in best.itertuples())
-                    if not best.empty else "no claim held on half of them or more"))
+    seen = coupling.sort_values("reproduced", ascending=False).iloc[0]
+    text = ((f"no claim held on any of {n} null datasets (95 % upper bound "
+             f"{worst.holds_high:.3f} per claim)" if worst.holds == 0 else
+             f"on {n} null datasets the largest share of \"holds\" is {worst.holds:.3f} "
+             f"[{worst.holds_low:.3f}, {worst.holds_high:.3f}] ({worst.key})")
+            + (f"; above the level {alpha:g}: {', '.join(above)}" if above else "")
+            + ("; the real run reproduced no claim on any of them" if seen.reproduced == 0
+               else f"; the real run reproduced a claim on at most {seen.reproduced:.0%} of "
+               f"them ({seen.key})"))
+    for scenario, part in rates[rates["scenario"].str.startswith("planted")].groupby(
+            "scenario", sort=False):
+        part = part[part["kind"] != "text"]
+        held = part[part["holds"] >= 0.5]
+        seen = part[part["reproduced"] > 0]
+        text += (f"; planted at r {part['planted_r'].iloc[0]:g} ({int(part.datasets.iloc[0])} "
+                 "datasets): reproduced by the real run "
+                 + (", ".join(f"{r.key} {r.reproduced:.0%}" for r in seen.itertuples())
+                    if not seen.empty else "never")
+                 + ", held " + (", ".join(f"{r.key} {r.holds:.0%}" for r in held.itertuples())
+                                if not held.empty else "on fewer than half for every claim"))
     return text + "."
