@@ -42,6 +42,7 @@ def test_data_notebook_runs_with_papermill_cli(tiny_root, tmp_path):
         "duration_rounding": "round", "initial_trim": "6", "word_anchor": "mid",
         "words_outside": "clip", "alignment": "csv", "cache_dir": tmp_path / "cache",
         "n_jobs": "2", "example_subject": "sub-003", "common_grid": "pieman",
+        "bold_surrogate": "phase",
     }
     assert set(args) == set(notebook_parameters(REPO_ROOT / "notebooks" / "01_data.ipynb"))
     cmd = [sys.executable, "-m", "papermill", str(REPO_ROOT / "notebooks" / "01_data.ipynb"),
@@ -56,6 +57,9 @@ def test_data_notebook_runs_with_papermill_cli(tiny_root, tmp_path):
     rows = [dict(zip(header, line.split("\t"))) for line in scans[1:]]
     assert len(rows) == 2  # a seeded subset of the 3 subjects (sub-001 kept: exclude=False)
     assert {r["start"] for r in rows} == {"16"} and {r["stop"] for r in rows} == {"291"}
+    # the surrogate scans live in the stage, found through paths relative to the story
+    assert all(r["cache_path"] == f"surrogate/{r['subject']}.npy" for r in rows)
+    assert all((tmp_path / "stage" / "pieman" / r["cache_path"]).is_file() for r in rows)
     text = json.dumps(nbformat.read(out, as_version=4).cells[-1].outputs)
     assert "pieman/words.tsv" in text
     assert (tmp_path / "stage" / "pieman" / "transcript.txt").read_text().count(",") == 0  # csv
