@@ -76,7 +76,7 @@ bench-paper: venv
 # The calibration of the coupling inference: false-positive rates on null data and power on
 # planted data, every null model and correction (hours on 2 cores; results in
 # benchmarks/results/calibration_cpu.*, read by the Methods page and chapter 04); then of the
-# verdicts: how often each claim holds on null and on planted data (about an hour; results
+# verdicts: how often each claim holds on null and on planted data (results
 # in benchmarks/results/verdict_calibration.*, read by chapter 07 and the Methods page).
 # Both read the AN series of the runs `make book` makes.
 calibrate: venv

@@ -27,7 +27,7 @@ Results: ``benchmarks/results/verdict_calibration.json`` and ``.md`` (per claim:
 datasets on which it held and on which the real run reproduced it, with 95 % Clopper-Pearson
 intervals; the settings, machine and commit).
 
-    python benchmarks/calibrate_verdicts.py                     # 20 null, 10 + 10 planted datasets
+    python benchmarks/calibrate_verdicts.py                     # 100 null, 30 + 30 planted datasets
     python benchmarks/calibrate_verdicts.py --scenario null --datasets 20
 """
 
@@ -111,8 +111,8 @@ def _dataset(rng, seed, scenario, args, root: Path) -> pd.DataFrame:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenario", action="append", choices=["null", "planted", "planted_strong"])
-    ap.add_argument("--datasets", type=int, help="datasets per scenario (default 20 null, "
-                                                    "10 for each planted r)")
+    ap.add_argument("--datasets", type=int, help="datasets per scenario (default 100 null, "
+                                                    "30 for each planted r)")
     ap.add_argument("--permutations", type=int, default=DEFAULT_PARAMETERS["n_permutations"],
                     help="randomizations of the phase null")
     ap.add_argument("--boot", type=int, default=DEFAULT_PARAMETERS["claim_boot"],
@@ -135,7 +135,7 @@ def main() -> None:
     path = args.out / "verdict_calibration.json"
     result = json.loads(path.read_text()) if path.is_file() else {"scenarios": {}}
     result.update(benchmark="verdict_calibration", **header(args.device))
-    defaults = {"null": 20, "planted": 10, "planted_strong": 10}
+    defaults = {"null": 100, "planted": 30, "planted_strong": 30}
     for scenario in args.scenario or list(defaults):
         n = args.datasets or defaults[scenario]
         start, tables = time.perf_counter(), []

@@ -101,9 +101,9 @@ def _compare(claim: Claim, real: RunResult, real_m: Measurement, other: RunResul
         c = contrast(real_m, other_m, confidence=rules.confidence,
                      random_state=rules.random_state)
     if c is not None:
-        return c.weaker, f"{c.text()}"
-    return other_m.status == NOT_REPRODUCED, "" if other_m.status == NOT_REPRODUCED \
-        else "meets the rule too"
+        return c.weaker, c.text()
+    weaker = other_m.status == NOT_REPRODUCED
+    return weaker, "" if weaker else "it meets the rule too"
 
 
 def verdict(claim: Claim, real: RunResult, real_m: Measurement,
@@ -150,7 +150,7 @@ def verdict(claim: Claim, real: RunResult, real_m: Measurement,
             weaker[name], texts[name] = _compare(claim, real, real_m, run, m, rules)
     if NULL_NAME in weaker and not weaker[NULL_NAME]:
         return ("not evidence of coupling: the null phantom, with no coupling, is not "
-                f"significantly weaker ({texts[NULL_NAME] or 'it meets the rule too'})"), texts
+                f"significantly weaker ({texts[NULL_NAME]})"), texts
     shown = [n for n, w in weaker.items() if not w and n != NULL_NAME]
     if shown:
         return ("not evidence about language: " + "; ".join(
