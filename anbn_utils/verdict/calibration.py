@@ -84,9 +84,9 @@ def write_coupling_run(folder: str | os.PathLike, series: Mapping[str, tuple[np.
     return load_run(folder, name or folder.name)
 
 
-def verdict_rates(tables: pd.DataFrame) -> pd.DataFrame:
+def verdict_rates(tables: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
     """Per claim, how often it held and how often the real run reproduced it, over datasets,
-    with 95 % Clopper-Pearson intervals.
+    with Clopper-Pearson intervals of coverage ``confidence``.
 
     Parameters
     ----------
@@ -110,7 +110,7 @@ def verdict_rates(tables: pd.DataFrame) -> pd.DataFrame:
         for what, hits in (("holds", g["verdict"].str.startswith("holds")),
                            ("reproduced", g["status"] == "reproduced")):
             k = int(hits.sum())
-            ci = binomtest(k, n).proportion_ci(0.95, method="exact")
+            ci = binomtest(k, n).proportion_ci(confidence, method="exact")
             row |= {what: k / n, f"{what}_low": ci.low, f"{what}_high": ci.high}
         rows.append(row)
     return pd.DataFrame(rows)
