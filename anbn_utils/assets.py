@@ -44,7 +44,8 @@ import os
 from pathlib import Path
 
 __all__ = ["DEFAULT_MODEL", "RANDOM_MODELS", "RANDOM_PREFIX", "SPACY_PIPELINES",
-           "is_random_model", "load_spacy", "model_source", "random_model", "resolve_model"]
+           "is_random_model", "load_spacy", "model_layers", "model_source", "random_model",
+           "resolve_model"]
 
 #: The model of the embedded default profile.
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -146,6 +147,33 @@ def _random_base(name: str) -> str:
         raise ParameterError(f"model {name!r}: write random:<model name or folder>, e.g. "
                              f"random:{DEFAULT_MODEL} (built in: {', '.join(RANDOM_MODELS)})")
     return base
+
+
+def model_layers(name: str | os.PathLike) -> int | None:
+    """The number of layers of ``name`` read from its ``config.json`` where that is at hand
+    without loading the model (a local folder, a bundled model, the Hugging Face cache, the
+    architecture of ``random:<name>``); None where it is not (a model still to download)."""
+    import json
+
+    name = str(name)
+    if name in RANDOM_MODELS:  # both are 12-layer architectures (see the module docstring)
+        return 12
+    if is_random_model(name):
+        return model_layers(_random_base(name))
+    path = Path(resolve_model(name)) / "config.json"
+    if not path.is_file():
+        from huggingface_hub import try_to_load_from_cache
+
+        try:
+            cached = try_to_load_from_cache(name, "config.json")
+        except ValueError:  # not a hub name
+            cached = None
+        if not isinstance(cached, str):
+            return None
+        path = Path(cached)
+    config = json.loads(path.read_text())
+    return next((config[k] for k in ("num_hidden_layers", "n_layer", "num_layers", "n_layers")
+                 if isinstance(config.get(k), int)), None)
 
 
 def _random_architecture(name: str):

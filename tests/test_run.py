@@ -392,6 +392,24 @@ def test_preflight_reports_every_problem_before_compute(tmp_path, cache_dir, mon
     assert not (tmp_path / "r").exists()
 
 
+def test_exemplar_layers_beyond_the_model_are_found_before_compute(tmp_path, cache_dir,
+                                                                  tiny_bert_dir):
+    """exemplar_layers=[1, 3] with a two-layer model failed in 05_pos, minutes in."""
+    from anbn_utils.assets import model_layers
+    from anbn_utils.run import check
+
+    assert model_layers(tiny_bert_dir) == 2
+    assert model_layers(f"random:{tiny_bert_dir}") == 2
+    assert model_layers("sentence-transformers/all-MiniLM-L6-v2") == 6
+    assert model_layers("random:bert-base-uncased") == 12
+    profile = _profile(tmp_path, cache_dir, model=str(tiny_bert_dir))
+    problems, _ = check(profile, overrides=["exemplar_layers=[1, 3]"])
+    assert problems == [(f"exemplar_layers=[1, 3]: layers are 1-based, between 1 and 2 for the "
+                         f"model {str(tiny_bert_dir)!r}; set exemplar_layers=[...] within them")]
+    assert check(profile, overrides=["exemplar_layers=[1, 2]"])[0] == []
+    assert check(profile, stages=["04_coupling"], overrides=["exemplar_layers=[1, 3]"])[0] == []
+
+
 def test_cli_check_and_failures_are_short(tmp_path, cache_dir):
     import subprocess
     import sys

@@ -106,6 +106,21 @@ def _check_device(device: str) -> list[str]:
     return []
 
 
+def _check_layers(values: dict[str, dict[str, Any]], profile: dict[str, Any]) -> list[str]:
+    """Chapter 05's ``exemplar_layers`` within the model's layers (read from its
+    configuration, where that needs no download)."""
+    from ..assets import model_layers
+
+    layers = (values.get("05_pos") or {}).get("exemplar_layers") or []
+    model = profile["params"].get("model") or values.get("02_ans", {}).get("model")
+    n_layers = model_layers(model) if layers and model else None
+    bad = [layer for layer in layers if n_layers is not None and not 1 <= layer <= n_layers]
+    if bad:
+        return [(f"exemplar_layers={list(layers)!r}: layers are 1-based, between 1 and "
+                 f"{n_layers} for the model {model!r}; set exemplar_layers=[...] within them")]
+    return []
+
+
 def preflight(profile: dict[str, Any], stage_params: dict[str, dict[str, Any]],
               declared: dict[str, dict[str, dict[str, Any]]]) -> tuple[list[str], list[str]]:
     """Check what the selected stages will need.
@@ -141,6 +156,7 @@ def preflight(profile: dict[str, Any], stage_params: dict[str, dict[str, Any]],
             notes.append(f"model {model}: {model_source(model)}")
         except DataError as e:
             problems.append(str(e))
+    problems += _check_layers(values, profile)
     for device in sorted({v["device"] for v in values.values() if v.get("device")}):
         problems += _check_device(device)
     return problems, notes
