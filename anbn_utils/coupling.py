@@ -308,7 +308,7 @@ def check_alphas(alphas: Sequence[float]) -> list[float]:
 
 
 def summarize(result: dict, n_layers: int, *, alphas: Sequence[float] = (PAPER_ALPHA, 0.05),
-              threshold: float = 0.25) -> dict:
+              threshold: float = 0.25, n_heads: int | None = None) -> dict:
     """Headline numbers of one story: AN and BN maxima, significance per null model and level.
 
     Parameters
@@ -324,11 +324,14 @@ def summarize(result: dict, n_layers: int, *, alphas: Sequence[float] = (PAPER_A
         0.01).
     threshold : float
         The PCC threshold of Fig. 4 (c-d).
+    n_heads : int, optional
+        Attention heads per layer (ANs are in layer, head, dimension order): recorded as
+        ``n_heads``, the clusters of chapter 07's contrasts of significance shares.
 
     Returns
     -------
     dict
-        ``n_ans``, ``n_bns``, AN and BN maxima (mean, s.d., per layer), the % of ANs below
+        ``n_ans``, ``n_bns``, ``n_heads`` (when given), AN and BN maxima (mean, s.d., per layer), the % of ANs below
         ``threshold`` per layer, the ANs anchored by BNs per layer, and ``nulls``: per null
         model ``{"alpha", "ans_significant_pct", "ans_significant", "bns_significant"``
         (FDR), ``"ans_fwer_pct", "ans_fwer", "bns_fwer"`` (FWER), ``"fwer_threshold"}`` at
@@ -342,6 +345,7 @@ def summarize(result: dict, n_layers: int, *, alphas: Sequence[float] = (PAPER_A
     an_max, bn_max = result["an_max"], result["bn_max"]
     out = {
         "n_ans": int(n_ans), "n_bns": int(n_bns),
+        **({"n_heads": int(n_heads)} if n_heads is not None else {}),
         "an_max_pcc_mean": float(an_max.mean()), "an_max_pcc_sd": float(an_max.std()),
         "bn_max_pcc_mean": float(bn_max.mean()), "bn_max_pcc_sd": float(bn_max.std()),
         "an_max_pcc_per_layer": [float(an_max[layer == l].mean()) for l in range(n_layers)],

@@ -52,24 +52,25 @@ N_BNS = 16
 CONTROLS = ("untrained", "shuffled_words", "other_story", "an_phase")
 
 
-def _ans(run_dir: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], int]:
-    """A run's AN series per story (n_trs, n_ans), their categories (05_pos) and layers."""
+def _ans(run_dir: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], tuple[int, int]]:
+    """A run's AN series per story (n_trs, n_ans), their categories (05_pos), and its layers
+    and heads per layer."""
     from anbn_utils.ans import load_ans
     from anbn_utils.io import read_table
 
-    series, tags, n_layers = {}, {}, None
+    series, tags, shape = {}, {}, None
     for folder in sorted(p.parent for p in (run_dir / "02_ans").glob("*/ans.json")):
         ans = load_ans(folder)
         a = np.asarray(ans.activations_hrf, dtype=np.float64)
         series[folder.name] = a.reshape(len(a), -1)
-        n_layers = ans.meta["n_layers"]
+        shape = (ans.meta["n_layers"], ans.meta["n_heads"])
         tag_file = run_dir / "05_pos" / folder.name / "an_tags.tsv"
         if tag_file.is_file():
             tags[folder.name] = read_table(tag_file)["category"].to_numpy()
     if not series:
         raise SystemExit(f"{run_dir}/02_ans holds no stories: run `make book` first (or give "
                          "the run directories)")
-    return series, tags, n_layers
+    return series, tags, shape
 
 
 def _dataset(rng, seed, scenario, args, root: Path) -> pd.DataFrame:
@@ -100,7 +101,7 @@ def _dataset(rng, seed, scenario, args, root: Path) -> pd.DataFrame:
             "an_phase": args.real[1]}
     params = {"n_permutations": args.permutations, "claim_boot": args.boot, "seed": seed}
     results = {name: write_coupling_run(
-        root / name.replace(" ", "_"), series, args.real[2], tags=tags[name] or None,
+        root / name.replace(" ", "_"), series, *args.real[2], tags=tags[name] or None,
         parameters={**params, **({"bn_pairing": "crossed"} if name == "other_story" else {})},
         name=name, device=args.device) for name, series in runs.items()}
     table = claims_table(results["real"], results[NULL_NAME],

@@ -25,12 +25,13 @@ from anbn_utils.verdict import (
     contrast,
     layer_slope,
     own_null_p,
+    share_contrast,
     story_difference_test,
     verdict,
     verdict_counts,
 )
 from anbn_utils.verdict.calibration import verdict_rates, write_coupling_run
-from anbn_utils.verdict.claims import _against_null, _field, _slope
+from anbn_utils.verdict.claims import RunResult, _against_null, _field, _slope
 from anbn_utils.verdict.replicates import _weighted_pcc
 
 N_LAYERS, N_HEADS, HEAD_DIM, N_BNS, T = 4, 3, 8, 5, 282
@@ -181,6 +182,65 @@ def test_a_planted_contrast_is_found_and_a_null_contrast_is_not():
     assert above <= 3
 
 
+def test_share_contrast_known_answers():
+    hits = np.r_[np.ones(10, bool), np.zeros(30, bool)]
+    clusters = np.arange(40) // 8
+    assert share_contrast(hits, hits, clusters) == (0.0, 0.0, 0.0)
+    assert share_contrast(np.ones(40, bool), np.zeros(40, bool), clusters) == (100.0, 100.0, 100.0)
+    est, low, high = share_contrast(hits, ~hits, clusters, n_boot=500)
+    assert est == pytest.approx(100 * (10 - 30) / 40) and low <= est <= high
+    with pytest.raises(DataError, match="paired units"):
+        share_contrast(hits, hits[:-1], clusters)
+
+
+def test_share_contrast_covers_a_null_difference_of_dependent_units():
+    """Two runs whose heads are significant at rates drawn independently from one
+    distribution (a head's dimensions are significant together, as in real runs): the
+    difference of the shares is 0 in expectation.  The head bootstrap's 95 % interval covers
+    it in about 95 % of 300 pairs of runs; the same bootstrap over dimensions, as if they
+    were independent, covers it far less often."""
+    n_heads, dim, n = 48, 8, 300
+    clusters = np.repeat(np.arange(n_heads), dim)
+    covered = {"heads": 0, "dimensions": 0}
+    for seed in range(n):
+        rng = np.random.default_rng(seed)
+        a, b = (rng.random(n_heads * dim) < np.repeat(rng.beta(0.5, 0.5, n_heads), dim)
+                for _ in range(2))
+        for name, c in (("heads", clusters), ("dimensions", np.arange(n_heads * dim))):
+            _, low, high = share_contrast(a, b, c, n_boot=500, random_state=seed)
+            covered[name] += low <= 0 <= high
+    assert 0.9 <= covered["heads"] / n <= 0.99, covered
+    assert covered["dimensions"] / n < 0.75, covered  # expected about 0.65 here
+
+
+def _significance_run(folder, share, rng):
+    """A run whose ANs are significant (q 0) in ``share`` of its heads, the rest not (q 1)."""
+    n_heads = N_LAYERS * N_HEADS
+    hits = np.repeat(rng.permutation(n_heads) < round(share * n_heads), HEAD_DIM)
+    (folder / "04_coupling" / "s").mkdir(parents=True)
+    np.save(folder / "04_coupling" / "s" / "an_q_circular.npy", np.where(hits, 0.0, 1.0))
+    return RunResult(folder.name, folder, {"stories": {"s": {
+        "n_heads": N_HEADS, "n_ans": hits.size, "an_max_pcc_per_layer": [0.0] * N_LAYERS}}})
+
+
+def test_significance_shares_are_contrasted_not_read_at_the_threshold(tmp_path):
+    """The issue's example: a real run with 11 of 12 heads significant (92 %) against a
+    control with 10 (83 %, below the paper's 'nearly all') is not significantly weaker; a
+    control with 2 (17 %) is."""
+    rng = np.random.default_rng(0)
+    real, close, far = (_significance_run(tmp_path / name, share, rng)
+                        for name, share in (("real", 11 / 12), ("close", 10 / 12), ("far", 2 / 12)))
+    compare = CLAIM["significance_circular"].contrast
+    c = compare(real, close, Rules())
+    assert c.estimate["s"] == pytest.approx(100 / 12) and not c.weaker
+    c = compare(real, far, Rules())
+    assert c.estimate["s"] == pytest.approx(900 / 12) and c.weaker
+    assert c.text().endswith("] % points")
+    del real.summary["stories"]["s"]["n_heads"]
+    with pytest.raises(DataError, match="records no attention heads"):
+        compare(real, far, Rules())
+
+
 def _write_run(folder, rng, *, planted=False, n_trs=T, parameters=None):
     """A finished 04_coupling of two stories as the stage writes it (coupling, summary and
     the claims' replicates; no variance partition, no tags)."""
@@ -191,7 +251,7 @@ def _write_run(folder, rng, *, planted=False, n_trs=T, parameters=None):
             deep = (N_LAYERS - 1) * N_HEADS * HEAD_DIM
             bns = plant(ans, bns, [(deep + k * HEAD_DIM, k) for k in range(3)], 0.8)
         series[story] = (ans, bns)
-    return write_coupling_run(folder, series, N_LAYERS, parameters={
+    return write_coupling_run(folder, series, N_LAYERS, N_HEADS, parameters={
         "n_permutations": 99, "claim_boot": 200, **(parameters or {})})
 
 

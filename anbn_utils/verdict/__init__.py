@@ -27,6 +27,7 @@ from .claims import (
                      layer_slope,
                      load_run,
                      own_null_p,
+                     share_contrast,
                      story_difference_test,
 )
 from .replicates import (
@@ -54,4 +55,4 @@ __all__ = ["CLAIMS", "COMPARED_PARAMETERS", "FIELDS", "KINDS", "NOT_REPRODUCED",
            "Contrast", "Measurement", "Rules", "RunResult", "anchored_tag_distance",
            "check_replicate_options", "claim_replicates", "claims_table", "comparability",
            "contrast", "layer_slope", "load_replicates", "load_run", "own_null_p",
-           "save_replicates", "story_difference_test", "verdict", "verdict_counts"]
+           "save_replicates", "share_contrast", "story_difference_test", "verdict", "verdict_counts"]

@@ -36,7 +36,7 @@ DEFAULT_PARAMETERS = {"nulls": ["circular", "phase"], "n_permutations": 199, "al
 
 
 def write_coupling_run(folder: str | os.PathLike, series: Mapping[str, tuple[np.ndarray,
-                       np.ndarray]], n_layers: int, *, tags: Mapping[str, np.ndarray] | None = None,
+                       np.ndarray]], n_layers: int, n_heads: int, *, tags: Mapping[str, np.ndarray] | None = None,
                        parameters: Mapping | None = None, name: str | None = None,
                        device: str = "cpu") -> RunResult:
     """A run folder with what the claims read, computed from given series.
@@ -46,7 +46,9 @@ def write_coupling_run(folder: str | os.PathLike, series: Mapping[str, tuple[np.
     folder : path
     series : mapping of story -> (ans (n_trs, n_ans), bns (n_trs, n_bns))
         ANs in layer order.
-    n_layers : int
+    n_layers, n_heads : int
+        Layers, and attention heads per layer (the clusters of the contrasts of
+        significance shares, :func:`anbn_utils.verdict.share_contrast`).
     tags : mapping of story -> ndarray of shape (n_ans,), optional
         Each AN's part-of-speech category (written as ``05_pos/<story>/an_tags.tsv``).
     parameters : mapping, optional
@@ -74,7 +76,7 @@ def write_coupling_run(folder: str | os.PathLike, series: Mapping[str, tuple[np.
             n_boot=p["claim_boot"], block=p["claim_block"], random_state=p["seed"],
             device=device) for k in KINDS}, out)
         stories[story] = summarize(result, n_layers, alphas=p["alphas"],
-                                   threshold=p["pcc_threshold"])
+                                   threshold=p["pcc_threshold"], n_heads=n_heads)
         if tags is not None:
             write_table(folder / "05_pos" / story / "an_tags.tsv",
                         pd.DataFrame({"category": np.asarray(tags[story], dtype=int)}))

@@ -12,8 +12,10 @@ A claim's measure returns a :class:`Measurement`: *reproduced*, *not reproduced*
   (:func:`contrast`);
 - **a test outcome read at the paper's threshold** (``kind="threshold"``): the share of ANs
   significant under a null model, every BN significant, some pair significant family-wise;
-  the statistic is already a calibrated test, so another run "shows it too" when it meets
-  the same rule;
+  the statistic is already a calibrated test.  The shares are contrasted with another run's
+  by a cluster bootstrap over the units (:func:`share_contrast`: the ANs' attention heads,
+  whose dimensions are not independent, or the BNs); the family-wise pairs by the rule (the
+  other run finds none);
 - **a property of the text** (``kind="text"``): the stories' part-of-speech distributions;
   no brain data enters, so it is reported apart from the coupling verdicts;
 - **an invalid null** (``kind="invalid null"``): the paper's claim read with time points
@@ -53,6 +55,7 @@ __all__ = [
     "layer_slope",
     "load_run",
     "own_null_p",
+    "share_contrast",
     "story_difference_test",
 ]
 
@@ -71,6 +74,8 @@ class Rules:
     confidence: float = 0.95
     #: randomizations of the part-of-speech test of the stories (a property of the text)
     n_permutations: int = 2000
+    #: cluster-bootstrap resamples of the contrasts of significance shares
+    n_boot: int = 2000
     random_state: int = 0
 
 
@@ -177,6 +182,8 @@ class Contrast:
     estimate: dict[str, float]
     low: dict[str, float]
     high: dict[str, float]
+    #: appended to the text (e.g. " % points")
+    unit: str = ""
 
     @property
     def weaker(self) -> bool:
@@ -185,7 +192,7 @@ class Contrast:
 
     def text(self, fmt: str = "+.3g") -> str:
         return ", ".join(f"{s} {format(self.estimate[s], fmt)} [{format(self.low[s], fmt)}, "
-                         f"{format(self.high[s], fmt)}]" for s in self.estimate)
+                         f"{format(self.high[s], fmt)}]{self.unit}" for s in self.estimate)
 
 
 def contrast(a: Measurement, b: Measurement, *, confidence: float = 0.95,
@@ -212,6 +219,40 @@ def contrast(a: Measurement, b: Measurement, *, confidence: float = 0.95,
         est[s] = a.observed[s] - b.observed[s]
         low[s], high[s] = (float(v) for v in np.quantile(x[:n] - y[:n], q))
     return Contrast(est, low, high)
+
+
+def share_contrast(hits_a, hits_b, clusters, *, n_boot: int = 2000, confidence: float = 0.95,
+                   random_state: int = 0) -> tuple[float, float, float]:
+    """The share of units with a hit in ``a`` minus in ``b`` (in %), with a percentile interval
+    from a bootstrap of the clusters (whole clusters drawn with replacement, the units of
+    both runs together: paired).
+
+    Parameters
+    ----------
+    hits_a, hits_b : ndarray of shape (n_units,), bool
+        E.g. each AN significant in each run (the same units, in the same order).
+    clusters : ndarray of shape (n_units,), int
+        Each unit's cluster (units of one cluster are dependent: an attention head's
+        dimensions).
+    n_boot : int
+    confidence : float
+    random_state : int
+
+    Returns
+    -------
+    estimate, low, high : float
+    """
+    a, b = np.asarray(hits_a, dtype=float), np.asarray(hits_b, dtype=float)
+    if a.shape != b.shape or a.shape != np.shape(clusters):
+        raise DataError(f"paired units needed, got shapes {a.shape}, {b.shape} and "
+                        f"{np.shape(clusters)}")
+    _, c = np.unique(clusters, return_inverse=True)
+    n_c = c.max() + 1
+    diff, size = np.bincount(c, a - b, n_c), np.bincount(c, minlength=n_c).astype(float)
+    draws = np.random.default_rng(random_state).integers(0, n_c, (n_boot, n_c))
+    boot = 100 * diff[draws].sum(1) / size[draws].sum(1)
+    low, high = np.quantile(boot, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return float(100 * (a - b).mean()), float(low), float(high)
 
 
 def layer_slope(values) -> np.ndarray | float:
@@ -374,6 +415,36 @@ def _threshold(null: str, stat: Callable[[dict, dict], float], rule: Callable[[f
     return measure
 
 
+def _significance_contrast(null: str, unit: str) -> Callable:
+    """The share of ANs (``unit='an'``, clusters: their heads) or BNs (``'bn'``) significant
+    after FDR at the rules' level, a run minus another (:func:`share_contrast`); None where
+    either run lacks the tests."""
+    def compare(a: RunResult, b: RunResult, rules: Rules) -> Contrast | None:
+        est, low, high = {}, {}, {}
+        for s in a.stories:
+            paths = [r.path / "04_coupling" / s / f"{unit}_q_{null}.npy" for r in (a, b)]
+            if not all(p.is_file() for p in paths):
+                return None
+            # stored as float32: a q-value equal to the level must not round above it
+            hits = [np.load(p) <= np.float32(rules.alpha) for p in paths]
+            n = hits[0].size
+            if unit == "an":
+                n_heads = a.summary["stories"][s].get("n_heads")
+                if n_heads is None:
+                    raise DataError(f"{a.path / '04_coupling' / 'summary.json'} records no "
+                                    "attention heads (written by an older version of "
+                                    "04_coupling): re-run that stage")
+                layers = len(a.summary["stories"][s]["an_max_pcc_per_layer"])
+                clusters = np.arange(n) // (n // (layers * n_heads))
+            else:
+                clusters = np.arange(n)
+            est[s], low[s], high[s] = share_contrast(
+                *hits, clusters, n_boot=rules.n_boot, confidence=rules.confidence,
+                random_state=rules.random_state)
+        return Contrast(est, low, high, " % points")
+    return compare
+
+
 def _majority(null: str) -> Callable:
     return _threshold(null, lambda lev, st: lev["ans_significant_pct"],
                       lambda v, st, rules: v >= rules.majority_pct, lambda v, st: f"{v:.1f} %")
@@ -505,13 +576,13 @@ CLAIMS = (
           "invalid null"),
     Claim("significance_circular", "nearly all ANs significant (circular shifts, which keep "
           "the autocorrelation)", _paper(lambda p: f"{p['ans_significant_pct']} %"),
-          _majority("circular"), "threshold"),
+          _majority("circular"), "threshold", _significance_contrast("circular", "an")),
     Claim("significance_phase", "nearly all ANs significant (phase randomization)",
           _paper(lambda p: f"{p['ans_significant_pct']} %"), _majority("phase"),
-          "threshold"),
+          "threshold", _significance_contrast("phase", "an")),
     Claim("all_bns_circular", "every BN significant (circular shifts)",
           _paper(lambda p: f"{p['bns_significant']} / {p['n_bns']}"), _all_bns("circular"),
-          "threshold"),
+          "threshold", _significance_contrast("circular", "bn")),
     Claim("bn_max_pcc", "the BNs' maximal PCC is beyond chance (mean over the BNs)",
           _paper(lambda p: f"{p['bn_max_pcc_mean']} ± {p['bn_max_pcc_sd']}"),
           _against_null(_field("bn_max_mean"), ".3f")),

@@ -14,9 +14,11 @@ The verdict of a claim (:func:`verdict`), in this order:
    or cannot be compared: *untested*, naming them;
 6. otherwise: *holds on this data*, with by how much it beats each.
 
-"Significantly weaker": for a claim with bootstrap replicates, the interval of the real run
-minus the other run is above zero in every story (:class:`~anbn_utils.verdict.Contrast`);
-for a claim read at a threshold, the other run does not meet the rule.  A claim about the
+"Significantly weaker": the interval of the real run minus the other run is above zero in
+every story (:class:`~anbn_utils.verdict.Contrast`: from the claims' bootstrap replicates, or
+for the shares of significant units a bootstrap of the heads,
+:func:`~anbn_utils.verdict.share_contrast`); for the family-wise pairs, the other run finds
+none.  A claim about the
 text alone gets no coupling verdict.
 """
 
