@@ -1,0 +1,61 @@
+"""End to end on the ``narratives`` path: the ``paper`` profile and its ``verdict-paper``
+study (the null at the data's shape and the four controls) on a dataset in the exact
+Narratives layout, through chapter 07, whose claims table then has no untested row.
+
+The data are :func:`anbn_utils.synthetic.make_narratives_like`'s (the real events, volume
+counts and story lengths, a tiny grid); the model is a tiny random BERT saved as a local
+folder (``bert-base-uncased`` cannot be downloaded here).  Everything else is the shipped
+profile and study, made cheaper where that changes nothing the table depends on: CanICA
+instead of the VS-DBN, fewer pairs and randomizations.
+"""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from anbn_utils.run import run
+from anbn_utils.runner.profiles import load_profile
+from anbn_utils.study import load_study, run_study
+from anbn_utils.verdict import NULL_NAME, REQUIRED_CONTROLS
+
+#: The cheaper settings (see the module docstring; 99 randomizations resolve alpha 0.01),
+#: and chapter 05's example layers within the tiny model's two.
+CHEAPER = {"n_jobs": 1, "device": "cpu", "bn_method": "canica", "n_components": 3,
+           "top_k": 5, "n_permutations": 99, "claim_boot": 100, "partition_shifts": 10,
+           "exemplar_layers": [1, 2]}
+
+
+@pytest.fixture(scope="module")
+def paper_run(tmp_path_factory, tiny_root, tiny_bert_dir) -> Path:
+    """The paper profile's run through 07_verdict, after its verdict-paper study."""
+    folder = tmp_path_factory.mktemp("narratives-verdict")
+    study_dir = folder / "study-verdict-paper"
+    paper = load_profile("paper")
+    params = {**paper["params"], **CHEAPER, "dataset_root": str(tiny_root),
+              "model": str(tiny_bert_dir), "cache_dir": str(folder / "cache"),
+              "null_run_dir": str(study_dir / "null"), "study_run_dir": str(study_dir)}
+    profile = folder / "paper.yaml"
+    profile.write_text(yaml.safe_dump({"description": "paper, cheaper, for the tests",
+                                       "dataset": paper["dataset"], "params": params}))
+    # the shipped study on this profile; its untrained control is the architecture of the
+    # run's model with random weights, as `random:bert-base-uncased` is of the paper's
+    study = yaml.safe_load(load_study("verdict-paper").path.read_text())
+    study["base"] = str(profile)
+    study["variants"]["untrained"] = [f"model=random:{tiny_bert_dir}"]
+    study_file = folder / "verdict-paper.yaml"
+    study_file.write_text(yaml.safe_dump(study))
+    table = run_study(study_file, study_dir=study_dir, n_jobs=2, log=lambda *_: None)
+    assert (table["status"] == "done").all(), table[["variant", "status", "error"]]
+    return run(profile, run_dir=folder / "paper", stages=["07_verdict"], publish=False,
+               progress=False)
+
+
+def test_the_paper_profile_gets_a_verdict_for_every_claim(paper_run):
+    claims = pd.read_csv(paper_run / "07_verdict" / "claims.tsv", sep="\t")
+    untested = claims[claims["verdict"].str.startswith("untested")]
+    assert untested.empty, untested[["key", "verdict"]].to_string()
+    for name in (NULL_NAME, *REQUIRED_CONTROLS):  # every comparison run was measured
+        statuses = claims[f"{name} status"].dropna()
+        assert len(statuses) and not statuses.str.startswith("untested").any(), (name, statuses)
