@@ -31,9 +31,10 @@ import yaml
 
 from .errors import ParameterError
 
-__all__ = ["FIGURES", "PAPER_FIGURES", "PAPER_STORIES", "BookFigure", "by_paper_figure",
-           "caption", "figure", "glue_key", "min_displayed_fontsize", "paper_figure",
-           "readme_table", "reproduce_command", "run_profile", "show_figure"]
+__all__ = ["FIGURES", "PAPER_FIGURES", "PAPER_STORIES", "PROVENANCE", "BookFigure",
+           "by_paper_figure", "caption", "figure", "glue_key", "min_displayed_fontsize",
+           "paper_figure", "provenance", "readme_table", "reproduce_command", "run_profile",
+           "show_figure"]
 
 #: The paper's figures that have data (Fig. 1 is the framework's diagram), in its order,
 #: with what each shows (from its caption).
@@ -261,12 +262,14 @@ def run_profile(run_dir: str | os.PathLike) -> tuple[str | None, list[str]]:
     return (run_dir.name, []) if shipped.is_file() else (None, [])
 
 
-def reproduce_command(stage: str, run_dir: str | os.PathLike) -> str:
-    """The command that re-runs ``stage`` of the run in ``run_dir``."""
+def reproduce_command(stage: str, run_dir: str | os.PathLike,
+                      shown_dir: str | os.PathLike | None = None) -> str:
+    """The command that re-runs ``stage`` of the run in ``run_dir`` (written as
+    ``shown_dir`` when given, e.g. relative to the repository)."""
     profile, overrides = run_profile(run_dir)
     parts = ["python", "-m", "anbn_utils.run", "--profile", profile or "<profile>"]
     if profile is None or Path(run_dir).name != profile:
-        parts += ["--run-dir", str(run_dir)]
+        parts += ["--run-dir", str(shown_dir or run_dir)]
     for o in overrides:
         parts += ["--set", o]
     parts += ["--stage", stage]
@@ -281,15 +284,29 @@ def caption(label: str, run_dir: str | os.PathLike, *, story: str | None = None,
     entry = figure(label)
     glue_key(label, story)  # checks story
     paper = paper_figure(entry, story)
-    profile, overrides = run_profile(run_dir)
     parts = [f"**{entry.title}" + (f" ({story})" if story else "") + ".**"]
     parts.append(f"Regenerates the paper's {paper}." if paper else "Beyond the paper.")
     if note:
         parts.append(note.strip().rstrip(".") + ".")
-    parts.append(f"Run `{Path(run_dir).name}`, profile `{profile or 'not recorded'}`"
-                 + (f" with {', '.join(f'`{o}`' for o in overrides)}" if overrides else "")
-                 + f"; reproduce: `{reproduce_command(entry.stage, run_dir)}`.")
+    parts.append(provenance(entry.stage, run_dir))
     return " ".join(parts)
+
+
+def provenance(stage: str, run_dir: str | os.PathLike,
+               shown_dir: str | os.PathLike | None = None) -> str:
+    """A caption's last sentence: the run, its profile and overrides, and the command that
+    reproduces ``stage`` (:data:`PROVENANCE` matches it), the run directory written as
+    ``shown_dir`` when given.  The runner rewrites it when it publishes a stage that another
+    run computed (shared through the store)."""
+    profile, overrides = run_profile(run_dir)
+    return (f"Run `{Path(run_dir).name}`, profile `{profile or 'not recorded'}`"
+            + (f" with {', '.join(f'`{o}`' for o in overrides)}" if overrides else "")
+            + f"; reproduce: `{reproduce_command(stage, run_dir, shown_dir)}`.")
+
+
+#: The sentence :func:`provenance` writes, for any run.
+PROVENANCE = re.compile(r"Run `[^`]*`, profile `[^`]*`(?: with `[^`]*`(?:, `[^`]*`)*)?; "
+                        r"reproduce: `[^`]*`\.")
 
 
 def show_figure(fig, label: str, run_dir: str | os.PathLike, *, story: str | None = None,

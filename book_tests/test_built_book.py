@@ -219,6 +219,32 @@ def test_no_library_paths_in_the_page_or_its_download(page):
         assert found == [], f"{path.relative_to(HTML)}: {len(found)} library path(s): {found[:2]}"
 
 
+#: Chapters that read a study's runs by design (``compare_run_dir``: chapter 04 shows the
+#: planted pairs of the study's CanICA variant; ``study_run_dir``: chapter 07's controls).
+STUDY_READERS = ("book/executed/04_coupling", "book/executed/07_verdict")
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_captions_name_the_books_run_and_no_machine_path(page):
+    """A stage shared through the store was published with the run (and reproduce command)
+    of the study variant that computed it first, and parameters showed the building
+    machine's absolute paths.  Every caption of a chapter names the book's own run; no
+    page or download shows the repository's absolute path, and no page but those that read
+    the study (:data:`STUDY_READERS`) names a study's run."""
+    run = Path((ROOT / "book" / "executed" / "RUN.txt").read_text().strip()).name
+    html, source = HTML / f"{page}.html", HTML / "_sources" / f"{page}.ipynb"
+    text = html.read_text(encoding="utf-8")
+    captions = re.findall(r"<figcaption>(.*?)</figcaption>", text, flags=re.DOTALL)
+    named = {m for c in captions for m in re.findall(r"Run <code[^>]*><span class=\"pre\">"
+                                                        r"([^<]+)</span>", c)}
+    assert named <= {run}, f"{page}: captions name the runs {sorted(named)}, not {run}"
+    for path in (html, source):
+        found = path.read_text(encoding="utf-8").count(str(ROOT))
+        assert found == 0, f"{path.relative_to(HTML)}: {found} absolute path(s) of {ROOT}"
+    if page not in STUDY_READERS:
+        assert "runs/study-" not in text, f"{page}: names a study's run"
+
+
 def test_the_repository_button_links_to_the_repository(browser):
     """The address is the build's (``book/_ext/anbn_book.py``, the same environment as the
     build's in ``make book`` and in CI); without one there is no button, and never Jupyter

@@ -516,6 +516,44 @@ def test_the_book_shows_one_parameters_block_and_collapsed_code():
         ["parameters"], ["injected-parameters", "remove-cell"], ["remove-input"], ["hide-input"]]
 
 
+def test_a_shared_stage_is_published_with_the_book_runs_provenance(tmp_path, monkeypatch):
+    """The default book's chapters 01 and 02 captioned their figures with the run of the
+    study variant that computed the shared stage first (and its reproduce command), and
+    showed the building machine's absolute paths in the parameters."""
+    import nbformat
+    import yaml
+
+    from anbn_utils.figures import FIGURES, caption, provenance
+    from anbn_utils.runner import execute
+
+    monkeypatch.setattr(execute, "REPO_ROOT", tmp_path)
+    runs = tmp_path / "runs"
+    computed, book = runs / "study-x" / "untrained", runs / "phantom"
+    for run_dir, overrides in ((computed, ["model=random:m"]), (book, [])):
+        (run_dir / "01_data").mkdir(parents=True)
+        (run_dir / "params.yaml").write_text(yaml.safe_dump({"profile": "phantom",
+                                                             "overrides": overrides}))
+    label = next(f.label for f in FIGURES if f.stage == "01_data")
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell('# P\nrun_dir = "x"  # run directory\nstage_dir = None  # out',
+                                  metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(f'run_dir = "{computed}"\nstage_dir = "{computed}/.partial"\n'
+                                  f'dataset_root = "{runs}/.store/dataset/h"',
+                                  metadata={"tags": ["injected-parameters"]}),
+        nbformat.v4.new_code_cell("show()", outputs=[nbformat.v4.new_output(
+            "display_data", {"text/markdown": caption(label, computed, story="pieman")})])])
+    nb.metadata["papermill"] = {"input_path": f"{tmp_path}/notebooks/01_data.ipynb",
+                                "parameters": {"run_dir": str(computed)}}
+    nbformat.write(nb, book / "01_data" / "01_data.ipynb")
+    published = execute.publish_notebooks(book, tmp_path / "executed")[0].read_text()
+    assert provenance("01_data", book, "runs/phantom") in published
+    assert "reproduce: `python -m anbn_utils.run --profile phantom --stage 01_data`" in published
+    assert "study-x" not in published and str(tmp_path) not in published
+    params = nbformat.read(tmp_path / "executed" / "01_data.ipynb", as_version=4).cells[0].source
+    assert params.splitlines()[1:] == ["run_dir = 'runs/phantom'  # run directory",
+                                       "stage_dir = 'runs/phantom/01_data'  # out"]
+
+
 def test_a_run_is_quiet(tmp_path, cache_dir, tiny_bert_dir, capfd):
     """The runner's log has one line per stage and nothing else: no kernel log
     (``IPKernelApp``), no library warning (they name a file in ``site-packages``), no

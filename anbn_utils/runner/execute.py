@@ -51,7 +51,8 @@ from .stages import (
 )
 from .state import STAMP, manifest, replace_dir, stage_status
 
-__all__ = ["check", "kernel_env", "publish_notebooks", "reader_view", "run"]
+__all__ = ["as_published", "check", "kernel_env", "publish_notebooks", "reader_view", "run",
+           "shown_path"]
 
 #: Names ``--force`` takes besides the stages.
 FORCE_EXTRA = ("dataset",)
@@ -381,11 +382,70 @@ def publish_notebooks(run_dir: str | os.PathLike, book_dir: str | os.PathLike) -
         src = run_dir / stage.name / f"{stage.name}.ipynb"
         if src.is_file():
             dst = book_dir / src.name
+            nb = as_published(nbformat.read(src, as_version=4), stage.name, run_dir)
             with atomic_path(dst) as tmp:
-                nbformat.write(reader_view(nbformat.read(src, as_version=4)), tmp)
+                nbformat.write(reader_view(nb), tmp)
             out.append(dst)
     write_text(book_dir / "RUN.txt", f"{run_dir}\n")
     return out
+
+
+def shown_path(path: str | os.PathLike) -> str:
+    """A path as the book shows it: relative to the repository when it lies there, with the
+    home folder as ``~`` otherwise (no absolute path of the building machine)."""
+    path = Path(path).absolute()
+    if path.is_relative_to(REPO_ROOT):
+        return str(path.relative_to(REPO_ROOT))
+    home = Path.home()
+    return f"~/{path.relative_to(home)}" if path.is_relative_to(home) else str(path)
+
+
+def _without_machine_paths(text: str) -> str:
+    text = text.replace(f"{REPO_ROOT}{os.sep}", "").replace(str(REPO_ROOT), ".")
+    return text.replace(f"{Path.home()}{os.sep}", "~/")
+
+
+def as_published(nb, stage: str, run_dir: str | os.PathLike):
+    """An executed notebook as the run in ``run_dir`` publishes it: every caption's
+    provenance (:func:`anbn_utils.figures.provenance`) and the ``run_dir`` and ``stage_dir``
+    parameters name this run, also when another run computed the stage (shared through the
+    store: the results are the same, the run is not), and no absolute path of the building
+    machine is left (:func:`shown_path`)."""
+    import ast
+    import json
+
+    from ..figures import PROVENANCE, provenance
+
+    shown = shown_path(run_dir)
+    sentence = provenance(stage, run_dir, shown)
+
+    def clean(text: str) -> str:
+        return _without_machine_paths(PROVENANCE.sub(lambda _: sentence, text))
+
+    own = {"run_dir": shown, "stage_dir": f"{shown}/{stage}"}
+    papermill = nb.metadata.get("papermill", {})
+    if "parameters" in papermill:
+        papermill["parameters"].update(own)
+    if "output_path" in papermill:
+        papermill["output_path"] = f"{shown}/{stage}/{stage}.ipynb"
+    nb.metadata = json.loads(_without_machine_paths(json.dumps(nb.metadata)))
+    for cell in nb.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            lines = []
+            for line in cell.source.splitlines():
+                name, sep, _ = line.partition(" = ")
+                if sep and name in own:
+                    line = f"{name} = {own[name]!r}"
+                lines.append(line)
+            cell.source = _without_machine_paths("\n".join(lines))
+            ast.parse(cell.source)  # still Python
+        for output in cell.get("outputs", []):
+            if "text" in output:
+                output["text"] = clean(output["text"])
+            for mime, value in output.get("data", {}).items():
+                if mime.startswith("text/") and isinstance(value, str):
+                    output["data"][mime] = clean(value)
+    return nb
 
 
 def reader_view(nb):
