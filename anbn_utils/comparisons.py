@@ -18,6 +18,7 @@ from sklearn.metrics import r2_score
 
 from .errors import DataError
 from .io import read_json, read_table
+from .stages.formats import load_coupling_summary
 
 __all__ = [
     "HOLDOUT_RESULTS",
@@ -173,7 +174,7 @@ def layer_curves(runs: Runs) -> pd.DataFrame:
     ``layer`` (1-based), ``an_max_pcc_mean``)."""
     rows = []
     for label, run_dir in runs.items():
-        summary = read_json(_stage(run_dir, "04_coupling") / "summary.json")
+        summary = load_coupling_summary(_stage(run_dir, "04_coupling"))
         for story, st in summary["stories"].items():
             rows += [{"run": label, "story": story, "layer": layer,
                       "an_max_pcc_mean": v}
@@ -186,7 +187,7 @@ def significance_by_run(runs: Runs) -> pd.DataFrame:
     and null model, at each run's primary FDR level (tidy)."""
     rows = []
     for label, run_dir in runs.items():
-        summary = read_json(_stage(run_dir, "04_coupling") / "summary.json")
+        summary = load_coupling_summary(_stage(run_dir, "04_coupling"))
         for story, st in summary["stories"].items():
             for null, n in st["nulls"].items():
                 rows.append({"run": label, "story": story, "null": null,
@@ -201,7 +202,7 @@ def significance_by_run(runs: Runs) -> pd.DataFrame:
 def an_max_distribution(run_dir: str | os.PathLike) -> dict[str, np.ndarray]:
     """Per story, every AN's maximal PCC (``04_coupling/<story>/an_max.npy``)."""
     coupling = _stage(run_dir, "04_coupling")
-    summary = read_json(coupling / "summary.json")
+    summary = load_coupling_summary(coupling)
     return {s: np.load(coupling / s / "an_max.npy") for s in summary["stories"]}
 
 
@@ -245,7 +246,7 @@ def predictive_by_run(runs: Runs) -> pd.DataFrame:
     ridge from all ANs and of the anchor AN (tidy; runs without it are left out)."""
     rows = []
     for label, run_dir in runs.items():
-        summary = read_json(_stage(run_dir, "04_coupling") / "summary.json")
+        summary = load_coupling_summary(_stage(run_dir, "04_coupling"))
         for story, st in summary["stories"].items():
             if "r2_unique_mean" in st:
                 rows.append({"run": label, "story": story, **{k: st[k] for k in PREDICTIVE_KEYS}})
@@ -293,7 +294,7 @@ def unique_share_contrasts(real: str | os.PathLike, others: Runs, *,
     real_dir = _stage(real, "04_coupling")
     for label, run_dir in others.items():
         other_dir = _stage(run_dir, "04_coupling")
-        for story in read_json(real_dir / "summary.json")["stories"]:
+        for story in load_coupling_summary(real_dir)["stories"]:
             try:
                 a, b = load_partition(real_dir / story), load_partition(other_dir / story)
             except DataError:

@@ -43,13 +43,12 @@ from .inference import (
 )
 from .inference.familywise import EXACT_ANS, single_step_threshold
 from .inference.nulls import NULL_READINGS
+from .paper import ALPHA
 from .stats import zscore
 from .units import an_layers
 
 __all__ = [
     "NULL_MODELS",
-    "PAPER",
-    "PAPER_ALPHA",
     "TEST_ARRAYS",
     "anchors",
     "check_alphas",
@@ -282,20 +281,6 @@ def max_statistic_test(
     return out
 
 
-#: The paper's significance level: p < 0.01 after FDR correction.
-PAPER_ALPHA = 0.01
-
-#: Headline numbers of the paper (BERT-base, Narratives Pie Man / Shapes, VS-DBN 128 BNs),
-#: significance at :data:`PAPER_ALPHA`.
-PAPER = {
-    "pieman": {"ans_significant_pct": 99.57, "bn_max_pcc_mean": 0.4364, "bn_max_pcc_sd": 0.0473,
-               "bns_significant": 128, "n_bns": 128, "alpha": PAPER_ALPHA},
-    "shapessocial": {"ans_significant_pct": 98.71, "bn_max_pcc_mean": 0.4422,
-                     "bn_max_pcc_sd": 0.0592, "bns_significant": 128, "n_bns": 128,
-                     "alpha": PAPER_ALPHA},
-}
-
-
 def check_alphas(alphas: Sequence[float]) -> list[float]:
     """``alphas`` as a list of floats, or a :class:`ParameterError` unless it is a non-empty
     list of distinct levels in (0, 1)."""
@@ -307,7 +292,7 @@ def check_alphas(alphas: Sequence[float]) -> list[float]:
     return [float(a) for a in alphas]
 
 
-def summarize(result: dict, n_layers: int, *, alphas: Sequence[float] = (PAPER_ALPHA, 0.05),
+def summarize(result: dict, n_layers: int, *, alphas: Sequence[float] = (ALPHA, 0.05),
               threshold: float = 0.25, n_heads: int | None = None) -> dict:
     """Headline numbers of one story: AN and BN maxima, significance per null model and level.
 
@@ -384,7 +369,7 @@ def significance_table(summary: dict, *, paper: dict | None = None) -> pd.DataFr
     summary : dict
         The content of ``04_coupling/summary.json`` (``{"stories": {task: summarize(...)}}``).
     paper : dict, optional
-        The paper's numbers per story (:data:`PAPER`); its rows come last in each story
+        The paper's numbers per story (:data:`anbn_utils.paper.COUPLING`); its rows come last in each story
         with ``null='paper'``.
 
     Returns
@@ -433,7 +418,7 @@ def significance_table(summary: dict, *, paper: dict | None = None) -> pd.DataFr
 
 def couple_story(ans: np.ndarray, bns: np.ndarray, *, nulls=NULL_MODELS,
                  n_permutations: int = 5000, mode: str = "signed", random_state: int = 0,
-                 min_shift: int = 1, alphas: Sequence[float] = (PAPER_ALPHA, 0.05),
+                 min_shift: int = 1, alphas: Sequence[float] = (ALPHA, 0.05),
                  fdr_tail: bool = True, tail_options: dict | None = None,
                  regressors: np.ndarray | None = None, exact_ans: int | None = EXACT_ANS,
                  device: str = "cpu", story: str = "", an_names=None, bn_names=None) -> dict:

@@ -3,13 +3,13 @@
 Liu et al., *Coupling Artificial Neurons in BERT and Biological Neurons in the Human
 Brain*, AAAI 2023.  :data:`REPORTED` holds the paper's description of its data and
 settings that the ``paper`` profile (``anbn_utils/profiles/paper.yaml``) cannot hold as a
-parameter; the VS-DBN's settings are that profile's, the headline coupling results
-:data:`anbn_utils.coupling.PAPER`.  These are quotations, not results of this project.
+parameter (the VS-DBN's settings are that profile's), :data:`COUPLING` its headline coupling
+results at its level :data:`ALPHA`.  These are quotations, not results of this project.
 """
 
 from __future__ import annotations
 
-__all__ = ["POOLED_VOLUMES", "REPORTED"]
+__all__ = ["ALPHA", "COUPLING", "POOLED_VOLUMES", "REPORTED"]
 
 #: The paper's data and settings, as it states them (section in brackets).
 REPORTED = {
@@ -35,3 +35,16 @@ REPORTED = {
 #: volumes, Pie Man and Shapes.
 POOLED_VOLUMES = sum(REPORTED["data"][s][n] * REPORTED["data"][s]["volumes"]
                      for s, n in (("pieman", "subjects_selected"), ("shapes", "subjects")))
+
+#: The paper's significance level: p < 0.01 after FDR correction.
+ALPHA = 0.01
+
+#: Headline coupling results of the paper (BERT-base, Narratives Pie Man / Shapes, VS-DBN
+#: 128 BNs), significance at :data:`ALPHA`.
+COUPLING = {
+    "pieman": {"ans_significant_pct": 99.57, "bn_max_pcc_mean": 0.4364, "bn_max_pcc_sd": 0.0473,
+               "bns_significant": 128, "n_bns": 128, "alpha": ALPHA},
+    "shapessocial": {"ans_significant_pct": 98.71, "bn_max_pcc_mean": 0.4422,
+                     "bn_max_pcc_sd": 0.0592, "bns_significant": 128, "n_bns": 128,
+                     "alpha": ALPHA},
+}

@@ -35,6 +35,7 @@ import pandas as pd
 from .errors import DataError, ParameterError
 from .io import read_json, read_table
 from .recovery import match_by_abs_correlation
+from .stages.formats import load_coupling_summary
 
 __all__ = ["StudyReliability", "an_max_pairs", "anchor_agreement", "best_pair_stability",
            "compare_runs", "fit_subjects_of_half", "match_bns", "match_run_bns", "read_bn_maps",
@@ -254,10 +255,8 @@ def _best_pairs(run_dir, task: str) -> pd.DataFrame:
         pairs = pairs[pairs["story"] == task]
         if len(pairs):
             return pairs[["layer", "an", "bn", "pcc"]].reset_index(drop=True)
-    summary = Path(run_dir) / "04_coupling" / "summary.json"
-    if not summary.is_file():
-        raise DataError(f"{summary} is missing: run the 04_coupling stage of {run_dir} first")
-    n_layers = len(read_json(summary)["stories"][task]["an_max_pcc_per_layer"])
+    summary = load_coupling_summary(Path(run_dir) / "04_coupling")
+    n_layers = len(summary["stories"][task]["an_max_pcc_per_layer"])
     return best_pairs(_coupling(run_dir, task, "pcc"), n_layers)
 
 

@@ -44,6 +44,7 @@ import yaml
 
 from .errors import DataError, ParameterError, RunError
 from .io import read_json, read_table, write_json, write_table
+from .stages.formats import load_coupling_summary
 
 __all__ = ["STUDY_DIR", "Study", "Variant", "finished_variants", "headline", "load_study", "main",
            "run_study"]
@@ -175,9 +176,8 @@ def headline(run_dir: str | os.PathLike) -> dict[str, Any]:
     """
     run_dir = Path(run_dir)
     out: dict[str, Any] = {}
-    summary = run_dir / "04_coupling" / "summary.json"
-    if summary.is_file():
-        s = read_json(summary)
+    if (run_dir / "04_coupling" / "summary.json").is_file():
+        s = load_coupling_summary(run_dir / "04_coupling")
         for task, st in s["stories"].items():
             out[f"{task}.an_max_pcc_mean"] = st["an_max_pcc_mean"]
             out[f"{task}.bn_max_pcc_mean"] = st["bn_max_pcc_mean"]

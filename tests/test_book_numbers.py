@@ -17,7 +17,7 @@ do not hold prose (``{include}``, ...).
   ``3D``/``4D`` and required versions of software (``Python 3.11``).
 
 Numbers the paper reports are results too: they are read from the paper's profile
-(``anbn_utils/profiles/paper.yaml``) or from ``anbn_utils.coupling.PAPER``.
+(``anbn_utils/profiles/paper.yaml``) or from ``anbn_utils.paper.COUPLING``.
 """
 
 from __future__ import annotations
@@ -186,7 +186,7 @@ def resolver(tmp_path):
     ("t.tsv#/1/value", "0.25"),
     ("t.tsv#/*/value ; sum", "7.25"),
     ("@run/04_coupling/summary.json#/pct ; range ; .0f", "12-80"),
-    ("anbn_utils.coupling.PAPER#/pieman/bns_significant", "128"),
+    ("anbn_utils.paper.COUPLING#/pieman/bns_significant", "128"),
     ("anbn_utils.phantom.make_phantom#/snr", "0.3"),
     ("anbn_utils.narratives.layout.TR# * 2", "3"),
 ])

@@ -12,6 +12,7 @@ from anbn_utils.comparisons import (
 )
 from anbn_utils.errors import DataError
 from anbn_utils.io import write_json, write_table
+from anbn_utils.stages.formats import COUPLING_FORMAT
 
 
 def _run(folder, method, spatial_r, ranks, ranks_abs, r, wall):
@@ -23,7 +24,8 @@ def _run(folder, method, spatial_r, ranks, ranks_abs, r, wall):
     write_table(folder / "04_coupling" / "planted_recovery.tsv",
                 pd.DataFrame({"rank": ranks, "rank_abs": ranks_abs, "r": r}))
     nulls = {"circular": {"alpha": 0.01, "ans_significant_pct": 2.5, "bns_significant": 3}}
-    write_json(folder / "04_coupling" / "summary.json", {"parameters": {"alpha": 0.01}, "stories": {
+    write_json(folder / "04_coupling" / "summary.json", {
+        "format": COUPLING_FORMAT, "parameters": {"alpha": 0.01}, "stories": {
         "pieman": {"n_bns": 16, "an_max_pcc_mean": 0.3, "bn_max_pcc_mean": 0.5,
                    "an_max_pcc_per_layer": [0.1, 0.2], "nulls": nulls}}})
     return folder
@@ -94,7 +96,8 @@ def test_predictive_and_reliability_readings():
 def _partitioned(folder, targets, full, base):
     from anbn_utils.io import save_array
 
-    write_json(folder / "04_coupling" / "summary.json", {"stories": {"pieman": {}}})
+    write_json(folder / "04_coupling" / "summary.json",
+               {"format": COUPLING_FORMAT, "stories": {"pieman": {}}})
     write_json(folder / "04_coupling" / "stage.json", {"wall_s": 1})
     for name, value in (("r2_nuisance", [0.0]), ("r2_full", [0.0]), ("r2_unique", [0.0]),
                         ("unique_p", [1.0]), ("unique_null", [[0.0]]), ("pred_nuisance", base), ("pred_full", full),

@@ -190,7 +190,8 @@ def test_bad_fdr_levels_are_rejected(bad):
 
 
 def test_significance_table_orders_levels_and_puts_the_paper_beside_its_level():
-    from anbn_utils.coupling import PAPER, significance_table, summarize
+    from anbn_utils.coupling import significance_table, summarize
+    from anbn_utils.paper import COUPLING as PAPER
 
     summary = {"stories": {"pieman": summarize(_fake_result(), 2, alphas=[0.01, 0.05])}}
     table = significance_table(summary, paper=PAPER)

@@ -22,6 +22,7 @@ from anbn_utils.reliability import (
     seed_stability_by_method,
     split_subjects,
 )
+from anbn_utils.stages.formats import COUPLING_FORMAT
 
 SUBJECTS = {"pieman": [f"sub-{i:03d}" for i in range(1, 12)],
             "shapessocial": [f"sub-{i}" for i in range(201, 211)]}
@@ -148,7 +149,7 @@ def _write_run(root, maps, coupling, *, best=None, n_layers=2):
         np.save(coup / task / "an_to_bn.npy", an_to_bn)
         np.save(coup / task / "an_max.npy", pcc[np.arange(len(pcc)), an_to_bn])
         stories[task] = {"an_max_pcc_per_layer": [0.0] * n_layers}
-    write_json(coup / "summary.json", {"stories": stories})
+    write_json(coup / "summary.json", {"format": COUPLING_FORMAT, "stories": stories})
     if best is not None:
         (root / "06_layers").mkdir()
         write_table(root / "06_layers" / "best_pairs.tsv", best)

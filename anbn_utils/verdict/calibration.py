@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..coupling import couple_story, save_coupling, summarize
+from ..coupling import couple_story, summarize
 from ..errors import DataError
-from ..io import write_json, write_table
+from ..io import write_table
 from .claims import RunResult, load_run
-from .replicates import KINDS, claim_replicates, save_replicates
+from .replicates import KINDS, claim_replicates
 
 __all__ = ["DEFAULT_PARAMETERS", "RESULTS", "load_verdict_calibration", "verdict_calibration_reading",
            "verdict_rates", "write_coupling_run"]
@@ -28,10 +28,13 @@ __all__ = ["DEFAULT_PARAMETERS", "RESULTS", "load_verdict_calibration", "verdict
 #: The committed results of ``benchmarks/calibrate_verdicts.py``.
 RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "verdict_calibration.json"
 
-#: The 04_coupling parameters of a calibration run (those the comparability check reads).
+#: The 04_coupling parameters of a calibration run (no predictive check: its claim is
+#: calibrated by chapter 04's calibration study).
 DEFAULT_PARAMETERS = {"nulls": ["circular", "phase"], "n_permutations": 199, "alphas": [0.05],
                       "mode": "signed", "pcc_threshold": 0.25, "min_shift": 1,
-                      "fdr_tail": True, "nuisance": "none", "claim_null": "circular",
+                      "fdr_tail": True, "nuisance": "none", "bn_pairing": "matched",
+                      "an_surrogate": None, "predictive_check": False, "ridge_folds": 5,
+                      "ridge_gap": 10, "partition_shifts": 50, "claim_null": "circular",
                       "claim_boot": 500, "claim_block": 20, "seed": 0}
 
 
@@ -60,29 +63,34 @@ def write_coupling_run(folder: str | os.PathLike, series: Mapping[str, tuple[np.
     -------
     RunResult
     """
+    from ..ans import an_names
+    from ..controls import bn_partners
+    from ..stages.coupling import CouplingParameters, CouplingResult
+
     folder = Path(folder)
-    p = {**DEFAULT_PARAMETERS, **(parameters or {})}
-    stories = {}
+    p = CouplingParameters.from_mapping({**DEFAULT_PARAMETERS, **(parameters or {}),
+                                         "tasks": list(series), "device": device})
+    n_ans = next(iter(series.values()))[0].shape[1]
+    out = CouplingResult(parameters=p, partners=bn_partners(p.tasks, p.bn_pairing),
+                         n_trs={s: len(a) for s, (a, _) in series.items()}, n_layers=n_layers,
+                         an_names=an_names(n_layers, n_heads, n_ans // (n_layers * n_heads)),
+                         bn_method="simulated", n_bns=next(iter(series.values()))[1].shape[1])
     for story, (ans, bns) in series.items():
-        out = folder / "04_coupling" / story
-        result = couple_story(ans, bns, nulls=p["nulls"], n_permutations=p["n_permutations"],
-                              mode=p["mode"], random_state=p["seed"], min_shift=p["min_shift"],
-                              alphas=p["alphas"], fdr_tail=p["fdr_tail"], device=device,
-                              story=story)
-        save_coupling(result, out)
-        save_replicates({k: claim_replicates(
-            ans, bns, n_layers, kind=k, threshold=p["pcc_threshold"], mode=p["mode"],
-            null=p["claim_null"], n_permutations=p["n_permutations"], min_shift=p["min_shift"],
-            n_boot=p["claim_boot"], block=p["claim_block"], random_state=p["seed"],
-            device=device) for k in KINDS}, out)
-        stories[story] = summarize(result, n_layers, alphas=p["alphas"],
-                                   threshold=p["pcc_threshold"], n_heads=n_heads)
+        out.tests[story] = couple_story(
+            ans, bns, nulls=list(p.nulls), n_permutations=p.n_permutations, mode=p.mode,
+            random_state=p.seed, min_shift=p.min_shift, alphas=list(p.alphas),
+            fdr_tail=p.fdr_tail, device=device, story=story)
+        out.replicates[story] = {k: claim_replicates(
+            ans, bns, n_layers, kind=k, threshold=p.pcc_threshold, mode=p.mode,
+            null=p.claim_null, n_permutations=p.n_permutations, min_shift=p.min_shift,
+            n_boot=p.claim_boot, block=p.claim_block, random_state=p.seed,
+            device=device) for k in KINDS}
+        out.stories[story] = summarize(out.tests[story], n_layers, alphas=list(p.alphas),
+                                       threshold=p.pcc_threshold, n_heads=n_heads)
         if tags is not None:
             write_table(folder / "05_pos" / story / "an_tags.tsv",
                         pd.DataFrame({"category": np.asarray(tags[story], dtype=int)}))
-    write_json(folder / "04_coupling" / "summary.json",
-               {"parameters": p, "n_trs": {s: len(a) for s, (a, _) in series.items()},
-                "stories": stories})
+    out.save(folder / "04_coupling")
     return load_run(folder, name or folder.name)
 
 

@@ -34,9 +34,10 @@ from typing import Any
 
 import numpy as np
 
-from ..coupling import PAPER
 from ..errors import DataError
-from ..io import read_json, read_table
+from ..io import read_table
+from ..paper import COUPLING as PAPER
+from ..stages.formats import load_coupling_summary
 from ..stats import permutation_p_values
 from .replicates import ClaimReplicates, load_replicates
 
@@ -122,10 +123,7 @@ class RunResult:
 def load_run(run_dir: str | os.PathLike, name: str | None = None) -> RunResult:
     """Read a finished run's coupling summary and, when present, its AN categories."""
     run_dir = Path(run_dir)
-    path = run_dir / "04_coupling" / "summary.json"
-    if not path.is_file():
-        raise DataError(f"{path} is missing: the run {run_dir} has not finished 04_coupling")
-    summary = read_json(path)
+    summary = load_coupling_summary(run_dir / "04_coupling")
     pos = run_dir / "05_pos"
     tags = {s: read_table(pos / s / "an_tags.tsv")["category"].to_numpy()
             for s in summary["stories"] if (pos / s / "an_tags.tsv").is_file()}
@@ -429,11 +427,7 @@ def _significance_contrast(null: str, unit: str) -> Callable:
             hits = [np.load(p) <= np.float32(rules.alpha) for p in paths]
             n = hits[0].size
             if unit == "an":
-                n_heads = a.summary["stories"][s].get("n_heads")
-                if n_heads is None:
-                    raise DataError(f"{a.path / '04_coupling' / 'summary.json'} records no "
-                                    "attention heads (written by an older version of "
-                                    "04_coupling): re-run that stage")
+                n_heads = a.summary["stories"][s]["n_heads"]
                 layers = len(a.summary["stories"][s]["an_max_pcc_per_layer"])
                 clusters = np.arange(n) // (n // (layers * n_heads))
             else:

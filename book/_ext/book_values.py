@@ -10,14 +10,14 @@ Syntax
     {value}`benchmarks/results/vsdbn_cpu.json#/times_s/nilearn_canica_fit / 60 ; .0f`
     {value}`benchmarks/results/scaling_cpu.json#/points/[axis=voxels]/seconds ; join " -> "`
     {value}`anbn_utils/profiles/paper.yaml#/params/n_hidden ; join /`
-    {value}`anbn_utils.coupling.PAPER#/*/ans_significant_pct ; range ; .1f`
+    {value}`anbn_utils.paper.COUPLING#/*/ans_significant_pct ; range ; .1f`
     {value}`@run/04_coupling/summary.json#/stories/pieman/nulls/phase/ans_significant_pct`
 
 A **reference** is ``SOURCE#POINTER``:
 
 - ``SOURCE`` is a file relative to the repository root (``.json``, ``.yaml``/``.yml``,
   ``.tsv``), a file of the run the book was built from (``@run/...``: the run directory
-  named in ``book/executed/RUN.txt``), or a dotted Python name (``anbn_utils.coupling.PAPER``;
+  named in ``book/executed/RUN.txt``), or a dotted Python name (``anbn_utils.paper.COUPLING``;
   a function stands for the defaults of its signature, so
   ``anbn_utils.phantom.make_phantom#/snr`` is ``make_phantom``'s default ``snr``).
 - ``POINTER`` is a JSON pointer (RFC 6901: ``/key/0/key``; ``~1`` is ``/``, ``~0`` is

@@ -1,0 +1,265 @@
+"""Stage ``04_coupling`` as a function: the coupling of every story, its tests, the claims'
+replicates and the predictive check, with the stage's file format.
+
+:func:`run_coupling` computes a :class:`CouplingResult` from a run's ``02_ans`` and
+``03_bns``; :meth:`CouplingResult.save` writes the stage folder and
+:func:`load_coupling_summary` reads its ``summary.json`` back for the later stages, the
+verdict and the comparisons, refusing a folder written in another format version.
+
+==========================================  =================================================
+file (per story ``<story>/``)               content
+==========================================  =================================================
+``pcc.npy``, anchors, tests per null        :func:`anbn_utils.coupling.save_coupling`
+``claims_<kind>_<field>.npy``               :func:`anbn_utils.verdict.save_replicates`
+``<check>_r2.npy``, partition arrays        the predictive check (``predictive_check``)
+``planted_recovery.tsv`` (stage folder)     the planted pairs' tests (phantom runs only)
+``summary.json`` (stage folder, last)       :attr:`CouplingResult.summary`, with ``format``
+==========================================  =================================================
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from .formats import COUPLING_FORMAT as FORMAT
+from .formats import load_coupling_summary
+
+__all__ = ["FORMAT", "CouplingParameters", "CouplingResult", "load_coupling_summary",
+           "run_coupling"]
+
+STAGE = "04_coupling"
+
+
+@dataclass(frozen=True)
+class CouplingParameters:
+    """The parameters of ``04_coupling`` (the notebook's parameter cell documents each)."""
+
+    tasks: tuple[str, ...]
+    seed: int
+    device: str
+    nulls: tuple[str, ...]
+    n_permutations: int
+    mode: str
+    alphas: tuple[float, ...]
+    pcc_threshold: float
+    min_shift: int
+    fdr_tail: bool
+    nuisance: str
+    bn_pairing: str
+    an_surrogate: str | None
+    predictive_check: bool
+    ridge_folds: int
+    ridge_gap: int
+    partition_shifts: int | None
+    claim_null: str
+    claim_boot: int
+    claim_block: int
+
+    @classmethod
+    def from_mapping(cls, values) -> CouplingParameters:
+        """The parameters from a mapping that holds them (e.g. the notebook's ``globals()``);
+        lists become tuples."""
+        names = [f.name for f in fields(cls)]
+        missing = [n for n in names if n not in values]
+        if missing:
+            raise DataError(f"{STAGE}: parameters {missing} not given")
+        return cls(**{n: tuple(values[n]) if isinstance(values[n], list) else values[n]
+                      for n in names})
+
+    def recorded(self) -> dict[str, Any]:
+        """What ``summary.json`` records (``alpha``: the primary level); the stories are
+        its keys, the device is not recorded (results do not depend on it)."""
+        out = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()
+               if k not in ("tasks", "device")}
+        return {**out, "alpha": self.alphas[0]}
+
+
+@dataclass
+class CouplingResult:
+    """One run's ``04_coupling``.
+
+    Attributes
+    ----------
+    parameters : CouplingParameters
+    partners : dict of str -> str
+        Story -> the story whose BNs its ANs are coupled with.
+    n_trs : dict of str -> int
+        TRs coupled per story.
+    n_layers : int
+    an_names : list of str
+    bn_method : str
+    n_bns : int
+    bns_held_out : bool
+        The BN time courses are those of the subjects the BNs were not fitted on (split
+        half).
+    controls : list of Control
+        The controls the run's parameters switch on.
+    tests : dict of str -> dict
+        Per story, :func:`anbn_utils.coupling.couple_story`'s output.
+    replicates : dict of str -> dict of str -> ClaimReplicates
+        Per story, the claims' statistics observed, on the null and on the bootstrap.
+    stories : dict of str -> dict
+        Per story, :func:`anbn_utils.coupling.summarize` and the predictive check's numbers.
+    r2 : dict of str -> dict of str -> ndarray
+        Per story, the held-out R^2 of each check (empty without the predictive check).
+    partitions : dict of str -> (VariancePartition, ShiftNull)
+    planted : DataFrame or None
+        The planted pairs' tests (:func:`anbn_utils.recovery.coupling_recovery`); None
+        when the run's dataset plants none.
+    """
+
+    parameters: CouplingParameters
+    partners: dict[str, str]
+    n_trs: dict[str, int]
+    n_layers: int
+    an_names: list[str]
+    bn_method: str
+    n_bns: int
+    bns_held_out: bool = False
+    controls: list = field(default_factory=list)
+    tests: dict[str, dict] = field(default_factory=dict)
+    replicates: dict[str, dict] = field(default_factory=dict)
+    stories: dict[str, dict] = field(default_factory=dict)
+    r2: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    partitions: dict[str, tuple] = field(default_factory=dict)
+    planted: pd.DataFrame | None = None
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """The content of ``summary.json``."""
+        from ..paper import COUPLING
+
+        return {"format": FORMAT, "parameters": self.parameters.recorded(),
+                "bn_stories": self.partners, "n_trs": self.n_trs,
+                "controls": [c.name for c in self.controls], "stories": self.stories,
+                "paper": COUPLING}
+
+    def save(self, folder: str | os.PathLike) -> Path:
+        """Write the stage folder (see the module docstring); ``summary.json`` last."""
+        from ..coupling import save_coupling
+        from ..io import save_array, write_json, write_table
+        from ..predictive import save_partition
+        from ..verdict import save_replicates
+
+        folder = Path(folder)
+        for story, result in self.tests.items():
+            save_coupling(result, folder / story)
+            save_replicates(self.replicates[story], folder / story)
+            for name, r2 in self.r2.get(story, {}).items():
+                save_array(folder / story / f"{name}_r2.npy", r2)
+            if story in self.partitions:
+                save_partition(*self.partitions[story], folder / story)
+        if self.planted is not None:
+            write_table(folder / "planted_recovery.tsv", self.planted)
+        write_json(folder / "summary.json", self.summary)
+        return folder
+
+
+def _planted(run_dir: Path, tests: dict[str, dict], names: list[str]) -> pd.DataFrame | None:
+    """The planted pairs' tests of a phantom run that plants some, else None."""
+    from ..io import read_table
+    from ..recovery import coupling_recovery, load_truth
+
+    truth = load_truth(run_dir / "dataset") if (run_dir / "dataset").is_dir() else None
+    if truth is None or not truth["planted"]:
+        return None
+    matched = read_table(run_dir / "03_bns" / "map_recovery.tsv")
+    planted = pd.concat([coupling_recovery(truth, matched, r, names).assign(story=task)
+                         for task, r in tests.items()], ignore_index=True)
+    return planted[["story", *planted.columns.drop("story")]]
+
+
+def run_coupling(run_dir: str | os.PathLike, params: CouplingParameters) -> CouplingResult:
+    """Compute ``04_coupling`` of a run from its ``02_ans`` and ``03_bns``.
+
+    Every story's randomizations are checked before any computation; then, per story, the
+    series (:func:`anbn_utils.series.coupling_series`: the nuisance step and the controls),
+    the coupling and its tests (:func:`anbn_utils.coupling.couple_story`), the claims'
+    replicates (:func:`anbn_utils.verdict.claim_replicates`) and, with
+    ``predictive_check``, the held-out R^2 and the variance partition.
+
+    Parameters
+    ----------
+    run_dir : path
+    params : CouplingParameters
+
+    Returns
+    -------
+    CouplingResult
+        Not yet written: :meth:`CouplingResult.save`.
+    """
+    from ..ans import load_ans
+    from ..bns.networks import load_brain_networks
+    from ..config import resolve_device
+    from ..controls import active_controls, bn_partners
+    from ..coupling import check_alphas, couple_story, summarize
+    from ..inference import check_randomizations
+    from ..predictive import (
+        out_of_sample_r2,
+        partition_summary,
+        r2_summary,
+        unique_share_null,
+        variance_partition,
+    )
+    from ..series import coupling_series
+    from ..units import bn_names
+    from ..verdict import KINDS, check_replicate_options, claim_replicates
+
+    run_dir = Path(run_dir)
+    alphas = check_alphas(list(params.alphas))
+    p = replace(params, alphas=tuple(alphas))
+    device = resolve_device(p.device)
+    bns = load_brain_networks(run_dir / "03_bns")
+    partners = bn_partners(p.tasks, p.bn_pairing)
+    ans = {task: load_ans(run_dir / "02_ans" / task) for task in p.tasks}
+    for task in p.tasks:  # a crossed pair: the shorter story
+        n = min(len(ans[t].volumes) for t in (task, partners[task]))
+        check_randomizations(list(p.nulls), p.n_permutations, n, alphas, min_shift=p.min_shift,
+                             story=task)
+        check_replicate_options(p.claim_null, p.claim_boot, p.claim_block, n, story=task)
+    first = ans[p.tasks[0]]
+    n_layers, n_heads = first.meta["n_layers"], first.meta["n_heads"]
+    out = CouplingResult(parameters=p, partners=partners, n_trs={}, n_layers=n_layers,
+                         an_names=list(first.names), bn_method=bns.meta["method"],
+                         n_bns=bns.n_bns, bns_held_out="fit_subjects" in bns.meta)
+    for i, task in enumerate(p.tasks):
+        s = coupling_series(
+            run_dir / "02_ans" / task, run_dir / "02_ans" / partners[task],
+            np.asarray(ans[task].activations_hrf).reshape(len(ans[task].volumes), -1),
+            bns.mean_timecourses(partners[task]), same_story=partners[task] == task,
+            nuisance=p.nuisance, an_surrogate=p.an_surrogate, random_state=p.seed,
+            story_index=i, story=task)
+        out.n_trs[task] = len(s.ans)
+        out.tests[task] = couple_story(
+            s.ans, s.bns, nulls=list(p.nulls), n_permutations=p.n_permutations, mode=p.mode,
+            random_state=p.seed, min_shift=p.min_shift, alphas=alphas, fdr_tail=p.fdr_tail,
+            regressors=s.bn_regressors, device=device, story=task, an_names=ans[task].names,
+            bn_names=bn_names(bns.n_bns))
+        out.replicates[task] = {kind: claim_replicates(
+            s.ans, s.bns, n_layers, kind=kind, threshold=p.pcc_threshold, mode=p.mode,
+            null=p.claim_null, n_permutations=p.n_permutations, min_shift=p.min_shift,
+            regressors=s.bn_regressors, n_boot=p.claim_boot, block=p.claim_block,
+            random_state=p.seed, device=device) for kind in KINDS}
+        out.stories[task] = summarize(out.tests[task], n_layers, alphas=alphas,
+                                      threshold=p.pcc_threshold, n_heads=n_heads)
+        if p.predictive_check:  # held-out TRs; the ANs beyond the nuisance
+            folds = {"n_folds": p.ridge_folds, "gap": p.ridge_gap}
+            out.r2[task] = out_of_sample_r2(s.plain_ans, s.raw_bns, **folds)
+            out.partitions[task] = (
+                variance_partition(s.partition_ans, s.nuisance, s.raw_bns, **folds),
+                unique_share_null(s.partition_ans, s.nuisance, s.raw_bns,
+                                  n_shifts=p.partition_shifts, min_shift=p.ridge_gap, **folds))
+            out.stories[task].update(r2_summary(out.r2[task]),
+                                     **partition_summary(*out.partitions[task]))
+    out.controls = active_controls(first.meta) + active_controls(
+        {"bn_pairing": p.bn_pairing, "an_surrogate": p.an_surrogate, "seed": p.seed},
+        partners=partners, n_trs=out.n_trs)
+    out.planted = _planted(run_dir, out.tests, out.an_names)
+    return out
