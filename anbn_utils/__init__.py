@@ -29,6 +29,8 @@ checks that every module is listed here):
 - :mod:`anbn_utils.reliability` split halves of subjects; agreement of two runs, seed stability
 - :mod:`anbn_utils.synthetic`   small datasets in the exact Narratives layout (tests, phantom)
 - :mod:`anbn_utils.paper`       what the paper reports, quoted once
+- :mod:`anbn_utils.stages`      the stages as functions with typed results that own their files
+  (``04_coupling`` so far), and the readers of those files
 - :mod:`anbn_utils.run`         the runner's command line (``python -m anbn_utils.run``)
 - :mod:`anbn_utils.study`       studies: variants of a profile, shared stages, Dask
 - :mod:`anbn_utils.comparisons` runs side by side: BN methods, models, controls (chapter 07)
