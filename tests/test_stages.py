@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from anbn_utils.errors import DataError
+from anbn_utils.errors import DataError, ParameterError
 from anbn_utils.runner.preflight import stage_values
 from anbn_utils.runner.stages import declared_parameters, stage_named
 from anbn_utils.stages.coupling import FORMAT, CouplingParameters, load_coupling_summary
@@ -19,7 +19,7 @@ def test_coupling_parameters_are_the_notebooks_and_record_what_the_verdict_compa
     recorded = params.recorded()
     assert set(COMPARED_PARAMETERS) <= set(recorded)
     assert recorded["alpha"] == defaults["alphas"][0] and "device" not in recorded
-    with pytest.raises(DataError, match=r"04_coupling: parameters \['claim_block'\] not given"):
+    with pytest.raises(ParameterError, match=r"04_coupling: parameters \['claim_block'\] not given"):
         CouplingParameters.from_mapping({k: v for k, v in defaults.items() if k != "claim_block"})
 
 

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
+from ..errors import ParameterError
 from .formats import COUPLING_FORMAT as FORMAT
 from .formats import load_coupling_summary
 
@@ -69,7 +69,7 @@ class CouplingParameters:
         names = [f.name for f in fields(cls)]
         missing = [n for n in names if n not in values]
         if missing:
-            raise DataError(f"{STAGE}: parameters {missing} not given")
+            raise ParameterError(f"{STAGE}: parameters {missing} not given")
         return cls(**{n: tuple(values[n]) if isinstance(values[n], list) else values[n]
                       for n in names})
 
