@@ -17,6 +17,7 @@ removed when it succeeds and before a ``--force``\\ d run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import shutil
@@ -51,8 +52,8 @@ from .stages import (
 )
 from .state import STAMP, manifest, replace_dir, stage_status
 
-__all__ = ["as_published", "check", "kernel_env", "publish_notebooks", "reader_view", "run",
-           "shown_path"]
+__all__ = ["as_published", "check", "kernel_options", "kernel_startup", "publish_notebooks",
+           "reader_view", "run", "shown_path"]
 
 #: Names ``--force`` takes besides the stages.
 FORCE_EXTRA = ("dataset",)
@@ -68,61 +69,65 @@ KERNEL_ENV = {
     "TQDM_DISABLE": "1",  # the default of bars the package does not switch itself
 }
 
-#: Warning filters added to the kernels' ``PYTHONWARNINGS`` (``action:message:category:
-#: module``, the message matched from its start), each a warning about something the
-#: notebooks do not use.
-KERNEL_WARNING_FILTERS = (
+#: Warnings the kernels ignore, ``(message start, category, module)``, each about something
+#: the notebooks do not use.
+KERNEL_IGNORED_WARNINGS = (
     # transformers and huggingface_hub import tqdm.auto, which in a kernel looks for
     # ipywidgets to draw bars as widgets; the notebooks draw no bars (text ones are used)
-    "ignore:IProgress not found:Warning:tqdm.auto",
+    ("IProgress not found", "Warning", "tqdm.auto"),
 )
 
 
-def kernel_env(environ: dict[str, str]) -> dict[str, str]:
-    """The environment a notebook's kernel starts with: ``environ`` over :data:`KERNEL_ENV`,
-    with :data:`KERNEL_WARNING_FILTERS` after the caller's own ``PYTHONWARNINGS`` (later
-    filters take precedence, and these match only their own warnings)."""
-    env = {**KERNEL_ENV, **environ}
-    env["PYTHONWARNINGS"] = ",".join(
-        [w for w in environ.get("PYTHONWARNINGS", "").split(",") if w]
-        + list(KERNEL_WARNING_FILTERS))
-    return env
+def kernel_startup() -> list[str]:
+    """The lines each notebook's kernel runs before the notebook (IPython's public
+    ``exec_lines`` option): :data:`KERNEL_ENV` where the environment does not set them (a
+    variable the caller set wins), and :data:`KERNEL_IGNORED_WARNINGS`."""
+    return ["import os, warnings",
+            *(f"os.environ.setdefault({k!r}, {v!r})" for k, v in KERNEL_ENV.items()),
+            *(f"warnings.filterwarnings('ignore', message={m!r}, category={c}, module={mod!r})"
+              for m, c, mod in KERNEL_IGNORED_WARNINGS)]
+
+
+@contextlib.contextmanager
+def kernel_options():
+    """papermill's options for one notebook's kernel, all public: the kernel's log at errors
+    only and :func:`kernel_startup` (IPython options), and its sockets as IPC files in a
+    folder of its own (jupyter_client's ``transport`` and ``ip``), removed afterwards: TCP
+    ports that one process picks as free can be taken by a kernel that another process
+    starts at the same moment ("Address already in use": the kernel dies), and IPC files at
+    Jupyter's default place (``kernel-ipc-<n>`` in the working directory) collide the same
+    way.  The kernel manager is :func:`_kernel_manager`'s."""
+    from traitlets.config import Config
+
+    sockets = tempfile.mkdtemp(prefix="anbn-kernel-")
+    try:
+        yield {"extra_arguments": ["--IPKernelApp.log_level=ERROR",
+                                   *(f"--IPKernelApp.exec_lines={line}"
+                                     for line in kernel_startup())],
+               "config": Config({"KernelManager": {"transport": "ipc",
+                                                   "ip": os.path.join(sockets, "kernel")}}),
+               "kernel_manager_class": _kernel_manager()}
+    finally:
+        shutil.rmtree(sockets, ignore_errors=True)
 
 
 def _kernel_manager():
-    """Jupyter's kernel manager, starting each kernel with :func:`kernel_env` (explicitly,
-    so the runner's own environment is left as it is), its sockets IPC files in a folder of
-    its own: TCP ports that one process picks as free can be taken by a kernel that another
-    process starts at the same moment ("Address already in use": the kernel dies), and
-    IPC files at Jupyter's default place (``kernel-ipc-<n>`` in the working directory)
-    collide the same way; and no interrupt at shutdown."""
+    """Jupyter's kernel manager, without the interrupt (SIGINT) it sends every kernel it
+    shuts down: a kernel handling a message just then logs "KeyboardInterrupt caught in
+    kernel" on the runner's stderr, and papermill shuts a kernel down after its last cell,
+    so there is nothing to interrupt (the shutdown request, then SIGTERM, follows).  No
+    public option does this: the override is of ``_async_interrupt_kernel``, which
+    ``shutdown_kernel`` calls in the jupyter_client versions pyproject.toml allows
+    (``tests/test_run.py`` checks that the stock manager still interrupts at shutdown and
+    this one does not)."""
     from jupyter_client import AsyncKernelManager
 
-    class QuietKernelManager(AsyncKernelManager):
-        def __init__(self, **kw):
-            super().__init__(**kw)
-            self._socket_dir = tempfile.mkdtemp(prefix="anbn-kernel-")
-            self.transport = "ipc"
-            self.ip = os.path.join(self._socket_dir, "kernel")
-
-        async def _async_pre_start_kernel(self, **kw):
-            kw["env"] = kernel_env(kw.get("env") or dict(os.environ))
-            return await super()._async_pre_start_kernel(**kw)
-
+    class QuietShutdownKernelManager(AsyncKernelManager):
         async def _async_interrupt_kernel(self) -> None:
-            # jupyter_client interrupts (SIGINT) every kernel it shuts down; a kernel
-            # handling a message just then logs "KeyboardInterrupt caught in kernel" on
-            # the runner's stderr. papermill shuts a kernel down after its last cell, so
-            # there is nothing to interrupt: the shutdown request (then SIGTERM) follows.
             if not self.shutting_down:
                 await super()._async_interrupt_kernel()
 
-        async def _async_cleanup_resources(self, restart: bool = False) -> None:
-            await super()._async_cleanup_resources(restart=restart)
-            if not restart:
-                shutil.rmtree(self._socket_dir, ignore_errors=True)
-
-    return QuietKernelManager
+    return QuietShutdownKernelManager
 
 
 def _log(msg: str, end: str = "\n") -> None:
@@ -201,18 +206,14 @@ def _execute(stage: Stage, params: dict[str, Any], run_dir: Path, notebook_dir: 
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     out = partial / f"{stage.name}.ipynb"
-    try:
-        papermill.execute_notebook(
-            str(stage.notebook(notebook_dir)), str(out),
-            parameters={**params, "run_dir": str(run_dir), "stage_dir": str(partial)},
-            cwd=str(REPO_ROOT), progress_bar=progress,
-            # the kernel's own log: errors only; the notebook's errors come back through
-            # papermill
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
-            kernel_manager_class=_kernel_manager(),
-        )
-    except papermill.PapermillExecutionError as e:
-        raise _failure(stage, e, out) from None
+    with kernel_options() as options:
+        try:
+            papermill.execute_notebook(
+                str(stage.notebook(notebook_dir)), str(out),
+                parameters={**params, "run_dir": str(run_dir), "stage_dir": str(partial)},
+                cwd=str(REPO_ROOT), progress_bar=progress, **options)
+        except papermill.PapermillExecutionError as e:
+            raise _failure(stage, e, out) from None
     return partial
 
 
