@@ -9,6 +9,7 @@ profile and study, made cheaper where that changes nothing the table depends on:
 instead of the VS-DBN, fewer pairs and randomizations.
 """
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +18,7 @@ import yaml
 
 from anbn_utils.run import run
 from anbn_utils.runner.profiles import load_profile
+from anbn_utils.stages.coupling import FORMAT, CouplingParameters, load_coupling_summary
 from anbn_utils.study import load_study, run_study
 from anbn_utils.verdict import NULL_NAME, REQUIRED_CONTROLS
 
@@ -59,3 +61,22 @@ def test_the_paper_profile_gets_a_verdict_for_every_claim(paper_run):
     for name in (NULL_NAME, *REQUIRED_CONTROLS):  # every comparison run was measured
         statuses = claims[f"{name} status"].dropna()
         assert len(statuses) and not statuses.str.startswith("untested").any(), (name, statuses)
+
+
+def test_the_coupling_stage_result_is_typed_and_versioned(paper_run, tiny_bert_dir):
+    config = json.loads((tiny_bert_dir / "config.json").read_text())
+    layers, heads = config["num_hidden_layers"], config["num_attention_heads"]
+    summary = load_coupling_summary(paper_run / "04_coupling")
+    assert summary["format"] == FORMAT
+    params = {k: v for k, v in summary["parameters"].items() if k != "alpha"}
+    recorded = CouplingParameters.from_mapping(
+        {**params, "tasks": list(summary["stories"]), "device": "cpu"}).recorded()
+    assert recorded == summary["parameters"]
+    assert list(summary["stories"]) == ["pieman", "shapessocial"]
+    assert summary["bn_stories"] == {"pieman": "pieman", "shapessocial": "shapessocial"}
+    for story, st in summary["stories"].items():
+        assert (st["n_ans"], st["n_heads"], st["n_bns"]) == (
+            config["hidden_size"] * layers, heads, CHEAPER["n_components"])
+        assert len(st["an_max_pcc_per_layer"]) == layers
+        assert set(st["nulls"]) == set(summary["parameters"]["nulls"])
+        assert summary["n_trs"][story] > 0 and "r2_unique_mean" in st
