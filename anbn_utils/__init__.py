@@ -19,7 +19,7 @@ checks that every module is listed here):
 - :mod:`anbn_utils.interpret`   the paper's read-outs: most-anchored BN, best pairs, exemplars
 - :mod:`anbn_utils.units`       names of ANs and BNs (``L8H2D51``, ``BN89``) and their indices
 - :mod:`anbn_utils.pos`         part-of-speech tags of tokens and ANs
-- :mod:`anbn_utils.plotting`    figures
+- :mod:`anbn_utils.plotting`    figures, one module per chapter
 - :mod:`anbn_utils.figures`     the registry of the book's figures (paper figure, stage, title) and
   their captions
 - :mod:`anbn_utils.phantom`     the phantom: simulated data with planted couplings and truth

@@ -9,11 +9,8 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from anbn_utils.plotting import (
-    plot_anchor_counts,
-    plot_best_pairs,
-    plot_category_heatmap,
-)
+from anbn_utils.plotting.layers import plot_best_pairs
+from anbn_utils.plotting.pos import plot_anchor_counts, plot_category_heatmap
 
 
 def test_category_heatmap_greys_out_undefined_cells():
@@ -56,7 +53,7 @@ def test_best_pairs_time_axis_uses_the_given_tr():
 
 
 def test_bn_timecourses_are_z_scored_and_stacked_on_the_storys_tr():
-    from anbn_utils.plotting import plot_bn_timecourses
+    from anbn_utils.plotting.networks import plot_bn_timecourses
     from anbn_utils.stats import zscore
 
     tc = np.random.default_rng(2).standard_normal((20, 4)) * 5 + 3
@@ -70,7 +67,7 @@ def test_bn_timecourses_are_z_scored_and_stacked_on_the_storys_tr():
 
 
 def test_comparison_figures_draw_the_tables_values():
-    from anbn_utils.plotting import (
+    from anbn_utils.plotting.verdict import (
         plot_method_comparison,
         plot_predictive_by_run,
         plot_split_halves,
@@ -118,7 +115,7 @@ def _calibration_rates():
 
 
 def test_calibration_figure_draws_each_rate_with_its_interval():
-    from anbn_utils.plotting import plot_calibration
+    from anbn_utils.plotting.coupling import plot_calibration
 
     fig = plot_calibration(_calibration_rates(), alpha=0.05)
     a, b, c = fig.axes
@@ -142,7 +139,7 @@ def _counts(seed=0, n=5):
 
 
 def test_top_categories_show_each_ans_largest_shares_in_order():
-    from anbn_utils.plotting import plot_top_categories
+    from anbn_utils.plotting.pos import plot_top_categories
     from anbn_utils.pos import TAGS
 
     c = np.zeros((1, 17, 17))
@@ -159,7 +156,7 @@ def test_top_categories_show_each_ans_largest_shares_in_order():
 
 def test_best_pair_tags_draw_the_best_an_of_each_layer():
     """Supp. Fig. 1-2 were missing: one panel per layer, from that layer's best AN's counts."""
-    from anbn_utils.plotting import plot_best_pair_tags
+    from anbn_utils.plotting.layers import plot_best_pair_tags
     from anbn_utils.pos import TAGS
 
     counts = np.zeros((4, 17, 17))
@@ -179,17 +176,13 @@ def test_figures_are_legible_at_the_books_width():
     """The figures were up to 16 in wide with 5.5-7 pt text: shown in the book's ~800 px
     column, tick labels and annotations were 3-5 pt."""
     from anbn_utils.figures import min_displayed_fontsize
-    from anbn_utils.plotting import (
-        plot_an_heatmaps,
-        plot_calibration,
+    from anbn_utils.plotting.ans import plot_an_heatmaps, plot_qk_decomposition
+    from anbn_utils.plotting.coupling import plot_calibration, plot_fig4, plot_fig5
+    from anbn_utils.plotting.pos import plot_exemplars, plot_over_representation
+    from anbn_utils.plotting.verdict import (
         plot_claims,
-        plot_exemplars,
-        plot_fig4,
-        plot_fig5,
         plot_method_comparison,
-        plot_over_representation,
         plot_predictive_by_run,
-        plot_qk_decomposition,
         plot_split_halves,
     )
     from anbn_utils.pos import TAGS
@@ -248,7 +241,7 @@ def test_tag_heatmaps_use_colour_blind_safe_maps():
 
 def test_nuisance_figure_draws_per_layer_quartiles_and_cross_story_medians():
     from anbn_utils.figures import min_displayed_fontsize
-    from anbn_utils.plotting import plot_nuisance
+    from anbn_utils.plotting.ans import plot_nuisance
 
     # 3 layers of 4 ANs; story "a": layer l holds l/10 + (0, 0.1, 0.2, 0.3)
     a = np.concatenate([layer / 10 + np.array([0.0, 0.1, 0.2, 0.3]) for layer in range(3)])
@@ -275,7 +268,7 @@ def test_nuisance_figure_draws_per_layer_quartiles_and_cross_story_medians():
 
 
 def test_claims_figure_draws_one_glyph_per_claim_and_run_and_the_verdict():
-    from anbn_utils.plotting import STATUS_GLYPHS, plot_claims
+    from anbn_utils.plotting.verdict import STATUS_GLYPHS, plot_claims
 
     table = pd.DataFrame({
         "key": ["a", "b", "c"],
