@@ -1,8 +1,9 @@
-"""Figures of the book, one module per chapter.  Each function returns the matplotlib figure
-it drew.
+"""Figures of the book, one module per chapter.  Each ``plot_*`` function returns the
+matplotlib figure it drew (``plot_category_heatmap`` the axes it drew into);
+``text_heatmap_html`` returns HTML.
 
-- :mod:`~anbn_utils.plotting._base`     shared style (``WIDTH``, ``SMALL``) and helpers
-  (one colour bar for a mosaic of maps, a legend under the panels, a shared colour scale)
+- :mod:`~anbn_utils.plotting._base`     shared style (``WIDTH``, ``SMALL``) and one colour bar
+  for a mosaic of maps
 - :mod:`~anbn_utils.plotting.data`      01_data: the transcript on the TR grid
 - :mod:`~anbn_utils.plotting.ans`       02_ans: the q x k decomposition, AN heatmaps,
   examples and distributions, what the nuisance regressors explain

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 #: Width (inches) of the book's figures: the content column (about 750 px) holds 7.8 in
 #: at 96 px per inch, so a figure this wide shows its fonts at their size in points
 #: (``anbn_utils.figures.min_displayed_fontsize``).
@@ -22,16 +20,3 @@ def _shared_colorbar(fig, vmin: float, vmax: float, *, label: str, cmap: str = "
     bar.set_label(label, fontsize=SMALL)
     bar.ax.tick_params(labelsize=SMALL)
     return bar
-
-
-def _legend_below(fig, ax) -> None:
-    """One legend of the runs under the panels (it hid the curves inside a panel)."""
-    handles, labels = ax.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=min(4, len(labels)),
-               fontsize=SMALL, frameon=False)
-
-
-def _max_of(maps_img, volumes) -> float:
-    """The largest value of the given volumes of a 4D image (a shared colour scale)."""
-    data = np.asarray(maps_img.dataobj)[..., sorted({int(v) for v in volumes})]
-    return float(data.max()) if data.size and data.max() > 0 else 1.0

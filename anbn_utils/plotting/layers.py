@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..stats import zscore
 from ..units import bn_name
-from ._base import SMALL, WIDTH, _max_of, _shared_colorbar
+from ._base import SMALL, WIDTH, _shared_colorbar
 from .pos import plot_top_categories
 
 __all__ = [
@@ -16,6 +16,12 @@ __all__ = [
     "plot_best_pairs",
     "plot_peak_slices",
 ]
+
+
+def _max_of(maps_img, volumes) -> float:
+    """The largest value of the given volumes of a 4D image (a shared colour scale)."""
+    data = np.asarray(maps_img.dataobj)[..., sorted({int(v) for v in volumes})]
+    return float(data.max()) if data.size and data.max() > 0 else 1.0
 
 
 def plot_best_pair_tags(pairs: pd.DataFrame, counts: np.ndarray, labels, *, story: str,

@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ._base import SMALL, WIDTH, _legend_below
+from ._base import SMALL, WIDTH
 
 __all__ = [
     "plot_an_max_distributions",
@@ -18,6 +18,13 @@ __all__ = [
     "plot_split_halves",
     "plot_verdict_calibration",
 ]
+
+
+def _legend_below(fig, ax) -> None:
+    """One legend of the runs under the panels (it hid the curves inside a panel)."""
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(4, len(labels)),
+               fontsize=SMALL, frameon=False)
 
 
 def plot_layer_curves(curves: pd.DataFrame, *, title: str = "") -> plt.Figure:
