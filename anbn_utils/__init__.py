@@ -9,6 +9,7 @@ checks that every module is listed here):
   activations, top pairs, nuisance regressors (token count, speech, position in the segment)
 - :mod:`anbn_utils.bns`         brain networks: the VS-DBN, nilearn baselines, maps, labels
 - :mod:`anbn_utils.coupling`    synchronization, anchors, the significance of one story
+  (statistics), its summaries and tables, its files
 - :mod:`anbn_utils.inference`   exact randomization nulls, family-wise max statistic, tail
   p-values for FDR, the calibration study
 - :mod:`anbn_utils.series`      the series a story's coupling reads: pairing, nuisance

@@ -12,7 +12,7 @@ shuffled story, timings kept       02_ans        ``word_order=shuffled``
                                                  (:mod:`anbn_utils.ans.wordorder`)
 BN time courses of another story   04_coupling   ``bn_pairing=crossed`` (:func:`pair_series`)
 phase-randomized ANs               04_coupling   ``an_surrogate=phase``
-                                                 (:func:`anbn_utils.coupling.surrogate_series`)
+                                                 (:func:`anbn_utils.coupling.statistics.surrogate_series`)
 =================================  ============  ==========================================
 
 :func:`active_controls` lists the controls a run's parameters switch on, each with a short

@@ -234,10 +234,10 @@ def coupling_recovery(truth: dict, matched: pd.DataFrame, result: dict,
     matched : DataFrame
         From :func:`map_recovery` (``network`` -> ``bn``).
     result : dict
-        One story's :func:`anbn_utils.coupling.couple_story` output: ``pcc`` (n_ans, n_bns),
-        ``an_to_bn`` (n_ans,; Eq. 1 anchors in the run's ``mode``), ``tests`` (null model ->
-        :func:`anbn_utils.coupling.max_statistic_test` output: ``an_q``, ``pair_p_fwer``,
-        ``family_null``).
+        One story's :func:`anbn_utils.coupling.statistics.couple_story` output: ``pcc``
+        (n_ans, n_bns), ``an_to_bn`` (n_ans,; Eq. 1 anchors in the run's ``mode``), ``tests``
+        (null model -> :func:`anbn_utils.coupling.statistics.max_statistic_test` output:
+        ``an_q``, ``pair_p_fwer``, ``family_null``).
     names : list of str
         AN names, in the rows' order of ``pcc``.
 

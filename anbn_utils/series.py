@@ -16,7 +16,7 @@ In order (:func:`coupling_series`):
    space of smooth regressors is not kept by a shift or a phase randomization), while
    regressing the ANs alone leaves the BNs' randomization, and the test, as they are;
 3. **surrogate** (``an_surrogate='phase'``): the ANs replaced by a phase randomization of
-   themselves (a control, :func:`anbn_utils.coupling.surrogate_series`).
+   themselves (a control, :func:`anbn_utils.coupling.statistics.surrogate_series`).
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def coupling_series(ans_folder, bn_folder, ans: np.ndarray, bns: np.ndarray, *,
     """
     from .ans.nuisance import residualize
     from .controls import pair_series
-    from .coupling import surrogate_series
+    from .coupling.statistics import surrogate_series
 
     if nuisance not in NUISANCE_MODELS:
         raise ParameterError(f"nuisance must be one of {NUISANCE_MODELS}, not {nuisance!r}")

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from scipy.stats import permutation_test
 
-from anbn_utils.coupling import max_statistic_test
+from anbn_utils.coupling.statistics import max_statistic_test
 
 N_ANS, N_BNS, N_TRS, N_PERM = 9216, 128, 282, 5000
 

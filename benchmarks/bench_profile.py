@@ -24,7 +24,7 @@ N_TRS = 282
 def _workloads(device: str):
     from anbn_utils.ans import top_pairs
     from anbn_utils.bns import cd1_step
-    from anbn_utils.coupling import max_statistic_test
+    from anbn_utils.coupling.statistics import max_statistic_test
     from anbn_utils.synthetic import brain_mask
 
     g = torch.Generator().manual_seed(0)

@@ -42,7 +42,7 @@ def _sync(device):
 
 
 def coupling(n_ans: int, n_bns: int, n_permutations: int, null: str, device: str) -> float:
-    from anbn_utils.coupling import max_statistic_test
+    from anbn_utils.coupling.statistics import max_statistic_test
 
     g = torch.Generator().manual_seed(0)
     a = torch.randn(N_TRS, n_ans, generator=g).to(device)

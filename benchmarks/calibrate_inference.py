@@ -114,7 +114,7 @@ def _tail_extremes(rng, seed, args):
     """Null families at the phantom's size: how often the tail p-value of a null AN falls
     below levels far under the permutation floor, with the shape held at zero or above (the
     default) and free (Knijnenburg et al.)."""
-    from anbn_utils.coupling import max_statistic_test
+    from anbn_utils.coupling.statistics import max_statistic_test
 
     ans = torch.tensor(smooth_series(rng, args.phantom_trs, 2304, kind="hrf", phi=0.5),
                        device=args.device)

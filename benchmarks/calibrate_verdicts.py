@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 from _common import RESULTS, header
 
-from anbn_utils.coupling import surrogate_series
+from anbn_utils.coupling.statistics import surrogate_series
 from anbn_utils.inference.calibration import plant, smooth_series
 from anbn_utils.verdict import NULL_NAME, Rules, claims_table
 from anbn_utils.verdict.calibration import DEFAULT_PARAMETERS, verdict_rates, write_coupling_run

@@ -172,7 +172,7 @@ def phantom(run_dir: Path, null_run_dir: Path, quick: bool) -> dict:
 
 
 def independence(n_permutations: int) -> dict:
-    from anbn_utils.coupling import NULL_MODELS, max_statistic_test
+    from anbn_utils.coupling.statistics import NULL_MODELS, max_statistic_test
 
     n_trs, n_ans, n_bns, phi, alpha = 150, 300, 6, 0.9, 0.05
     rng = np.random.default_rng(2)

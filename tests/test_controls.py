@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from anbn_utils.controls import active_controls, bn_partners, caption_suffix, pair_series
-from anbn_utils.coupling import couple_story, randomize, surrogate_series
+from anbn_utils.coupling.statistics import couple_story, randomize, surrogate_series
 from anbn_utils.errors import DataError, ParameterError
 from anbn_utils.synthetic import ar1
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy.stats import pearsonr
 
-from anbn_utils.coupling import anchors, max_statistic_test, pcc_matrix, randomize
+from anbn_utils.coupling.statistics import anchors, max_statistic_test, pcc_matrix, randomize
 from anbn_utils.errors import DataError
 from anbn_utils.synthetic import ar1
 
@@ -128,7 +128,7 @@ def test_p_values_equal_a_brute_force_count(null, mode):
 @pytest.mark.parametrize("bad", [0, -1, 2.0])
 def test_no_randomization_is_an_error_not_p_equal_1(bad):
     """n_permutations=0 used to run and report every p = 1."""
-    from anbn_utils.coupling import couple_story
+    from anbn_utils.coupling.statistics import couple_story
     from anbn_utils.errors import ParameterError
 
     a, b = torch.randn(50, 4), torch.randn(50, 3)
@@ -159,7 +159,7 @@ def _fake_result():
 
 
 def test_summary_reports_each_fdr_level_the_papers_first():
-    from anbn_utils.coupling import summarize
+    from anbn_utils.coupling.summaries import summarize
 
     s = summarize(_fake_result(), 2, alphas=[0.01, 0.05], threshold=0.25)
     circ = s["nulls"]["circular"]
@@ -182,7 +182,7 @@ def test_summary_reports_each_fdr_level_the_papers_first():
 
 @pytest.mark.parametrize("bad", [[], [0.0], [1.5], 0.05, [0.05, 0.05], ["0.05"]])
 def test_bad_fdr_levels_are_rejected(bad):
-    from anbn_utils.coupling import summarize
+    from anbn_utils.coupling.summaries import summarize
     from anbn_utils.errors import ParameterError
 
     with pytest.raises(ParameterError, match="alphas must be a non-empty list"):
@@ -190,7 +190,7 @@ def test_bad_fdr_levels_are_rejected(bad):
 
 
 def test_significance_table_orders_levels_and_puts_the_paper_beside_its_level():
-    from anbn_utils.coupling import significance_table, summarize
+    from anbn_utils.coupling.summaries import significance_table, summarize
     from anbn_utils.paper import COUPLING as PAPER
 
     summary = {"stories": {"pieman": summarize(_fake_result(), 2, alphas=[0.01, 0.05])}}
@@ -210,7 +210,7 @@ def test_significance_table_orders_levels_and_puts_the_paper_beside_its_level():
 
 def test_significance_table_keeps_the_runs_order_after_a_json_round_trip(tmp_path):
     """summary.json is written with sorted keys: the table still follows the parameters."""
-    from anbn_utils.coupling import significance_table, summarize
+    from anbn_utils.coupling.summaries import significance_table, summarize
     from anbn_utils.io import read_json, write_json
 
     result = _fake_result()
@@ -225,7 +225,7 @@ def test_significance_table_keeps_the_runs_order_after_a_json_round_trip(tmp_pat
 
 
 def test_false_positive_text_reads_each_null_and_level():
-    from anbn_utils.coupling import false_positive_text, significance_table, summarize
+    from anbn_utils.coupling.summaries import false_positive_text, significance_table, summarize
 
     table = significance_table({"stories": {"pieman": summarize(_fake_result(), 2,
                                                                 alphas=[0.01, 0.05])}})

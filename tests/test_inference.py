@@ -8,7 +8,7 @@ import pytest
 import torch
 from scipy.stats import binom, genpareto
 
-from anbn_utils.coupling import couple_story, max_statistic_test
+from anbn_utils.coupling.statistics import couple_story, max_statistic_test
 from anbn_utils.errors import ParameterError
 from anbn_utils.inference import (
     MaxStatistic,

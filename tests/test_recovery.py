@@ -68,7 +68,7 @@ def test_timecourse_recovery_correlates_each_network_with_its_matched_bn():
 
 def test_coupling_recovery_uses_the_runs_own_anchors():
     """The Eq. 1 column used the signed argmax even when the run anchored by |r|."""
-    from anbn_utils.coupling import anchors
+    from anbn_utils.coupling.statistics import anchors
 
     truth = _truth(np.random.default_rng(2))
     names = ["L1H1D1", "L1H1D2", "L1H1D3"]

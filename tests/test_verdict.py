@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from anbn_utils.coupling import anchors, pcc_matrix, summarize
+from anbn_utils.coupling.statistics import anchors, pcc_matrix
+from anbn_utils.coupling.summaries import summarize
 from anbn_utils.errors import DataError
 from anbn_utils.inference.calibration import plant, smooth_series
 from anbn_utils.verdict import (

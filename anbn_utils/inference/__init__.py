@@ -10,7 +10,7 @@
 - :mod:`~anbn_utils.inference.calibration` false-positive rates and power of every null and
   correction on simulated null and planted data, with binomial intervals
 
-:func:`anbn_utils.coupling.max_statistic_test` puts them together for one story.
+:func:`anbn_utils.coupling.statistics.max_statistic_test` puts them together for one story.
 """
 
 from .familywise import MaxStatistic

@@ -9,9 +9,9 @@ and chapter 04 read.
 - :func:`smooth_series`: independent series like the pipeline's: AR(1), or AR(1) convolved
   with SPM's HRF (the phantom's networks unrelated to the text are made this way);
 - :func:`plant`: BNs that correlate with chosen ANs at a chosen r;
-- :func:`evaluate`: one dataset through :func:`anbn_utils.coupling.couple_story`; per null
-  model and level, whether any unplanted AN is significant family-wise (FWER) or after
-  FDR, the share of unplanted ANs with an uncorrected p at most the level (the per-test
+- :func:`evaluate`: one dataset through :func:`anbn_utils.coupling.statistics.couple_story`;
+  per null model and level, whether any unplanted AN is significant family-wise (FWER) or
+  after FDR, the share of unplanted ANs with an uncorrected p at most the level (the per-test
   rate), and the share of planted pairs found;
 - :func:`rate_table`: rates over datasets with Clopper-Pearson intervals
   (``scipy.stats.binomtest``).
@@ -120,7 +120,7 @@ def evaluate(ans: np.ndarray, bns: np.ndarray, *, planted: Sequence[tuple[int, i
     nuisance : {'regress', 'regress_both'}
         What ``regressors`` are regressed out of.
     tail_options : dict, optional
-        See :func:`anbn_utils.coupling.max_statistic_test`.
+        See :func:`anbn_utils.coupling.statistics.max_statistic_test`.
 
     Returns
     -------
@@ -134,7 +134,7 @@ def evaluate(ans: np.ndarray, bns: np.ndarray, *, planted: Sequence[tuple[int, i
         nothing is planted), ``n_null_ans``, ``n_planted``, ``n_randomizations``.
     """
     from ..ans.nuisance import residualize
-    from ..coupling import couple_story
+    from ..coupling.statistics import couple_story
 
     both = regressors is not None and nuisance == "regress_both"
     if regressors is not None:

@@ -24,7 +24,7 @@ def plot_fig4(results: dict, n_layers: int, *, threshold: float = 0.25, title: s
     Parameters
     ----------
     results : dict
-        Story -> :func:`anbn_utils.coupling.couple_story` output.
+        Story -> :func:`anbn_utils.coupling.statistics.couple_story` output.
     """
     fig, axes = plt.subplots(1, 3, figsize=(WIDTH, 3.0), layout="constrained")
     for task, r in results.items():

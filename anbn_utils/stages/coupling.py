@@ -9,7 +9,7 @@ verdict and the comparisons, refusing a folder written in another format version
 ==========================================  =================================================
 file (per story ``<story>/``)               content
 ==========================================  =================================================
-``pcc.npy``, anchors, tests per null        :func:`anbn_utils.coupling.save_coupling`
+``pcc.npy``, anchors, tests per null        :func:`anbn_utils.coupling.files.save_coupling`
 ``claims_<kind>_<field>.npy``               :func:`anbn_utils.verdict.save_replicates`
 ``<check>_r2.npy``, partition arrays        the predictive check (``predictive_check``)
 ``planted_recovery.tsv`` (stage folder)     the planted pairs' tests (phantom runs only)
@@ -102,11 +102,12 @@ class CouplingResult:
     controls : list of Control
         The controls the run's parameters switch on.
     tests : dict of str -> dict
-        Per story, :func:`anbn_utils.coupling.couple_story`'s output.
+        Per story, :func:`anbn_utils.coupling.statistics.couple_story`'s output.
     replicates : dict of str -> dict of str -> ClaimReplicates
         Per story, the claims' statistics observed, on the null and on the bootstrap.
     stories : dict of str -> dict
-        Per story, :func:`anbn_utils.coupling.summarize` and the predictive check's numbers.
+        Per story, :func:`anbn_utils.coupling.summaries.summarize` and the predictive check's
+        numbers.
     r2 : dict of str -> dict of str -> ndarray
         Per story, the held-out R^2 of each check (empty without the predictive check).
     partitions : dict of str -> (VariancePartition, ShiftNull)
@@ -143,7 +144,7 @@ class CouplingResult:
 
     def save(self, folder: str | os.PathLike) -> Path:
         """Write the stage folder (see the module docstring); ``summary.json`` last."""
-        from ..coupling import save_coupling
+        from ..coupling.files import save_coupling
         from ..io import save_array, write_json, write_table
         from ..predictive import save_partition
         from ..verdict import save_replicates
@@ -181,8 +182,8 @@ def run_coupling(run_dir: str | os.PathLike, params: CouplingParameters) -> Coup
 
     Every story's randomizations are checked before any computation; then, per story, the
     series (:func:`anbn_utils.series.coupling_series`: the nuisance step and the controls),
-    the coupling and its tests (:func:`anbn_utils.coupling.couple_story`), the claims'
-    replicates (:func:`anbn_utils.verdict.claim_replicates`) and, with
+    the coupling and its tests (:func:`anbn_utils.coupling.statistics.couple_story`), the
+    claims' replicates (:func:`anbn_utils.verdict.claim_replicates`) and, with
     ``predictive_check``, the held-out R^2 and the variance partition.
 
     Parameters
@@ -199,7 +200,8 @@ def run_coupling(run_dir: str | os.PathLike, params: CouplingParameters) -> Coup
     from ..bns.networks import load_brain_networks
     from ..config import resolve_device
     from ..controls import active_controls, bn_partners
-    from ..coupling import check_alphas, couple_story, summarize
+    from ..coupling.statistics import couple_story
+    from ..coupling.summaries import check_alphas, summarize
     from ..inference import check_randomizations
     from ..predictive import (
         out_of_sample_r2,

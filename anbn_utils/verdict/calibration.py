@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..coupling import couple_story, summarize
+from ..coupling.statistics import couple_story
+from ..coupling.summaries import summarize
 from ..errors import DataError
 from ..io import write_table
 from .claims import RunResult, load_run

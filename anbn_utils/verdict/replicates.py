@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..coupling import _score, standardize
+from ..coupling.statistics import _score, standardize
 from ..errors import DataError, ParameterError
 from ..inference.nulls import null_copies
 from ..stats import moving_block_counts
@@ -171,7 +171,7 @@ def claim_replicates(ans: np.ndarray, bns: np.ndarray, n_layers: int, *, kind: s
         every circular lag; or ``n_permutations`` phase randomizations); ``'shuffle'`` is
         refused (it breaks the autocorrelation, the null of no coupling would be too narrow).
     n_permutations, min_shift, regressors
-        As in :func:`anbn_utils.coupling.max_statistic_test`.
+        As in :func:`anbn_utils.coupling.statistics.max_statistic_test`.
     n_boot : int
         Resamples of ``kind='boot'``.
     block : int
