@@ -142,6 +142,41 @@ class CouplingResult:
                 "controls": [c.name for c in self.controls], "stories": self.stories,
                 "paper": COUPLING}
 
+    def add_story(self, story: str, ans: np.ndarray, bns: np.ndarray, *, n_heads: int,
+                  regressors: np.ndarray | None = None, device: str = "cpu") -> None:
+        """Test one story's coupling, compute its claims' replicates and summarize it.
+
+        Parameters
+        ----------
+        story : str
+        ans : ndarray of shape (n_trs, n_ans)
+            The ANs as coupled (after the nuisance step and the controls), in layer order.
+        bns : ndarray of shape (n_trs, n_bns)
+        n_heads : int
+            Attention heads per layer (the clusters of the significance-share contrasts).
+        regressors : ndarray of shape (n_trs, n_regressors), optional
+            Regressed out of every randomized BN series (``nuisance='regress_both'``).
+        device : str
+        """
+        from ..coupling.statistics import couple_story
+        from ..coupling.summaries import summarize
+        from ..units import bn_names
+        from ..verdict import KINDS, claim_replicates
+
+        p = self.parameters
+        self.tests[story] = couple_story(
+            ans, bns, nulls=list(p.nulls), n_permutations=p.n_permutations, mode=p.mode,
+            random_state=p.seed, min_shift=p.min_shift, alphas=list(p.alphas),
+            fdr_tail=p.fdr_tail, regressors=regressors, device=device, story=story,
+            an_names=self.an_names, bn_names=bn_names(self.n_bns))
+        self.replicates[story] = {kind: claim_replicates(
+            ans, bns, self.n_layers, kind=kind, threshold=p.pcc_threshold, mode=p.mode,
+            null=p.claim_null, n_permutations=p.n_permutations, min_shift=p.min_shift,
+            regressors=regressors, n_boot=p.claim_boot, block=p.claim_block,
+            random_state=p.seed, device=device) for kind in KINDS}
+        self.stories[story] = summarize(self.tests[story], self.n_layers, alphas=list(p.alphas),
+                                        threshold=p.pcc_threshold, n_heads=n_heads)
+
     def save(self, folder: str | os.PathLike) -> Path:
         """Write the stage folder (see the module docstring); ``summary.json`` last."""
         from ..coupling.files import save_coupling
@@ -200,8 +235,7 @@ def run_coupling(run_dir: str | os.PathLike, params: CouplingParameters) -> Coup
     from ..bns.networks import load_brain_networks
     from ..config import resolve_device
     from ..controls import active_controls, bn_partners
-    from ..coupling.statistics import couple_story
-    from ..coupling.summaries import check_alphas, summarize
+    from ..coupling.summaries import check_alphas
     from ..inference import check_randomizations
     from ..predictive import (
         out_of_sample_r2,
@@ -211,8 +245,7 @@ def run_coupling(run_dir: str | os.PathLike, params: CouplingParameters) -> Coup
         variance_partition,
     )
     from ..series import coupling_series
-    from ..units import bn_names
-    from ..verdict import KINDS, check_replicate_options, claim_replicates
+    from ..verdict import check_replicate_options
 
     run_dir = Path(run_dir)
     alphas = check_alphas(list(params.alphas))
@@ -239,18 +272,8 @@ def run_coupling(run_dir: str | os.PathLike, params: CouplingParameters) -> Coup
             nuisance=p.nuisance, an_surrogate=p.an_surrogate, random_state=p.seed,
             story_index=i, story=task)
         out.n_trs[task] = len(s.ans)
-        out.tests[task] = couple_story(
-            s.ans, s.bns, nulls=list(p.nulls), n_permutations=p.n_permutations, mode=p.mode,
-            random_state=p.seed, min_shift=p.min_shift, alphas=alphas, fdr_tail=p.fdr_tail,
-            regressors=s.bn_regressors, device=device, story=task, an_names=ans[task].names,
-            bn_names=bn_names(bns.n_bns))
-        out.replicates[task] = {kind: claim_replicates(
-            s.ans, s.bns, n_layers, kind=kind, threshold=p.pcc_threshold, mode=p.mode,
-            null=p.claim_null, n_permutations=p.n_permutations, min_shift=p.min_shift,
-            regressors=s.bn_regressors, n_boot=p.claim_boot, block=p.claim_block,
-            random_state=p.seed, device=device) for kind in KINDS}
-        out.stories[task] = summarize(out.tests[task], n_layers, alphas=alphas,
-                                      threshold=p.pcc_threshold, n_heads=n_heads)
+        out.add_story(task, s.ans, s.bns, n_heads=n_heads, regressors=s.bn_regressors,
+                      device=device)
         if p.predictive_check:  # held-out TRs; the ANs beyond the nuisance
             folds = {"n_folds": p.ridge_folds, "gap": p.ridge_gap}
             out.r2[task] = out_of_sample_r2(s.plain_ans, s.raw_bns, **folds)

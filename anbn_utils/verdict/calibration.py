@@ -16,12 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..coupling.statistics import couple_story
-from ..coupling.summaries import summarize
 from ..errors import DataError
 from ..io import write_table
 from .claims import RunResult, load_run
-from .replicates import KINDS, claim_replicates
 
 __all__ = ["DEFAULT_PARAMETERS", "RESULTS", "load_verdict_calibration", "verdict_calibration_reading",
            "verdict_rates", "write_coupling_run"]
@@ -77,17 +74,7 @@ def write_coupling_run(folder: str | os.PathLike, series: Mapping[str, tuple[np.
                          an_names=an_names(n_layers, n_heads, n_ans // (n_layers * n_heads)),
                          bn_method="simulated", n_bns=next(iter(series.values()))[1].shape[1])
     for story, (ans, bns) in series.items():
-        out.tests[story] = couple_story(
-            ans, bns, nulls=list(p.nulls), n_permutations=p.n_permutations, mode=p.mode,
-            random_state=p.seed, min_shift=p.min_shift, alphas=list(p.alphas),
-            fdr_tail=p.fdr_tail, device=device, story=story)
-        out.replicates[story] = {k: claim_replicates(
-            ans, bns, n_layers, kind=k, threshold=p.pcc_threshold, mode=p.mode,
-            null=p.claim_null, n_permutations=p.n_permutations, min_shift=p.min_shift,
-            n_boot=p.claim_boot, block=p.claim_block, random_state=p.seed,
-            device=device) for k in KINDS}
-        out.stories[story] = summarize(out.tests[story], n_layers, alphas=list(p.alphas),
-                                       threshold=p.pcc_threshold, n_heads=n_heads)
+        out.add_story(story, ans, bns, n_heads=n_heads, device=device)
         if tags is not None:
             write_table(folder / "05_pos" / story / "an_tags.tsv",
                         pd.DataFrame({"category": np.asarray(tags[story], dtype=int)}))
