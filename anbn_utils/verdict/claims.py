@@ -104,6 +104,7 @@ class RunResult:
     path: Path
     summary: dict[str, Any]
     an_tags: dict[str, np.ndarray] = field(default_factory=dict)
+    _q_values: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def stories(self) -> list[str]:
@@ -112,6 +113,15 @@ class RunResult:
     @property
     def parameters(self) -> dict[str, Any]:
         return self.summary.get("parameters", {})
+
+    def q_values(self, story: str, unit: str, null: str) -> np.ndarray | None:
+        """The FDR q-values of a story's ANs (``unit='an'``) or BNs (``'bn'``) under a null
+        (float32, as stored), read once; None when the run did not test that null."""
+        key = (story, unit, null)
+        if key not in self._q_values:
+            path = self.path / "04_coupling" / story / f"{unit}_q_{null}.npy"
+            self._q_values[key] = np.load(path) if path.is_file() else None
+        return self._q_values[key]
 
     @cached_property
     def replicates(self) -> dict[str, dict[str, ClaimReplicates]]:
@@ -420,11 +430,11 @@ def _significance_contrast(null: str, unit: str) -> Callable:
     def compare(a: RunResult, b: RunResult, rules: Rules) -> Contrast | None:
         est, low, high = {}, {}, {}
         for s in a.stories:
-            paths = [r.path / "04_coupling" / s / f"{unit}_q_{null}.npy" for r in (a, b)]
-            if not all(p.is_file() for p in paths):
+            q = [r.q_values(s, unit, null) for r in (a, b)]
+            if any(v is None for v in q):
                 return None
             # stored as float32: a q-value equal to the level must not round above it
-            hits = [np.load(p) <= np.float32(rules.alpha) for p in paths]
+            hits = [v <= np.float32(rules.alpha) for v in q]
             n = hits[0].size
             if unit == "an":
                 n_heads = a.summary["stories"][s]["n_heads"]
