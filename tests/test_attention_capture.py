@@ -33,89 +33,42 @@ def _randomize(model):
     return model
 
 
-def _llama():
-    from transformers import LlamaConfig, LlamaModel
+#: Shared by the configs below (the names most transformers configs use).
+SMALL = {"vocab_size": VOCAB, "hidden_size": 32, "intermediate_size": 64,
+         "num_hidden_layers": 2, "num_attention_heads": 4}
+GROUPED = {**SMALL, "num_key_value_heads": 2}  # grouped-query attention: 2 heads per key
+SMALL_POSITIONS = {"max_position_embeddings": 64}
 
-    return LlamaModel(LlamaConfig(vocab_size=VOCAB, hidden_size=32, intermediate_size=64,
-                                  num_hidden_layers=2, num_attention_heads=4,
-                                  num_key_value_heads=2, attention_bias=True))
-
-
-def _mistral():
-    from transformers import MistralConfig, MistralModel
-
-    return MistralModel(MistralConfig(vocab_size=VOCAB, hidden_size=32, intermediate_size=64,
-                                      num_hidden_layers=2, num_attention_heads=4,
-                                      num_key_value_heads=2, sliding_window=WINDOW))
-
-
-def _qwen2():
-    from transformers import Qwen2Config, Qwen2Model
-
-    return Qwen2Model(Qwen2Config(vocab_size=VOCAB, hidden_size=32, intermediate_size=64,
-                                  num_hidden_layers=2, num_attention_heads=4,
-                                  num_key_value_heads=2))
-
-
-def _qwen3():
-    from transformers import Qwen3Config, Qwen3Model
-
-    return Qwen3Model(Qwen3Config(vocab_size=VOCAB, hidden_size=32, intermediate_size=64,
-                                  num_hidden_layers=2, num_attention_heads=4,
-                                  num_key_value_heads=2, head_dim=8))
-
-
-def _gemma3():
-    from transformers import Gemma3TextConfig, Gemma3TextModel
-
-    layer_types = ["sliding_attention", "full_attention", "sliding_attention", "full_attention"]
-    return Gemma3TextModel(Gemma3TextConfig(
-        vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=4,
-        num_attention_heads=4, num_key_value_heads=2, head_dim=8, query_pre_attn_scalar=8,
-        sliding_window=WINDOW, layer_types=layer_types))
-
-
-def _gpt_neox():
-    from transformers import GPTNeoXConfig, GPTNeoXModel
-
-    return GPTNeoXModel(GPTNeoXConfig(vocab_size=VOCAB, hidden_size=32, intermediate_size=64,
-                                      num_hidden_layers=2, num_attention_heads=4,
-                                      rotary_pct=0.5))
-
-
-def _opt():
-    from transformers import OPTConfig, OPTModel
-
-    return OPTModel(OPTConfig(vocab_size=VOCAB, hidden_size=32, ffn_dim=64,
-                              num_hidden_layers=2, num_attention_heads=4,
-                              word_embed_proj_dim=32, max_position_embeddings=64))
-
-
-def _gpt2():
-    from transformers import GPT2Config, GPT2Model
-
-    return GPT2Model(GPT2Config(vocab_size=VOCAB, n_embd=32, n_layer=2, n_head=4,
-                                n_positions=64, bos_token_id=0, eos_token_id=0))
-
-
-def _bert():
-    from transformers import BertConfig, BertModel
-
-    return BertModel(BertConfig(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2,
-                                num_attention_heads=4, intermediate_size=64,
-                                max_position_embeddings=64), add_pooling_layer=False)
-
-
+#: family -> (config class, model class, config arguments, model arguments)
 FAMILIES = {
-    "llama": _llama, "mistral": _mistral, "qwen2": _qwen2, "qwen3": _qwen3,
-    "gemma3_text": _gemma3, "gpt_neox": _gpt_neox, "opt": _opt, "gpt2": _gpt2, "bert": _bert,
+    "llama": ("LlamaConfig", "LlamaModel", {**GROUPED, "attention_bias": True}, {}),
+    "mistral": ("MistralConfig", "MistralModel", {**GROUPED, "sliding_window": WINDOW}, {}),
+    "qwen2": ("Qwen2Config", "Qwen2Model", GROUPED, {}),
+    "qwen3": ("Qwen3Config", "Qwen3Model", {**GROUPED, "head_dim": 8}, {}),
+    "gemma3_text": ("Gemma3TextConfig", "Gemma3TextModel", {
+        **GROUPED, "num_hidden_layers": 4, "head_dim": 8, "query_pre_attn_scalar": 8,
+        "sliding_window": WINDOW,
+        "layer_types": ["sliding_attention", "full_attention"] * 2}, {}),
+    "gpt_neox": ("GPTNeoXConfig", "GPTNeoXModel", {**SMALL, "rotary_pct": 0.5}, {}),
+    "opt": ("OPTConfig", "OPTModel", {
+        **{k: v for k, v in SMALL.items() if k != "intermediate_size"}, "ffn_dim": 64,
+        "word_embed_proj_dim": 32, **SMALL_POSITIONS}, {}),
+    "gpt2": ("GPT2Config", "GPT2Model", {"vocab_size": VOCAB, "n_embd": 32, "n_layer": 2,
+                                         "n_head": 4, "n_positions": 64, "bos_token_id": 0,
+                                         "eos_token_id": 0}, {}),
+    "bert": ("BertConfig", "BertModel", {**SMALL, **SMALL_POSITIONS},
+             {"add_pooling_layer": False}),
 }
 GQA = {"llama", "mistral", "qwen2", "qwen3", "gemma3_text"}
 
 
 def _build(family):
+    import transformers
+
+    config, model, config_kwargs, model_kwargs = FAMILIES[family]
     torch.manual_seed(0)
-    return _randomize(FAMILIES[family]()).eval()
+    config = getattr(transformers, config)(**config_kwargs)
+    return _randomize(getattr(transformers, model)(config, **model_kwargs)).eval()
 
 
 @pytest.fixture(scope="module", params=sorted(FAMILIES))
