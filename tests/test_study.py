@@ -129,3 +129,25 @@ def test_every_shipped_study_loads():
         assert load_study(name).variants
     holdout = {v.name: v for v in load_study("methods-holdout").variants}
     assert set(holdout) == {"vsdbn", "vsdbn_paper_rules", "canica", "dictlearning"}
+
+
+@pytest.mark.parametrize("name", ["verdict-small", "verdict"])
+def test_only_the_controls_run_the_predictive_check_as_the_book_run_does(name):
+    """Chapter 07 compares the book's run with the controls (the claims refuse runs whose
+    predictive check differs) and reads no predictive check of the other variants, which skip
+    it (the study's time)."""
+    from anbn_utils.runner.profiles import apply_overrides, load_profile, resolve_params
+    from anbn_utils.runner.stages import declared_parameters
+
+    study, declared = load_study(name), declared_parameters()
+
+    def predictive(overrides):
+        profile = apply_overrides(load_profile(study.base), overrides)
+        # not set: the notebook's default, True
+        return resolve_params(profile, declared)["04_coupling"].get("predictive_check", True)
+
+    controls = {"untrained", "shuffled_words", "other_story", "an_phase"}
+    assert declared["04_coupling"]["predictive_check"]["default"] == "True"
+    assert predictive([]) is True  # the book's run
+    assert {v.name: predictive(v.overrides) for v in study.variants} == {
+        v.name: v.name in controls for v in study.variants}
