@@ -31,7 +31,7 @@ CHEAPER = {"n_jobs": 1, "device": "cpu", "bn_method": "canica", "n_components": 
 
 @pytest.fixture(scope="module")
 def paper_run(tmp_path_factory, tiny_root, tiny_bert_dir) -> Path:
-    """The paper profile's run through 07_verdict, after its verdict-paper study."""
+    """The paper profile's run through every stage, after its verdict-paper study."""
     folder = tmp_path_factory.mktemp("narratives-verdict")
     study_dir = folder / "study-verdict-paper"
     paper = load_profile("paper")
@@ -50,7 +50,7 @@ def paper_run(tmp_path_factory, tiny_root, tiny_bert_dir) -> Path:
     study_file.write_text(yaml.safe_dump(study))
     table = run_study(study_file, study_dir=study_dir, n_jobs=2, log=lambda *_: None)
     assert (table["status"] == "done").all(), table[["variant", "status", "error"]]
-    return run(profile, run_dir=folder / "paper", stages=["07_verdict"], publish=False,
+    return run(profile, run_dir=folder / "paper", stages=["06_layers", "07_verdict"], publish=False,
                progress=False)
 
 
@@ -80,3 +80,83 @@ def test_the_coupling_stage_result_is_typed_and_versioned(paper_run, tiny_bert_d
         assert len(st["an_max_pcc_per_layer"]) == layers
         assert set(st["nulls"]) == set(summary["parameters"]["nulls"])
         assert summary["n_trs"][story] > 0 and "r2_unique_mean" in st
+
+
+def _values(run_dir: Path, stage: str) -> dict:
+    """The values a finished stage ran with: its notebook's defaults, then the profile's."""
+    from anbn_utils.runner.stages import declared_parameters, stage_values
+
+    record = json.loads((run_dir / stage / "stage.json").read_text())
+    return stage_values(declared_parameters()[stage], record["params"])
+
+
+def test_every_stage_function_gives_the_typed_result_its_notebook_saved(paper_run, tmp_path):
+    """Each stage's package function, called again with the values its notebook ran with,
+    returns a typed result equal to what the run's folders hold (the notebooks compute
+    nothing that a later stage reads: they call these functions and save their results)."""
+    import numpy as np
+
+    from anbn_utils.ans import load_ans
+    from anbn_utils.bns.networks import load_brain_networks
+    from anbn_utils.io import read_table
+    from anbn_utils.narratives import load_story
+    from anbn_utils.series import load_nuisance
+    from anbn_utils.stages.ans import AnsParameters, AnsResult, run_ans
+    from anbn_utils.stages.bns import BnsParameters, BnsResult, run_bns
+    from anbn_utils.stages.coupling import CouplingResult, run_coupling
+    from anbn_utils.stages.data import DataParameters, DataResult, run_data
+    from anbn_utils.stages.layers import LayersParameters, LayersResult, run_layers
+    from anbn_utils.stages.pos import PosParameters, PosResult, run_pos
+
+    tasks = ["pieman", "shapessocial"]
+    data = run_data(DataParameters.from_mapping(_values(paper_run, "01_data")), tmp_path)
+    assert isinstance(data, DataResult) and list(data.stories) == tasks
+    for task, story in data.stories.items():
+        saved = load_story(paper_run / "01_data", task)
+        assert story.n_trs == saved.n_trs and story.start == saved.start
+        assert story.scans["subject"].tolist() == saved.scans["subject"].tolist()
+
+    ans = run_ans(paper_run, AnsParameters.from_mapping(_values(paper_run, "02_ans")))
+    assert isinstance(ans, AnsResult) and list(ans.ans) == tasks
+    for task in tasks:
+        saved = load_ans(paper_run / "02_ans" / task)
+        np.testing.assert_allclose(ans.ans[task].activations_hrf, saved.activations_hrf,
+                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(ans.ans[task].top_query, saved.top_query)
+        pd.testing.assert_frame_equal(ans.nuisance[task].reset_index(drop=True),
+                                      load_nuisance(paper_run / "02_ans" / task),
+                                      check_dtype=False)
+
+    bns = run_bns(paper_run, BnsParameters.from_mapping(_values(paper_run, "03_bns")))
+    saved = load_brain_networks(paper_run / "03_bns")
+    assert isinstance(bns, BnsResult) and bns.networks.n_bns == CHEAPER["n_components"]
+    assert bns.map_recovery is None  # no phantom, no planted networks
+    for task in tasks:
+        np.testing.assert_allclose(bns.networks.mean_timecourses(task),
+                                   saved.mean_timecourses(task), rtol=1e-4, atol=1e-5)
+
+    coupling = run_coupling(paper_run,
+                            CouplingParameters.from_mapping(_values(paper_run, "04_coupling")))
+    assert isinstance(coupling, CouplingResult)
+    summary = load_coupling_summary(paper_run / "04_coupling")
+    assert json.loads(json.dumps(coupling.summary)) == summary
+
+    pos = run_pos(paper_run, PosParameters.from_mapping(_values(paper_run, "05_pos")))
+    assert isinstance(pos, PosResult) and list(pos.stories) == tasks
+    for task in tasks:
+        tags = read_table(paper_run / "05_pos" / task / "an_tags.tsv")
+        np.testing.assert_array_equal(pos.stories[task].categories, tags["category"])
+        np.testing.assert_array_equal(
+            pos.stories[task].counts, np.load(paper_run / "05_pos" / task / "category_counts.npy"))
+    pd.testing.assert_frame_equal(pos.anchor_counts,
+                                  read_table(paper_run / "05_pos" / "anchor_counts.tsv"),
+                                  check_dtype=False)
+    pd.testing.assert_frame_equal(pos.random_baseline,
+                                  read_table(paper_run / "05_pos" / "random_baseline.tsv"),
+                                  check_dtype=False)
+
+    layers = run_layers(paper_run, LayersParameters.from_mapping(_values(paper_run, "06_layers")))
+    assert isinstance(layers, LayersResult)
+    pd.testing.assert_frame_equal(layers.best_pairs,
+                                  read_table(paper_run / "06_layers" / "best_pairs.tsv"),
+                                  check_dtype=False)

@@ -151,3 +151,58 @@ def test_code_cells_are_valid_python(path):
             src = "\n".join(line for line in cell.source.splitlines()
                             if not line.lstrip().startswith(("%", "!")))
             ast.parse(src, filename=f"{path.name} cell {i}")
+
+
+#: Calls that write files (the package's writers and the usual library ones).
+WRITERS = {"write_table", "write_json", "write_text", "save_array", "save_ans", "save_story",
+           "save_brain_networks", "save_coupling", "save_replicates", "save_partition",
+           "to_csv", "to_parquet", "to_json", "savez", "savez_compressed", "save", "dump",
+           "write", "write_bytes", "savefig", "to_filename"}
+
+
+def _writes(path):
+    """Every call in a notebook's code cells whose name is in :data:`WRITERS`, as
+    ``(name, owner, first argument)`` source strings."""
+    import ast
+
+    found = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type != "code":
+            continue
+        src = "\n".join(line for line in cell.source.splitlines()
+                        if not line.lstrip().startswith(("%", "!")))
+        for node in ast.walk(ast.parse(src)):
+            if isinstance(node, ast.Call):
+                func = node.func
+                name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                if name in WRITERS:
+                    owner = ast.unparse(func.value) if isinstance(func, ast.Attribute) else ""
+                    first = ast.unparse(node.args[0]) if node.args else ""
+                    found.append((name, owner, first))
+    return found
+
+
+@pytest.mark.parametrize("stage", STAGES, ids=lambda s: s.name)
+def test_no_notebook_cell_writes_a_file_another_stage_reads(stage):
+    """A stage's results are written by its package function's result (``run_<stage>`` in
+    :mod:`anbn_utils.stages`, then ``<result>.save(stage_dir)``: the package owns the
+    format); a notebook writes besides only tables it shows, which no other stage and no
+    package module reads (the figure catalogue, ``figures.py``, names them as artifacts)."""
+    writes = _writes(stage.notebook())
+    saves = [w for w in writes if w[0] == "save"]
+    tables = [w for w in writes if w[0] != "save"]
+    if stage.name in ("00_phantom", "07_verdict"):  # no stage function: they compute nothing
+        assert saves == []                          # that another stage reads
+    else:
+        assert len(saves) == 1 and saves[0][2] == "stage_dir", saves
+        module = stage.name.split("_", 1)[1]
+        code = "\n".join(c.source for c in nbformat.read(stage.notebook(), as_version=4).cells)
+        assert re.search(rf"from anbn_utils\.stages\.{module} import .*run_{module}", code)
+    names = [re.fullmatch(r"stage_dir / [\"']([\w.]+)[\"']", first) for _, _, first in tables]
+    assert all(w[0] == "write_table" for w in tables) and all(names), tables
+    sources = [p for p in (REPO_ROOT / "anbn_utils").rglob("*.py") if p.name != "figures.py"]
+    sources += [nb for nb in NOTEBOOKS if nb != stage.notebook()]
+    for name in {n.group(1) for n in names}:
+        literal = re.compile(rf"[\"'/]{re.escape(name)}[\"']")  # in a string, as a path is
+        readers = [p.name for p in sources if literal.search(p.read_text())]
+        assert not readers, f"{stage.name}'s {name} (written by a notebook cell) is read by {readers}"

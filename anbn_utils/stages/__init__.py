@@ -1,14 +1,24 @@
 """The pipeline's stages as package functions with typed results.
 
-Each module holds one stage: ``run_<stage>(run_dir, params) -> <Stage>Result``, a
-dataclass whose ``save(folder)`` writes the stage's files and whose loader reads them back
-for the later stages, refusing a folder written in another format version.  The
-notebooks call these functions, then plot and explain.
+Each module holds one stage: ``run_<stage>(...) -> <Stage>Result``, a dataclass whose
+``save(folder)`` writes what the later stages, the verdict and the comparisons read (the
+package owns every such file; no notebook cell writes one, which
+``tests/test_notebooks.py`` checks).  Its parameters are a frozen ``<Stage>Parameters``
+read from the notebook's parameter cell (``from_mapping(globals())``).  The notebooks call
+these functions, then plot and explain.  ``00_phantom`` and ``07_verdict`` compute nothing
+that another stage reads and have none.
 
 ======================  ====================================================================
 module                  stage
 ======================  ====================================================================
+:mod:`.data`            ``01_data``: :func:`~.data.run_data`, :class:`~.data.DataResult`
+:mod:`.ans`             ``02_ans``: :func:`~.ans.run_ans`, :class:`~.ans.AnsResult`
+:mod:`.bns`             ``03_bns``: :func:`~.bns.run_bns`, :class:`~.bns.BnsResult`
 :mod:`.coupling`        ``04_coupling``: :func:`~.coupling.run_coupling`,
-                        :class:`~.coupling.CouplingResult`
+                        :class:`~.coupling.CouplingResult` (its format versioned,
+                        :mod:`.formats`)
+:mod:`.pos`             ``05_pos``: :func:`~.pos.run_pos`, :class:`~.pos.PosResult`
+:mod:`.layers`          ``06_layers``: :func:`~.layers.run_layers`,
+                        :class:`~.layers.LayersResult`
 ======================  ====================================================================
 """

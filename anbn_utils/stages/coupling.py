@@ -20,14 +20,14 @@ file (per story ``<story>/``)               content
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..errors import ParameterError
+from ._base import StageParameters
 from .formats import COUPLING_FORMAT as FORMAT
 from .formats import load_coupling_summary
 
@@ -38,9 +38,10 @@ STAGE = "04_coupling"
 
 
 @dataclass(frozen=True)
-class CouplingParameters:
+class CouplingParameters(StageParameters):
     """The parameters of ``04_coupling`` (the notebook's parameter cell documents each)."""
 
+    STAGE = STAGE
     tasks: tuple[str, ...]
     seed: int
     device: str
@@ -61,17 +62,6 @@ class CouplingParameters:
     claim_null: str
     claim_boot: int
     claim_block: int
-
-    @classmethod
-    def from_mapping(cls, values) -> CouplingParameters:
-        """The parameters from a mapping that holds them (e.g. the notebook's ``globals()``);
-        lists become tuples."""
-        names = [f.name for f in fields(cls)]
-        missing = [n for n in names if n not in values]
-        if missing:
-            raise ParameterError(f"{STAGE}: parameters {missing} not given")
-        return cls(**{n: tuple(values[n]) if isinstance(values[n], list) else values[n]
-                      for n in names})
 
     def recorded(self) -> dict[str, Any]:
         """What ``summary.json`` records (``alpha``: the primary level); the stories are

@@ -1,0 +1,122 @@
+"""Stage ``02_ans`` as a function: every story's ANs and nuisance regressors.
+
+:func:`run_ans` extracts a :class:`AnsResult` from a run's ``01_data``;
+:meth:`AnsResult.save` writes the stage folder, which the later stages read per story with
+:func:`anbn_utils.ans.load_ans` and :func:`anbn_utils.series.load_nuisance`.
+
+=================================  ==============================================================
+file (per story ``<story>/``)      content
+=================================  ==============================================================
+activations, pairs, tokens, meta   :func:`anbn_utils.ans.save_ans`
+``nuisance.tsv``                   :func:`anbn_utils.ans.nuisance_regressors` (04_coupling's
+                                   nuisance step)
+=================================  ==============================================================
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ._base import StageParameters
+
+__all__ = ["AnsParameters", "AnsResult", "run_ans"]
+
+STAGE = "02_ans"
+
+
+@dataclass(frozen=True)
+class AnsParameters(StageParameters):
+    """The parameters of ``02_ans`` that its results depend on (the notebook's parameter
+    cell documents each; the figures' parameters are the notebook's own)."""
+
+    STAGE = STAGE
+    tasks: tuple[str, ...]
+    model: str
+    device: str
+    seed: int
+    aggregation: str
+    pairs: str | None
+    include_bias: bool
+    hrf_model: str
+    top_k: int
+    segmentation: str
+    split_long_sentences: bool
+    max_tokens: int | None
+    word_order: str
+
+
+@dataclass
+class AnsResult:
+    """One run's ``02_ans``.
+
+    Attributes
+    ----------
+    parameters : AnsParameters
+    ans : dict of str -> ANs
+        Per story, :func:`anbn_utils.ans.extract_ans`'s output, its ``meta`` with the model,
+        seed and word order.
+    nuisance : dict of str -> DataFrame of shape (n_trs, n_regressors)
+        Per story, the nuisance regressors of its TRs.
+    """
+
+    parameters: AnsParameters
+    ans: dict = field(default_factory=dict)
+    nuisance: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def save(self, folder: str | os.PathLike) -> Path:
+        """Write the stage folder (see the module docstring)."""
+        from ..ans import save_ans
+        from ..io import write_table
+
+        folder = Path(folder)
+        for story, ans in self.ans.items():
+            save_ans(ans, folder / story)
+            write_table(folder / story / "nuisance.tsv", self.nuisance[story])
+        return folder
+
+
+def run_ans(run_dir: str | os.PathLike, params: AnsParameters, *,
+            model: tuple | None = None) -> AnsResult:
+    """Compute ``02_ans`` of a run from its ``01_data``: per story, the text in the
+    parameters' word order, the ANs (:func:`anbn_utils.ans.extract_ans`) and the nuisance
+    regressors (:func:`anbn_utils.ans.nuisance_regressors`).
+
+    Parameters
+    ----------
+    run_dir : path
+    params : AnsParameters
+    model : (model, tokenizer), optional
+        The parameters' model already loaded (:func:`anbn_utils.ans.load_model` with their
+        ``model``, ``device`` and ``seed``); default: loaded here.
+
+    Returns
+    -------
+    AnsResult
+        Not yet written: :meth:`AnsResult.save`.
+    """
+    from ..ans import extract_ans, load_model, nuisance_regressors
+    from ..ans.wordorder import apply_word_order
+    from ..narratives import load_story
+
+    p = params
+    net, tokenizer = model if model is not None else load_model(p.model, p.device, seed=p.seed)
+    out = AnsResult(parameters=p)
+    for task in p.tasks:
+        story = load_story(Path(run_dir) / "01_data", task)
+        words, transcript = apply_word_order(story.words, story.transcript, p.word_order,
+                                             random_state=p.seed)
+        ans = extract_ans(
+            transcript, words, net, tokenizer, story_start=story.story_start,
+            start=story.start, stop=story.start + story.n_trs, tr=story.tr,
+            aggregation=p.aggregation, pairs=p.pairs, include_bias=p.include_bias,
+            hrf_model=p.hrf_model, top_k=p.top_k, segmentation=p.segmentation,
+            split_long_sentences=p.split_long_sentences, max_tokens=p.max_tokens,
+            progress=False)
+        ans.meta.update(model=p.model, seed=p.seed, word_order=p.word_order)
+        out.ans[task] = ans
+        out.nuisance[task] = nuisance_regressors(ans.tokens, ans.meta)
+    return out

@@ -1,0 +1,147 @@
+"""Stage ``03_bns`` as a function: the brain networks and, on the phantom, how well they
+recover the planted ones.
+
+:func:`run_bns` fits a :class:`BnsResult` on a run's ``01_data``; :meth:`BnsResult.save`
+writes the stage folder, which the later stages read with
+:func:`anbn_utils.bns.networks.load_brain_networks`.
+
+==================================  ==============================================================
+file                                content
+==================================  ==============================================================
+maps, time courses, labels, meta    :func:`anbn_utils.bns.networks.save_brain_networks`
+``map_recovery.tsv``                each planted network's best-matching BN
+                                    (:func:`anbn_utils.recovery.map_recovery`; phantom runs only,
+                                    read by 04_coupling's planted pairs and the study table)
+``timecourse_recovery.tsv``         their time courses against the planted ones
+                                    (:func:`anbn_utils.recovery.timecourse_recovery`)
+==================================  ==============================================================
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ._base import StageParameters
+
+__all__ = ["BnsParameters", "BnsResult", "run_bns"]
+
+STAGE = "03_bns"
+
+
+@dataclass(frozen=True)
+class BnsParameters(StageParameters):
+    """The parameters of ``03_bns`` that its results depend on (the notebook's parameter
+    cell documents each)."""
+
+    STAGE = STAGE
+    tasks: tuple[str, ...]
+    seed: int
+    device: str
+    bn_method: str
+    n_hidden: tuple[int, ...]
+    learning_rate: tuple[float, ...]
+    l1: tuple[float, ...]
+    n_epochs: int
+    batch_size: int
+    init_std: float
+    noise_std: float
+    positive_phase: str
+    between_layers: str
+    n_components: int
+    bn_layer: int | None
+    fit_half: int | None
+    bn_seed: int | None
+
+    @property
+    def fit_seed(self) -> int:
+        """The seed of the fit and of the split-half draw (``bn_seed``, else ``seed``)."""
+        return self.seed if self.bn_seed is None else self.bn_seed
+
+    @property
+    def vsdbn(self) -> dict:
+        """The VS-DBN's settings (:func:`anbn_utils.bns.networks.fit_brain_networks`)."""
+        names = ("n_hidden", "learning_rate", "l1", "n_epochs", "batch_size", "init_std",
+                 "noise_std", "positive_phase", "between_layers")
+        return {n: list(v) if isinstance(v := getattr(self, n), tuple) else v for n in names}
+
+
+@dataclass
+class BnsResult:
+    """One run's ``03_bns``.
+
+    Attributes
+    ----------
+    parameters : BnsParameters
+    networks : BrainNetworks
+        :func:`anbn_utils.bns.networks.fit_brain_networks`'s output.
+    fit_subjects : dict of str -> list of str, or None
+        Per story, the subjects the BNs were fitted on (split half); None: all.
+    map_recovery : DataFrame or None
+        Per planted network, its best-matching BN (phantom runs; None otherwise).
+    timecourse_recovery : DataFrame or None
+        Per planted network and story, the matched BN's time course against the planted one.
+    """
+
+    parameters: BnsParameters
+    networks: object
+    fit_subjects: dict[str, list[str]] | None = None
+    map_recovery: pd.DataFrame | None = None
+    timecourse_recovery: pd.DataFrame | None = None
+
+    def save(self, folder: str | os.PathLike) -> Path:
+        """Write the stage folder (see the module docstring)."""
+        from ..bns.networks import save_brain_networks
+        from ..io import write_table
+
+        folder = Path(folder)
+        save_brain_networks(self.networks, folder)
+        if self.map_recovery is not None:
+            write_table(folder / "map_recovery.tsv", self.map_recovery)
+            write_table(folder / "timecourse_recovery.tsv", self.timecourse_recovery)
+        return folder
+
+
+def run_bns(run_dir: str | os.PathLike, params: BnsParameters, *,
+            stories: dict | None = None) -> BnsResult:
+    """Fit ``03_bns`` of a run on its ``01_data`` (checkpoints under
+    ``<run_dir>/.checkpoints/03_bns``) and, when the run's dataset is the phantom, match the
+    BNs with the planted networks.
+
+    Parameters
+    ----------
+    run_dir : path
+    params : BnsParameters
+    stories : dict of str -> Story, optional
+        The run's stories already loaded (:func:`anbn_utils.narratives.load_story`).
+
+    Returns
+    -------
+    BnsResult
+        Not yet written: :meth:`BnsResult.save`.
+    """
+    from ..bns.networks import fit_brain_networks
+    from ..narratives import load_story
+    from ..recovery import load_truth, map_recovery, timecourse_recovery, true_timecourses
+    from ..reliability import fit_subjects_of_half
+
+    run_dir, p = Path(run_dir), params
+    if stories is None:
+        stories = {task: load_story(run_dir / "01_data", task) for task in p.tasks}
+    fit_subjects = fit_subjects_of_half({t: s.scans["subject"].tolist() for t, s in stories.items()},
+                                        p.fit_half, p.fit_seed)
+    bns = fit_brain_networks(stories, method=p.bn_method, n_components=p.n_components,
+                             vsdbn=p.vsdbn, random_state=p.fit_seed, device=p.device,
+                             fit_subjects=fit_subjects, bn_layer=p.bn_layer,
+                             checkpoint_dir=run_dir / ".checkpoints" / STAGE, progress=False)
+    out = BnsResult(parameters=p, networks=bns, fit_subjects=fit_subjects)
+    truth = load_truth(run_dir / "dataset") if (run_dir / "dataset").is_dir() else None
+    if truth is not None:
+        out.map_recovery = map_recovery(bns.maps[-1], truth, bns.mask_img)
+        out.timecourse_recovery = timecourse_recovery(
+            out.map_recovery, {task: true_timecourses(truth, s) for task, s in stories.items()},
+            {task: bns.mean_timecourses(task) for task in p.tasks})
+    return out

@@ -1,0 +1,82 @@
+"""Stage ``06_layers`` as a function: the best AN-BN pair of every layer.
+
+:func:`run_layers` computes a :class:`LayersResult` from a run's ``02_ans``, ``03_bns``,
+``04_coupling`` and ``05_pos``; :meth:`LayersResult.save` writes ``best_pairs.tsv`` (read
+by the split-half reliability of chapter 07, :mod:`anbn_utils.reliability`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ._base import StageParameters
+
+__all__ = ["LayersParameters", "LayersResult", "run_layers"]
+
+STAGE = "06_layers"
+
+
+@dataclass(frozen=True)
+class LayersParameters(StageParameters):
+    """The parameters of ``06_layers`` that its results depend on."""
+
+    STAGE = STAGE
+    tasks: tuple[str, ...]
+
+
+@dataclass
+class LayersResult:
+    """One run's ``06_layers``.
+
+    Attributes
+    ----------
+    parameters : LayersParameters
+    ans : dict of str -> ANs
+        Per story, its ``02_ans``.
+    category_counts : dict of str -> ndarray of shape (n_ans, 17, 17)
+        Per story, ``05_pos``'s category counts.
+    best_pairs : DataFrame
+        Per story and layer, the pair with the largest PCC
+        (:func:`anbn_utils.interpret.best_pairs`) with its BN's network and peak and its AN's
+        query and key tags; ``story`` first.
+    """
+
+    parameters: LayersParameters
+    ans: dict = field(default_factory=dict)
+    category_counts: dict[str, np.ndarray] = field(default_factory=dict)
+    best_pairs: pd.DataFrame | None = None
+
+    def save(self, folder: str | os.PathLike) -> Path:
+        """Write ``best_pairs.tsv``."""
+        from ..io import write_table
+
+        folder = Path(folder)
+        write_table(folder / "best_pairs.tsv", self.best_pairs)
+        return folder
+
+
+def run_layers(run_dir: str | os.PathLike, params: LayersParameters) -> LayersResult:
+    """Compute ``06_layers`` of a run (see :class:`LayersResult`)."""
+    from ..ans import load_ans
+    from ..interpret import best_pairs
+    from ..io import read_table
+
+    run_dir, p = Path(run_dir), params
+    labels = read_table(run_dir / "03_bns" / "labels.tsv")
+    out, tables = LayersResult(parameters=p), []
+    for task in p.tasks:
+        ans = out.ans[task] = load_ans(run_dir / "02_ans" / task)
+        pcc = np.load(run_dir / "04_coupling" / task / "pcc.npy")
+        out.category_counts[task] = np.load(run_dir / "05_pos" / task / "category_counts.npy")
+        an_tags = read_table(run_dir / "05_pos" / task / "an_tags.tsv").set_index("an")
+        tables.append(best_pairs(pcc, ans.meta["n_layers"], names=ans.names)
+                      .join(labels[["network", "peak_x", "peak_y", "peak_z"]], on="bn")
+                      .join(an_tags[["query_tag", "key_tag"]], on="an").assign(story=task))
+    table = pd.concat(tables, ignore_index=True)
+    out.best_pairs = table[["story", *table.columns.drop("story")]]
+    return out
