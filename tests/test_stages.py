@@ -38,3 +38,38 @@ def test_a_coupling_folder_of_another_format_is_refused_with_its_command(tmp_pat
         load_coupling_summary(stage)
     (stage / "summary.json").write_text(json.dumps({"format": FORMAT, "stories": {}}))
     assert load_coupling_summary(stage) == {"format": FORMAT, "stories": {}}
+
+
+def test_a_headless_run_writes_every_stage_and_links_what_it_reuses(tiny_root, tiny_bert_dir,
+                                                                     tmp_path):
+    """The stage functions run a profile without notebooks (the verdict calibration's way):
+    every stage folder is written and readable by the later stages' readers; a control
+    reusing the data, ANs and BNs links them and computes its coupling anew."""
+    from anbn_utils.stages.pipeline import STAGE_FUNCTIONS, run_headless
+    from anbn_utils.verdict import load_run
+
+    overrides = [f"dataset_root={tiny_root}", f"model={tiny_bert_dir}",
+                 f"cache_dir={tmp_path / 'cache'}", "device=cpu", "n_jobs=1",
+                 "bn_method=canica", "n_components=3", "top_k=5", "n_permutations=99",
+                 "claim_boot=50", "partition_shifts=5", "exemplar_layers=[1, 2]"]
+    run = run_headless("paper", tmp_path / "real", overrides=overrides)
+    assert sorted(p.name for p in run.iterdir()) == list(STAGE_FUNCTIONS)
+    real = load_run(run, "real")
+    assert set(real.an_tags) == {"pieman", "shapessocial"} and real.summary["format"] == FORMAT
+    assert (run / "06_layers" / "best_pairs.tsv").is_file()
+
+    reused = {s: run / s for s in ("01_data", "02_ans", "03_bns")}
+    control = run_headless("paper", tmp_path / "an_phase", overrides=[*overrides,
+                           "an_surrogate=phase"], stages=STAGE_FUNCTIONS[:4], reuse=reused)
+    for stage, folder in reused.items():
+        assert (control / stage).is_symlink() and (control / stage).resolve() == folder
+    assert not (control / "04_coupling").is_symlink()
+    summary = load_coupling_summary(control / "04_coupling")
+    assert summary["parameters"]["an_surrogate"] == "phase"
+    assert summary["stories"]["pieman"]["an_max_pcc_mean"] != \
+        real.summary["stories"]["pieman"]["an_max_pcc_mean"]
+
+    with pytest.raises(ParameterError, match=r"04_coupling is already there"):
+        run_headless("paper", run, overrides=overrides, stages=["04_coupling"])
+    with pytest.raises(ParameterError, match=r"no stage function for \['07_verdict'\]"):
+        run_headless("paper", tmp_path / "x", overrides=overrides, stages=["07_verdict"])
