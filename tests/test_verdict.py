@@ -375,9 +375,22 @@ def test_the_verdict_calibration_reading_says_what_the_rates_say():
 
     calm = pd.DataFrame(rows("null", [0, 0], [0, 0]) + rows("planted", [0.9, 0.2], [1, 0.5], 0.8))
     text = verdict_calibration_reading(calm)
-    assert text.startswith("no claim held on any of 20 null datasets (95 % upper bound 0.100")
-    assert "reproduced no claim" in text and "planted at r 0.8 (20 datasets)" in text
+    assert text.startswith("no claim held on any of 20 null datasets (simulated networks; 95 % "
+                           "upper bound 0.100")
+    assert "reproduced no claim" in text
+    assert "planted at r 0.8 (20 datasets, simulated networks)" in text
     assert "reproduced by the real run a 100%, b 50%, held a 90%." in text
     liberal = pd.DataFrame(rows("null", [0.3, 0.0], [0.4, 0.0]))
     text = verdict_calibration_reading(liberal)
-    assert "largest share of \"holds\" is 0.300 [0.200, 0.400] (a); above the level 0.05: a" in text
+    assert ("largest share of \"holds\" is 0.300 [0.200, 0.400] (a); above the level 0.05: a"
+            in text)
+    # the whole-pipeline phantoms: a null scenario of their own, planted couplings without an r
+    phantoms = pd.DataFrame(rows("phantom_null", [0.1, 0.0], [0.1, 0.0])
+                            + rows("phantom_planted", [0.6, 0.0], [0.7, 0.0]))
+    text = verdict_calibration_reading(phantoms)
+    assert text.startswith("on 20 null datasets (whole-pipeline phantoms) the largest share of "
+                           "\"holds\" is 0.100 [0.000, 0.200] (a)")
+    assert text.endswith("with the book's planted couplings (20 datasets, whole-pipeline "
+                         "phantoms): reproduced by the real run a 70%, held a 60%.")
+    assert verdict_calibration_reading(pd.DataFrame(rows("planted", [0.1, 0], [0, 0], 0.5))) \
+        .startswith("no null datasets in the verdict calibration; planted at r 0.5")

@@ -137,9 +137,12 @@ def plot_claims(table: pd.DataFrame, runs: list[str], *, width: float = WIDTH) -
 
 def plot_verdict_calibration(rates: pd.DataFrame) -> plt.Figure:
     """The verdict calibration (:func:`anbn_utils.verdict.calibration.load_verdict_calibration`):
-    per claim, the share of datasets on which it held, one panel per scenario (null data:
-    the dashed line is the level; planted data at each r); points are rates, bars 95 %
+    per claim, the share of datasets on which it held, one panel per scenario (null data, of
+    simulated networks or whole-pipeline phantoms: the dashed line is the level; planted
+    data at each r, or the book's planted couplings); points are rates, bars 95 %
     Clopper-Pearson intervals.  The text claim is left out (it gets no coupling verdict)."""
+    from ..verdict.calibration import is_null_scenario
+
     rates = rates[rates["kind"] != "text"]
     keys = list(dict.fromkeys(rates["key"]))
     scenarios = list(dict.fromkeys(rates["scenario"]))
@@ -151,7 +154,7 @@ def plot_verdict_calibration(rates: pd.DataFrame) -> plt.Figure:
         ax.errorbar(part["holds"], y, xerr=[part["holds"] - part["holds_low"],
                                             part["holds_high"] - part["holds"]],
                     fmt="o", color="tab:blue", capsize=2)
-        if scenario == "null":
+        if is_null_scenario(scenario):
             ax.axvline(float(part["alpha"].dropna().iloc[0]), color="k", ls="--", lw=0.8)
         n = int(part["datasets"].dropna().iloc[0])
         r = part["planted_r"].dropna() if "planted_r" in part else part["datasets"].iloc[:0]

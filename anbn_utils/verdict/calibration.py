@@ -20,10 +20,12 @@ from ..errors import DataError
 from ..io import write_table
 from .claims import RunResult, load_run
 
-__all__ = ["DEFAULT_PARAMETERS", "RESULTS", "load_verdict_calibration", "verdict_calibration_reading",
-           "verdict_rates", "write_coupling_run"]
+__all__ = ["DEFAULT_PARAMETERS", "RESULTS", "SCENARIOS", "is_null_scenario",
+           "load_verdict_calibration", "verdict_calibration_reading", "verdict_rates",
+           "write_coupling_run"]
 
-#: The committed results of ``benchmarks/calibrate_verdicts.py``.
+#: The committed results of ``benchmarks/calibrate_verdicts.py`` and
+#: ``benchmarks/calibrate_verdicts_phantom.py``.
 RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "verdict_calibration.json"
 
 #: The 04_coupling parameters of a calibration run (no predictive check: its claim is
@@ -129,37 +131,54 @@ def load_verdict_calibration(path: str | os.PathLike = RESULTS) -> pd.DataFrame:
                          for name, s in results["scenarios"].items() for row in s["rates"]])
 
 
+#: What each scenario's datasets are (:func:`verdict_calibration_reading`): the simulated
+#: networks of ``benchmarks/calibrate_verdicts.py`` and the whole-pipeline phantoms of
+#: ``benchmarks/calibrate_verdicts_phantom.py``.
+SCENARIOS = {"null": "simulated networks", "planted": "simulated networks",
+             "planted_strong": "simulated networks", "phantom_null": "whole-pipeline phantoms",
+             "phantom_planted": "whole-pipeline phantoms"}
+
+
+def is_null_scenario(scenario: str) -> bool:
+    """Whether a calibration scenario's datasets have no coupling (``null``, ``*_null``)."""
+    return scenario == "null" or scenario.endswith("_null")
+
+
 def verdict_calibration_reading(rates: pd.DataFrame) -> str:
-    """One line on :func:`load_verdict_calibration`: on null data, the claims whose "holds"
-    rate's interval lies above the level (miscalibrated) and the largest rate; on each
-    planted scenario, the claims the real run reproduced and those that held on half the
+    """One line on :func:`load_verdict_calibration`, per scenario: on null data, the claims
+    whose "holds" rate's interval lies above the level (miscalibrated) and the largest rate;
+    on planted data, the claims the real run reproduced and those that held on half the
     datasets or more."""
-    null = rates[rates["scenario"] == "null"]
-    coupling = null[null["kind"] != "text"]
-    if coupling.empty:
-        return "no null datasets in the verdict calibration"
-    alpha = float(null["alpha"].iloc[0])
-    n = int(coupling["datasets"].iloc[0])
-    worst = coupling.sort_values("holds", ascending=False).iloc[0]
-    above = coupling[coupling["holds_low"] > alpha]["key"].tolist()
-    seen = coupling.sort_values("reproduced", ascending=False).iloc[0]
-    text = ((f"no claim held on any of {n} null datasets (95 % upper bound "
-             f"{worst.holds_high:.3f} per claim)" if worst.holds == 0 else
-             f"on {n} null datasets the largest share of \"holds\" is {worst.holds:.3f} "
-             f"[{worst.holds_low:.3f}, {worst.holds_high:.3f}] ({worst.key})")
-            + (f"; above the level {alpha:g}: {', '.join(above)}" if above else "")
-            + ("; the real run reproduced no claim on any of them" if seen.reproduced == 0
-               else f"; the real run reproduced a claim on at most {seen.reproduced:.0%} of "
-               f"them ({seen.key})"))
-    for scenario, part in rates[rates["scenario"].str.startswith("planted")].groupby(
-            "scenario", sort=False):
-        part = part[part["kind"] != "text"]
+    parts = []
+    for scenario, part in rates[rates["kind"] != "text"].groupby("scenario", sort=False):
+        label = SCENARIOS.get(scenario, scenario)
+        n = int(part["datasets"].iloc[0])
+        if is_null_scenario(scenario):
+            alpha = float(part["alpha"].iloc[0])
+            worst = part.sort_values("holds", ascending=False).iloc[0]
+            above = part[part["holds_low"] > alpha]["key"].tolist()
+            seen = part.sort_values("reproduced", ascending=False).iloc[0]
+            parts.append(
+                (f"no claim held on any of {n} null datasets ({label}; 95 % upper bound "
+                 f"{worst.holds_high:.3f} per claim)" if worst.holds == 0 else
+                 f"on {n} null datasets ({label}) the largest share of \"holds\" is "
+                 f"{worst.holds:.3f} [{worst.holds_low:.3f}, {worst.holds_high:.3f}] ({worst.key})")
+                + (f"; above the level {alpha:g}: {', '.join(above)}" if above else "")
+                + ("; the real run reproduced no claim on any of them" if seen.reproduced == 0
+                   else f"; the real run reproduced a claim on at most {seen.reproduced:.0%} of "
+                   f"them ({seen.key})"))
+            continue
+        r = part["planted_r"].dropna()
         held = part[part["holds"] >= 0.5]
         seen = part[part["reproduced"] > 0]
-        text += (f"; planted at r {part['planted_r'].iloc[0]:g} ({int(part.datasets.iloc[0])} "
-                 "datasets): reproduced by the real run "
-                 + (", ".join(f"{r.key} {r.reproduced:.0%}" for r in seen.itertuples())
-                    if not seen.empty else "never")
-                 + ", held " + (", ".join(f"{r.key} {r.holds:.0%}" for r in held.itertuples())
-                                if not held.empty else "on fewer than half for every claim"))
-    return text + "."
+        parts.append(
+            (f"planted at r {r.iloc[0]:g} ({n} datasets, {label})" if len(r) else
+             f"with the book's planted couplings ({n} datasets, {label})")
+            + ": reproduced by the real run "
+            + (", ".join(f"{r.key} {r.reproduced:.0%}" for r in seen.itertuples())
+               if not seen.empty else "never")
+            + ", held " + (", ".join(f"{r.key} {r.holds:.0%}" for r in held.itertuples())
+                           if not held.empty else "on fewer than half for every claim"))
+    if not any(is_null_scenario(s) for s in rates["scenario"]):
+        parts.insert(0, "no null datasets in the verdict calibration")
+    return "; ".join(parts) + "."
