@@ -160,3 +160,40 @@ def test_every_stage_function_gives_the_typed_result_its_notebook_saved(paper_ru
     pd.testing.assert_frame_equal(layers.best_pairs,
                                   read_table(paper_run / "06_layers" / "best_pairs.tsv"),
                                   check_dtype=False)
+
+
+def _patterns(files) -> list:
+    """Regular expressions of a stage's ``FILES`` names (``<x>``: any name, ``{a,b}``:
+    either), each story's files under a story folder."""
+    import re
+
+    out = []
+    for f in files:
+        for name in re.findall(r"`([^`]+)`", f.name):
+            rx = re.sub(r"\\\{([^}]*)\\\}", lambda m: "(" + m.group(1).replace(",", "|") + ")",
+                        re.escape(name))
+            rx = re.sub(r"<[^>]+>", r"[^/]+", rx.replace(r"\<", "<").replace(r"\>", ">"))
+            out.append(re.compile(("[^/]+/" if f.per_story else "") + rx))
+    return out
+
+
+def test_the_artifacts_page_lists_every_file_a_stage_writes(paper_run):
+    """Each stage module's ``FILES`` (which the Artifacts page renders) names every file of
+    its stage folder in a finished run, besides the runner's record and the tables the
+    stage's notebook writes to show them."""
+    import importlib
+    import re
+
+    from anbn_utils.runner.stages import stage_named
+    from anbn_utils.stages.pipeline import STAGE_FUNCTIONS
+
+    for stage in STAGE_FUNCTIONS:
+        files = importlib.import_module(f"anbn_utils.stages.{stage.split('_', 1)[1]}").FILES
+        patterns = _patterns(files)
+        shown = set(re.findall(r'write_table\(stage_dir / \\"([\w.]+)\\"',
+                               stage_named(stage).notebook().read_text()))
+        folder = (paper_run / stage).resolve()
+        written = [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()]
+        unlisted = [w for w in written if w not in shown | {"stage.json", f"{stage}.ipynb"}
+                    and not any(p.fullmatch(w) for p in patterns)]
+        assert written and not unlisted, (stage, unlisted)

@@ -4,13 +4,7 @@
 :meth:`AnsResult.save` writes the stage folder, which the later stages read per story with
 :func:`anbn_utils.ans.load_ans` and :func:`anbn_utils.series.load_nuisance`.
 
-=================================  ==============================================================
-file (per story ``<story>/``)      content
-=================================  ==============================================================
-activations, pairs, tokens, meta   :func:`anbn_utils.ans.save_ans`
-``nuisance.tsv``                   :func:`anbn_utils.ans.nuisance_regressors` (04_coupling's
-                                   nuisance step)
-=================================  ==============================================================
+Its files are listed in :data:`FILES` (rendered on the book's Artifacts page).
 """
 
 from __future__ import annotations
@@ -21,11 +15,40 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._base import StageParameters
+from ._base import StageFile, StageParameters
 
 __all__ = ["AnsParameters", "AnsResult", "run_ans"]
 
 STAGE = "02_ans"
+
+
+#: The stage folder's files (the book's Artifacts page renders them).
+FILES = (
+    StageFile('`activations.npy`',
+              'float32, shape `(n_trs, n_layers, n_heads, head_dim)`: AN activations per kept TR, before the HRF; AN `L{l}H{h}D{d}` is `[:, l-1, h-1, d-1]` (`anbn_utils.ans.an_names` gives the flattened order)', per_story=True),
+    StageFile('`activations_hrf.npy`',
+              'the same after convolution with the HRF (convolved from the story onset, then cropped to the kept TRs)', per_story=True),
+    StageFile('`volumes.npy`',
+              'int, shape `(n_trs,)`: absolute volume of each row', per_story=True),
+    StageFile('`tokens.tsv`',
+              'one row per model token: `segment`, `position` (in the segment, specials included), `token`, `token_id`, `special`, `char_start`, `char_end` (in `transcript.txt`; `-1` for specials), `word_index` (row of `words.tsv`; `-1` for specials), `volume`, `tr` (relative to the first kept volume; negative before it)', per_story=True),
+    StageFile('`transcript.txt`',
+              "the text the model read: the story's, or its shuffled version with "
+              "`word_order=shuffled` (`anbn_utils.ans.wordorder`); the character offsets of "
+              "`tokens.tsv` point into it", per_story=True),
+    StageFile('`words.tsv`',
+              "the word table of `transcript.txt` (01_data's `words.tsv`, reordered with the "
+              "words when shuffled); `tokens.tsv`'s `word_index` indexes its rows",
+              per_story=True),
+    StageFile('`top_values.npy`',
+              "float32, shape `(n_segments, n_ans, top_k)`: each AN's largest $q_a[i]\\,k_b[i]$ in each segment, descending", per_story=True),
+    StageFile('`top_query.npy`, `top_key.npy`',
+              'int16, same shape: `position` of the query and key token of each pair', per_story=True),
+    StageFile('`ans.json`',
+              'model type, shape, parameters, segment lengths, number of TRs without tokens', per_story=True),
+    StageFile('`nuisance.tsv`',
+              "the nuisance regressors, one row per kept TR (the rows of `activations_hrf.npy`: the same grid, HRF and cropping), one column per regressor: `tokens` (the TR's model tokens, special tokens excluded), `words` (its distinct words), `speech` (one when it holds a word, else zero), `position_<j>` (the mean over its tokens of B-spline `j` of the token's `position` in its segment; splines that no token reaches are left out). `anbn_utils.ans.nuisance_regressors`, which rebuilds them from `tokens.tsv` and `ans.json`", per_story=True),
+)
 
 
 @dataclass(frozen=True)

@@ -5,16 +5,7 @@ recover the planted ones.
 writes the stage folder, which the later stages read with
 :func:`anbn_utils.bns.networks.load_brain_networks`.
 
-==================================  ==============================================================
-file                                content
-==================================  ==============================================================
-maps, time courses, labels, meta    :func:`anbn_utils.bns.networks.save_brain_networks`
-``map_recovery.tsv``                each planted network's best-matching BN
-                                    (:func:`anbn_utils.recovery.map_recovery`; phantom runs only,
-                                    read by 04_coupling's planted pairs and the study table)
-``timecourse_recovery.tsv``         their time courses against the planted ones
-                                    (:func:`anbn_utils.recovery.timecourse_recovery`)
-==================================  ==============================================================
+Its files are listed in :data:`FILES` (rendered on the book's Artifacts page).
 """
 
 from __future__ import annotations
@@ -25,11 +16,36 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._base import StageParameters
+from ._base import StageFile, StageParameters
 
 __all__ = ["BnsParameters", "BnsResult", "run_bns"]
 
 STAGE = "03_bns"
+
+
+#: The stage folder's files (the book's Artifacts page renders them).
+FILES = (
+    StageFile('`maps_layer{1,2,3}.nii.gz`',
+              "4D, one volume per unit: columns of $W_1$, $W_1W_2$, $W_1W_2W_3$ (VS-DBN); `maps_layer1.nii.gz` only for the nilearn methods. The last layer's volumes are the BNs, `BN{k}` being volume `k-1`"),
+    StageFile('`mask.nii.gz`',
+              'the voxel space of the maps'),
+    StageFile('`timecourses_<task>.npy`',
+              "float32, shape `(n_subjects, n_trs, n_bns)`: each subject's BN time courses (subjects in the order of `bns.json`; with `fit_half`, the held-out half only)"),
+    StageFile('`mean_timecourses_<task>.npy`',
+              'float32, shape `(n_trs, n_bns)`: the subject average, which chapter 04 uses'),
+    StageFile('`labels.tsv`',
+              "per BN: `peak_x/y/z` (MNI mm of the displayed map's maximum), `network` (the network of Seitzman et al. 2018 with most weight), `share` (its share of the votes), `voxels` (supra-threshold)"),
+    StageFile('`bns.json`',
+              'method and parameters, subjects per story (those of the time courses), `fit_subjects` (split half only: per story, the subjects whose volumes fitted the BNs), training history (reconstruction error per epoch and layer), units per layer, `initial_upper_layers` (layers with untrained-upper maps), `diagnostics` (whether `diagnostics.tsv` exists)'),
+    StageFile('`diagnostics.tsv`',
+              "VS-DBN only; one row per layer: `layer`, `n_visible`, `n_hidden`, `final_training_error` (last epoch's mean error), `reconstruction_error` (mean-field reconstruction of the layer's whole input with the final weights), `input_variance` (mean over input units of their variance), `relative_error` (their ratio: one means the layer reconstructs no better than the input's mean). `anbn_utils.bns.networks.vsdbn_diagnostics`"),
+    StageFile('`maps_layer{2,3}_initial_upper.nii.gz`',
+              'VS-DBN only; the maps of the stack with layers 2 and up at their initial random weights (layer 1 trained): the ablation that shows whether the upper layers learnt anything. `VSDBN.maps(layer, upper_layers="initial")`'),
+    StageFile('`map_recovery.tsv`',
+              'phantom runs only; one row per planted network: `network` (index), `network_name`, `planted_an` (the AN that drives it; empty if none), `bn` (the matched BN, 0-based; Hungarian assignment on the absolute spatial correlation), `spatial_r` (signed). `anbn_utils.recovery.map_recovery`'),
+    StageFile('`timecourse_recovery.tsv`',
+              "phantom runs only; one row per story and network: `story`, `network`, `bn`, `timecourse_r` (Pearson's r of the network's true time course and the matched BN's subject-averaged one over the kept TRs; its sign is the BN's arbitrary sign). `anbn_utils.recovery.timecourse_recovery`"),
+)
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,7 @@ replicates and the predictive check, with the stage's file format.
 :func:`load_coupling_summary` reads its ``summary.json`` back for the later stages, the
 verdict and the comparisons, refusing a folder written in another format version.
 
-==========================================  =================================================
-file (per story ``<story>/``)               content
-==========================================  =================================================
-``pcc.npy``, anchors, tests per null        :func:`anbn_utils.coupling.files.save_coupling`
-``claims_<kind>_<field>.npy``               :func:`anbn_utils.verdict.save_replicates`
-``<check>_r2.npy``, partition arrays        the predictive check (``predictive_check``)
-``planted_recovery.tsv`` (stage folder)     the planted pairs' tests (phantom runs only)
-``summary.json`` (stage folder, last)       :attr:`CouplingResult.summary`, with ``format``
-==========================================  =================================================
+Its files are listed in :data:`FILES` (rendered on the book's Artifacts page).
 """
 
 from __future__ import annotations
@@ -27,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._base import StageParameters
+from ._base import StageFile, StageParameters
 from .formats import COUPLING_FORMAT as FORMAT
 from .formats import load_coupling_summary
 
@@ -35,6 +27,45 @@ __all__ = ["FORMAT", "CouplingParameters", "CouplingResult", "load_coupling_summ
            "run_coupling"]
 
 STAGE = "04_coupling"
+
+
+#: The stage folder's files (the book's Artifacts page renders them).
+FILES = (
+    StageFile('`summary.json`',
+              'see below'),
+    StageFile('`planted_recovery.tsv`',
+              "phantom runs with planted couplings; one row per story and planted pair: `story`, `planted_an`, `an` (index), `network`, `network_name`, `bn` (matched BN, from `03_bns/map_recovery.tsv`), `r`, `rank` (the AN's rank among all ANs for that BN by r; rank one is its Eq. 2 anchor), `rank_abs` (by \\|r\\|), `eq1_anchor_is_bn` (the AN's Eq. 1 anchor, in the run's `mode`, is that BN), and per null model `q_<null>` (the AN's FDR q-value), `p_fwer_<null>` (the pair's family-wise p-value) and `family_null_q95_<null>` (the {value}`anbn_utils.recovery.FAMILY_NULL_QUANTILE#` quantile of the family's null maximum). `anbn_utils.recovery.coupling_recovery`"),
+    StageFile('`<story>/pcc.npy`',
+              'float32, shape `(n_ans, n_bns)`: Pearson correlations, ANs in `an_names` order'),
+    StageFile('`<story>/an_to_bn.npy`, `<story>/an_max.npy`',
+              "Eq. 1: each AN's BN (0-based) and the PCC there, shape `(n_ans,)`"),
+    StageFile('`<story>/bn_to_an.npy`, `<story>/bn_max.npy`',
+              "Eq. 2: each BN's AN and the PCC there, shape `(n_bns,)`"),
+    StageFile('`<story>/{an,bn}_p_<null>.npy`',
+              "per null model, shape `(n_ans,)` or `(n_bns,)`: permutation p-values of each unit's maximum against its own null maxima, `(1 + count) / (1 + B)` (B: `n_permutations`, or the circular lags)"),
+    StageFile('`<story>/{an,bn}_p_tail_<null>.npy`',
+              'the same, refined at the permutation floor by a generalized Pareto tail (`anbn_utils.inference.tail_p_values`; where no fit passes, the permutation p-value)'),
+    StageFile('`<story>/{an,bn}_q_<null>.npy`',
+              'Benjamini-Hochberg q-values of the tail p-values'),
+    StageFile('`<story>/{an,bn}_p_fwer_<null>.npy`',
+              "family-wise adjusted p-values of each unit's best pair (step-down max statistic over all AN x BN pairs)"),
+    StageFile('`<story>/pair_p_fwer_<null>.npy`',
+              'float32, shape `(n_ans, n_bns)`: family-wise adjusted p-value of every pair'),
+    StageFile('`<story>/family_null_<null>.npy`',
+              "shape `(B,)`: the family's maximum statistic in each randomization"),
+    StageFile('`<story>/{r2_nuisance,r2_full,r2_unique,unique_p}.npy`',
+              "with `predictive_check`: shape `(n_bns,)`, the out-of-sample $R^2$ of the nuisance regressors alone and with the ANs (banded ridge), the ANs' unique share and its shift-null p-value. `anbn_utils.predictive.variance_partition`, `unique_share_null`"),
+    StageFile('`<story>/unique_null.npy`',
+              "with `predictive_check`: shape `(n_shifts, n_bns)`, the ANs' unique share with the AN band lagged by each shift of `unique_share_null` (chapter 07's claim that the ANs predict beyond the nuisance)"),
+    StageFile('`<story>/claims_<kind>_<field>.npy`',
+              "the statistics of chapter 07's claims (`anbn_utils.verdict.FIELDS`: per layer the mean maximal PCC, the % below `pcc_threshold` and the BNs' best ANs, shape `(n, n_layers)`; the BNs' mean maximal PCC and the most-anchored BN's share, `(n,)`; that BN's ANs, packed bits `(n, ceil(n_ans / 8))`), for `kind` `observed` (the series as they are, one row), `null` (the `claim_null` randomizations of the BNs) and `boot` (`claim_boot` moving-block resamples of `claim_block` TRs). `anbn_utils.verdict.claim_replicates`"),
+    StageFile('`<story>/{pred_nuisance,pred_full,targets}.npy`',
+              "with `predictive_check`: shape `(n_trs, n_bns)`, the held-out predictions of both models and the BN series they predict (chapter 07's contrasts)"),
+    StageFile('`<story>/ridge_r2.npy`',
+              'with `predictive_check`: float, shape `(n_bns,)`, the out-of-sample $R^2$ of a ridge regression from all ANs to each BN, blocked cross-validation with `ridge_folds` folds and a gap of `ridge_gap` TRs. `anbn_utils.predictive.ridge_r2`'),
+    StageFile('`<story>/anchor_r2.npy`',
+              "with `predictive_check`: float, shape `(n_bns,)`, the out-of-sample $R^2$ of each BN's best AN (largest \\|r\\| on the training TRs) and a line fitted there, on the same folds. `anbn_utils.predictive.anchor_r2`"),
+)
 
 
 @dataclass(frozen=True)

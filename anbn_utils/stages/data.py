@@ -3,6 +3,8 @@
 :func:`run_data` prepares a :class:`DataResult` from a Narratives dataset (the real one or
 the phantom, in its layout); :meth:`DataResult.save` writes the stage folder, which the later
 stages read with :func:`anbn_utils.narratives.load_story`.
+
+Its files are listed in :data:`FILES` (rendered on the book's Artifacts page).
 """
 
 from __future__ import annotations
@@ -11,11 +13,28 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._base import StageParameters
+from ._base import StageFile, StageParameters
 
 __all__ = ["DataParameters", "DataResult", "run_data"]
 
 STAGE = "01_data"
+
+
+#: The stage folder's files (the book's Artifacts page renders them).
+FILES = (
+    StageFile('`scans.tsv`',
+              'one row per subject: `subject`, `run`, `bold_path`, `events_path`, `start`, `stop` (kept volumes `[start, stop)`), `story_start` (volume of the story onset, before `initial_trim`), `n_volumes`, `n_voxels`, `n_constant` (voxels constant over the window, set to zero), `audio_offset` (s), `cache_path`', per_story=True),
+    StageFile('BOLD cache (`cache_path`)',
+              'float32 `.npy`, shape `(n_trs, n_voxels)`: the masked, z-scored scan, in the mask\'s voxel order (`nilearn.masking.apply_mask`); open with `np.load(path, mmap_mode="r")` or `Story.bold(subject)`. It lives in the cache folder (`cache_dir` > `$ANBN_CACHE_DIR` > `~/.cache/anbn`), shared by runs, keyed by the BOLD and mask files and the window; a `.json` sidecar (shape, `n_constant`) marks a complete entry', per_story=True),
+    StageFile('`words.tsv`',
+              'one row per transcript token: `word`, `case` (Gentle), `aligned_word`, `start`, `end` (scan seconds), `start_offset`, `end_offset` (characters in `transcript.txt`), `punct` (punctuation after the word), `interpolated`, `volume` (absolute), `tr` (relative to `start`), `clipped`', per_story=True),
+    StageFile('`transcript.txt`',
+              'the story text the model reads', per_story=True),
+    StageFile('`mask.nii.gz`',
+              "the brain mask (copy of the task's mask)", per_story=True),
+    StageFile('`story.json`',
+              '`task`, `tr`, `n_trs`, `start`, `story_start`, `n_subjects`, `mask_source`', per_story=True),
+)
 
 
 @dataclass(frozen=True)

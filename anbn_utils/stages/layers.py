@@ -2,7 +2,8 @@
 
 :func:`run_layers` computes a :class:`LayersResult` from a run's ``02_ans``, ``03_bns``,
 ``04_coupling`` and ``05_pos``; :meth:`LayersResult.save` writes ``best_pairs.tsv`` (read
-by the split-half reliability of chapter 07, :mod:`anbn_utils.reliability`).
+by the split-half reliability of chapter 07, :mod:`anbn_utils.reliability`), described in
+:data:`FILES` (rendered on the book's Artifacts page).
 """
 
 from __future__ import annotations
@@ -14,11 +15,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._base import StageParameters
+from ._base import StageFile, StageParameters
 
 __all__ = ["LayersParameters", "LayersResult", "run_layers"]
 
 STAGE = "06_layers"
+
+#: The stage folder's files (the book's Artifacts page renders them).
+FILES = (
+    StageFile('`best_pairs.tsv`',
+              "one row per story and layer, the AN-BN pair with the largest PCC (Fig. 8 and 9): "
+              "`story`, `layer` (1-based), `an`, `an_name`, `bn` (0-based), `pcc`, the BN's "
+              "`network` label and `peak_x/y/z` (from `03_bns/labels.tsv`), the AN's `query_tag` "
+              "and `key_tag` (from `05_pos/<story>/an_tags.tsv`). `anbn_utils.interpret.best_pairs`"),
+)
 
 
 @dataclass(frozen=True)

@@ -4,22 +4,7 @@ BNs that anchor most ANs, and what sets their ANs apart.
 :func:`run_pos` computes a :class:`PosResult` from a run's ``02_ans``, ``03_bns`` and
 ``04_coupling``; :meth:`PosResult.save` writes the stage folder.
 
-===========================================  =====================================================
-file (per story ``<story>/``)                content
-===========================================  =====================================================
-``token_tags.tsv``                           every model token with its tag (spaCy UPOS, grouped)
-``category_counts.npy``                      (n_ans, 17, 17): each AN's top pairs per (query tag,
-                                             key tag); read by 06_layers
-``an_tags.tsv``                              each AN's category (its most frequent one); read by
-                                             06_layers and the verdict
-``tag_distribution.npy``                     (17, 17): % of ANs per category (Fig. 7)
-``top_pair_shares.npy``, ``text_baseline``,  the top pairs' categories pooled, all token pairs'
-``over_representation.npy``                  of the text, and the log2 ratio
-``anchor_counts.tsv`` (stage folder)         ANs anchored by each BN (Fig. 6)
-``random_baseline.tsv`` (stage folder)       the tags of the most-anchored BN's ANs and of as many
-                                             random ANs
-``exemplars.tsv`` (stage folder)             the exemplar ANs of the first story (Fig. 10)
-===========================================  =====================================================
+Its files are listed in :data:`FILES` (rendered on the book's Artifacts page).
 """
 
 from __future__ import annotations
@@ -31,11 +16,36 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._base import StageParameters
+from ._base import StageFile, StageParameters
 
 __all__ = ["PosParameters", "PosResult", "PosStory", "run_pos"]
 
 STAGE = "05_pos"
+
+
+#: The stage folder's files (the book's Artifacts page renders them).
+FILES = (
+    StageFile('`token_tags.tsv`',
+              'the token table of 02_ans plus `tag`', per_story=True),
+    StageFile('`category_counts.npy`',
+              "int, shape `(n_ans, 17, 17)`: each AN's top pairs per (query tag, key tag), tags in the order of `anbn_utils.pos.TAGS`", per_story=True),
+    StageFile('`an_tags.tsv`',
+              "each AN's category (the one with most top pairs): `an` (index), `an_name`, `category` (index into `anbn_utils.pos.category_names()`, `query * 17 + key`), `query_tag`, `key_tag`", per_story=True),
+    StageFile('`tag_distribution.npy`',
+              "float, shape `(17, 17)`: % of ANs per category (Fig. 7 a-b; (c) is the first story's minus the second's). `anbn_utils.pos.tag_distribution`", per_story=True),
+    StageFile('`top_pair_shares.npy`',
+              "float, shape `(17, 17)`: share of all ANs' top pairs per category (sums to one). `anbn_utils.pos.top_pair_shares`", per_story=True),
+    StageFile('`text_baseline.npy`',
+              'float, shape `(17, 17)`: share of all within-segment token pairs of the text per category (sums to one). `anbn_utils.pos.text_baseline`', per_story=True),
+    StageFile('`over_representation.npy`',
+              'float, shape `(17, 17)`: `log2(top_pair_shares / text_baseline)`, NaN where either is zero. `anbn_utils.pos.over_representation`', per_story=True),
+    StageFile('`anchor_counts.tsv`',
+              'Fig. 6a; one row per story and BN: `story`, `bn`, `n_ans` (ANs anchored to it by Eq. 1 with max PCC >= `pcc_threshold`), `most_anchored` (the BN with most, lowest index on a tie; none when no AN reaches the threshold). `anbn_utils.interpret.anchor_counts`'),
+    StageFile('`random_baseline.tsv`',
+              'one row per story, group and category present: `story`, `bn` (the most anchored BN; empty if none), `group` (`selected`: the ANs anchored to it with max PCC >= `pcc_threshold`; `random`: as many ANs drawn at random with `seed`), `n_ans`, `category`, `share_pct`, by decreasing share. `anbn_utils.interpret.random_an_baseline`'),
+    StageFile('`exemplars.tsv`',
+              'Fig. 10, first story: `story`, `role` (`best`, `best of layer`), `layer` (1-based), `an`, `an_name`, `bn` (its Eq. 1 BN), `pcc` (its max PCC). `anbn_utils.interpret.exemplar_ans`'),
+)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@
 - The ``{tsv-table}`` directive shows a TSV artifact of the run as a table (the claims of
   chapter 07 on the landing page), and ``{paper-gallery}`` each figure of the paper beside
   the book's figures that regenerate it (thumbnails of the executed notebooks' glued
-  figures, linked to them; the registry is :mod:`anbn_utils.figures`).
+  figures, linked to them; the registry is :mod:`anbn_utils.figures`); ``{stage-files}``
+  lists a stage folder's files from its stage module (``anbn_utils.stages.<stage>.FILES``),
+  so the Artifacts page is generated from the code that writes them.
 - Repeated inline scripts are dropped from every page: sphinx-thebe 0.3 (loaded by
   Jupyter Book 1) adds its inline configuration script once per read of the environment;
   Jupyter Book reads it twice, so each page declared ``const THEBE_JS_URL`` twice and the
@@ -157,6 +159,44 @@ class TsvTable(Directive):
         return [table]
 
 
+class StageFiles(Directive):
+    """The files of a stage folder, from the stage module's ``FILES``
+    (:class:`anbn_utils.stages._base.StageFile`: the package describes what it writes)::
+
+        ```{stage-files} 05_pos
+        :rows: story
+        ```
+
+    ``rows``: ``story`` (the files of each story's folder) or ``stage`` (the others); default
+    all.  The rows are Markdown (roles such as ``{value}`` work in them).
+    """
+
+    required_arguments = 1
+    option_spec = {"rows": lambda arg: directives.choice(arg, ("story", "stage"))}  # noqa: RUF012
+
+    def run(self):
+        import importlib
+
+        from docutils.statemachine import StringList
+
+        stage = self.arguments[0]
+        try:
+            module = importlib.import_module(f"anbn_utils.stages.{stage.split('_', 1)[1]}")
+            files = module.FILES
+        except (ImportError, AttributeError, IndexError):
+            raise self.error(f"stage-files {stage}: no anbn_utils.stages module with FILES "
+                             "for that stage") from None
+        wanted = self.options.get("rows")
+        rows = [f for f in files if wanted in (None, "story" if f.per_story else "stage")]
+        lines = ["| file | content |", "|---|---|",
+                 *(f"| {f.name} | {f.content} |" for f in rows)]
+        self.state.document.settings.env.note_dependency(module.__file__)
+        node = nodes.container()
+        self.state.nested_parse(StringList(lines, source=module.__file__), self.content_offset,
+                                node)
+        return node.children
+
+
 class paper_gallery(nodes.General, nodes.Element):
     """Placeholder of the gallery, filled once every figure's anchor is known."""
 
@@ -295,6 +335,7 @@ def setup(app):
     app.add_role("value", _value_role)
     app.connect("config-inited", _repository_button)
     app.add_directive("tsv-table", TsvTable)
+    app.add_directive("stage-files", StageFiles)
     app.add_node(paper_gallery)
     app.add_directive("paper-gallery", PaperGallery)
     app.add_node(book_figure)
