@@ -15,8 +15,9 @@ index), a phantom at the same shape with no coupling.
 
 Two departures from the book, both outside what the claims read: only the circular and
 phase nulls are tested (the claims read no other; the book adds the shuffle), and the ANs
-(02_ans), which depend on the stories and the model only, are computed once per model and
-linked into every dataset whose stories have the same words on the same TRs (checked).
+(02_ans) are computed once per model and linked into every dataset whose stories have the
+same words on the same TRs (checked; the phantom draws its word timings with its seed, so
+its datasets other than the first compute their own, recorded as ``shared_ans``).
 
 Results: the scenarios ``phantom_null`` and ``phantom_planted`` of
 ``benchmarks/results/verdict_calibration.json`` (and ``.md``), beside the simulated ones of
