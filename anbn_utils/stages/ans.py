@@ -17,7 +17,7 @@ import pandas as pd
 
 from ._base import StageFile, StageParameters
 
-__all__ = ["AnsParameters", "AnsResult", "run_ans"]
+__all__ = ["FILES", "AnsParameters", "AnsResult", "run_ans"]
 
 STAGE = "02_ans"
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ._base import StageFile, StageParameters
 
-__all__ = ["BnsParameters", "BnsResult", "run_bns"]
+__all__ = ["FILES", "BnsParameters", "BnsResult", "run_bns"]
 
 STAGE = "03_bns"
 

@@ -23,7 +23,7 @@ from ._base import StageFile, StageParameters
 from .formats import COUPLING_FORMAT as FORMAT
 from .formats import load_coupling_summary
 
-__all__ = ["FORMAT", "CouplingParameters", "CouplingResult", "load_coupling_summary",
+__all__ = ["FILES", "FORMAT", "CouplingParameters", "CouplingResult", "load_coupling_summary",
            "run_coupling"]
 
 STAGE = "04_coupling"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ._base import StageFile, StageParameters
 
-__all__ = ["DataParameters", "DataResult", "run_data"]
+__all__ = ["FILES", "DataParameters", "DataResult", "run_data"]
 
 STAGE = "01_data"
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from ._base import StageFile, StageParameters
 
-__all__ = ["LayersParameters", "LayersResult", "run_layers"]
+__all__ = ["FILES", "LayersParameters", "LayersResult", "run_layers"]
 
 STAGE = "06_layers"
 

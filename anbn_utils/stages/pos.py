@@ -18,7 +18,7 @@ import pandas as pd
 
 from ._base import StageFile, StageParameters
 
-__all__ = ["PosParameters", "PosResult", "PosStory", "run_pos"]
+__all__ = ["FILES", "PosParameters", "PosResult", "PosStory", "run_pos"]
 
 STAGE = "05_pos"
 
