@@ -329,7 +329,7 @@ def test_streamed_and_resident_fits_run_the_same_code(small, monkeypatch):
     parts = [small[:100], small[100:]]
     streamed = VSDBN(**kw, device="cpu").fit(parts)
     loads = []
-    monkeypatch.setattr(vsdbn_module, "_keep_resident", lambda device: loads.append(device) or True)
+    monkeypatch.setattr(vsdbn_module, "keep_resident", lambda device: loads.append(device) or True)
     resident = VSDBN(**kw, device="cpu").fit(parts)
     assert loads == ["cpu"]
     for name in ("weights_", "visible_biases_", "hidden_biases_", "mean_", "scale_",

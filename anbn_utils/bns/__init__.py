@@ -1,5 +1,8 @@
-"""Brain networks: the VS-DBN estimator, nilearn baselines, maps, time courses, labels."""
+"""Brain networks: the VS-DBN estimator (:mod:`.vsdbn`; its tensor computations in
+``_kernels``, its training rows in ``_streaming``), nilearn baselines, maps, time courses,
+labels."""
 
-from .vsdbn import VSDBN, apply_update, cd1_gradients, cd1_step, free_energy
+from ._kernels import apply_update, cd1_gradients, cd1_step, free_energy
+from .vsdbn import VSDBN
 
 __all__ = ["VSDBN", "apply_update", "cd1_gradients", "cd1_step", "free_energy"]

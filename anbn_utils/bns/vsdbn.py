@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numbers
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from itertools import pairwise
 from pathlib import Path
 
@@ -40,295 +40,14 @@ from ..codehash import code_hash
 from ..config import resolve_device
 from ..errors import DataError, ParameterError
 from ..io import atomic_path, hash_json
+from ._kernels import between, between_stats, cd1_step
+from ._streaming import Rows, as_parts, check_finite, fingerprint, keep_resident, layer_pass
 
-__all__ = ["VSDBN", "apply_update", "cd1_gradients", "cd1_step", "free_energy"]
+__all__ = ["VSDBN"]
 
 POSITIVE_PHASES = ("sample", "prob")
 UPPER_LAYERS = ("trained", "initial")
 
-#: Rows per pass over the data are chosen so that one chunk of layer-1 input is about this
-#: size (bytes of float32): a memory-mapped part is never read whole at once.
-_CHUNK_BYTES = 2**26
-
-
-def free_energy(v: torch.Tensor, W: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-    """Free energy of a Gaussian-Bernoulli RBM with unit visible variance, per sample.
-
-    ``F(v) = ||v - b||^2 / 2 - sum_j softplus(c_j + v W_j)``; shape (n,).
-    """
-    return 0.5 * ((v - b) ** 2).sum(1) - torch.nn.functional.softplus(v @ W + c).sum(1)
-
-
-def _cd1_phases(
-    X: torch.Tensor, W: torch.Tensor, b: torch.Tensor, c: torch.Tensor, *, noise_std: float,
-    positive_phase: str, generator: torch.Generator | None,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The CD-1 chain of one mini-batch: positive phase, sample, reconstruction, negative
-    phase.  Returns ``h0`` (n, n_hidden; sampled or probabilities), ``v1`` (n, n_visible),
-    ``h1`` (n, n_hidden; probabilities).  Random draws, in order: the uniform numbers of
-    the hidden sample (``positive_phase='sample'``), then the reconstruction noise."""
-    h0 = torch.sigmoid(torch.addmm(c, X, W))
-    if positive_phase == "sample":
-        h0 = (torch.rand(h0.shape, generator=generator, device=X.device, dtype=X.dtype) < h0).to(X.dtype)
-    elif positive_phase != "prob":
-        raise ParameterError(f"positive_phase must be 'sample' or 'prob', not {positive_phase!r}")
-    v1 = torch.addmm(b, h0, W.T)
-    if noise_std:
-        v1 += noise_std * torch.randn(v1.shape, generator=generator, device=X.device, dtype=X.dtype)
-    h1 = torch.sigmoid(torch.addmm(c, v1, W))
-    return h0, v1, h1
-
-
-def cd1_gradients(
-    X: torch.Tensor, W: torch.Tensor, b: torch.Tensor, c: torch.Tensor, *,
-    noise_std: float = 0.01, positive_phase: str = "sample",
-    generator: torch.Generator | None = None,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """CD-1 data gradients of one mini-batch (without the L1 term).
-
-    Parameters
-    ----------
-    X : Tensor of shape (n, n_visible)
-    W : Tensor of shape (n_visible, n_hidden)
-    b, c : Tensor of shape (n_visible,), (n_hidden,)
-
-    Returns
-    -------
-    dW, db, dc : the ascent directions ``(X^T h0 - v1^T h1)/n``, ``mean(X - v1)``,
-        ``mean(h0 - h1)``
-    err : mean squared reconstruction error of the batch (a scalar tensor)
-
-    Random draws, in order: the uniform numbers of the hidden sample (when
-    ``positive_phase='sample'``), then the reconstruction noise.
-    """
-    h0, v1, h1 = _cd1_phases(X, W, b, c, noise_std=noise_std, positive_phase=positive_phase,
-                             generator=generator)
-    diff = X - v1
-    dW = (X.T @ h0 - v1.T @ h1) / X.shape[0]
-    return dW, diff.mean(0), (h0 - h1).mean(0), (diff**2).mean()
-
-
-def apply_update(W, b, c, dW, db, dc, *, lr: float, l1: float) -> None:
-    """``W += lr (dW - l1 sign(W))``, ``b += lr db``, ``c += lr dc``, in place."""
-    W.add_(dW - l1 * torch.sign(W), alpha=lr)
-    b.add_(db, alpha=lr)
-    c.add_(dc, alpha=lr)
-
-
-def cd1_step(
-    X: torch.Tensor, W: torch.Tensor, b: torch.Tensor, c: torch.Tensor, *, lr: float, l1: float,
-    noise_std: float = 0.01, positive_phase: str = "sample",
-    generator: torch.Generator | None = None,
-) -> torch.Tensor:
-    """One CD-1 update of ``W``, ``b``, ``c`` in place; returns the reconstruction error.
-
-    The same update as :func:`cd1_gradients` then :func:`apply_update` (same random draws;
-    equal up to float rounding), with fewer passes over ``W``, which dominate the cost at
-    paper size (``W`` is 60,650 x 512 float32 = 124 MB, a batch 20 x 60,650 = 5 MB): the
-    two weight statistics are one product ``[X; v1]^T [h0; -h1]`` accumulated into ``W``
-    by ``addmm_`` (no ``W``-sized temporary), and the L1 shrinkage ``W -= lr l1 sign(W)``
-    is applied first, on the weights the gradient was computed with.  Per step ``W`` is
-    read by the three products ``X W``, ``h0 W^T``, ``v1 W``, read and written by the
-    accumulation, and read twice and written twice by the shrinkage (``sign`` makes one
-    temporary): 9 passes, against 18 for the two functions in sequence.
-    """
-    h0, v1, h1 = _cd1_phases(X, W, b, c, noise_std=noise_std, positive_phase=positive_phase,
-                             generator=generator)
-    diff = X - v1
-    if l1:
-        W.sub_(torch.sign(W), alpha=lr * l1)
-    W.addmm_(torch.cat([X, v1]).T, torch.cat([h0, -h1]), alpha=lr / X.shape[0])
-    b.add_(diff.mean(0), alpha=lr)
-    c.add_((h0 - h1).mean(0), alpha=lr)
-    return (diff**2).mean()
-
-
-# between layers ---------------------------------------------------------------------------
-def _between_stats(P: torch.Tensor, how: str) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-    """Statistics of the between-layer map, learned from the pre-activations ``P`` (n,
-    n_units) of all training samples: per-unit mean and standard deviation (population;
-    1 for a constant unit, as scikit-learn's ``StandardScaler``) for ``'zscore'``, none
-    otherwise."""
-    if how != "zscore":
-        return None, None
-    P64 = P.double()
-    mean, std = P64.mean(0), P64.std(0, correction=0)
-    scale = torch.where(std < 10 * np.finfo(np.float64).eps, torch.ones_like(std), std)
-    return mean.float(), scale.float()
-
-
-def _between(P: torch.Tensor, how: str, mean: torch.Tensor | None,
-             scale: torch.Tensor | None) -> torch.Tensor:
-    """The next layer's input from the pre-activations ``P`` (n, n_units)."""
-    if how == "rownorm":
-        return P / P.norm(dim=1, keepdim=True).clamp(min=1e-12)
-    if how == "zscore":
-        return (P - mean) / scale
-    if how == "sigmoid":
-        return torch.sigmoid(P)
-    raise ParameterError(f"between_layers must be one of {BETWEEN_LAYERS}, not {how!r}")
-
-
-# the training rows of a layer -------------------------------------------------------------
-def _keep_resident(device: str) -> bool:
-    """Whether layer 1's training matrix is copied to the device once (GPU), or read from
-    the parts as needed (CPU: memory-mapped parts are not loaded at once)."""
-    return device != "cpu"
-
-
-class _Rows:
-    """The training rows of one layer, pooled over the parts.
-
-    Layer 1 reads the parts (arrays or memory maps, e.g. one per subject and story): kept
-    as one tensor on the device (``resident``) or read from the parts as needed.  The
-    inputs of later layers are tensors on the device.  Either way mini-batches are the
-    same rows and every pass over the data (finite check, pre-activations, between-layer
-    statistics, diagnostics) visits the same fixed row ranges, so the streamed (CPU) and
-    resident (GPU) fits run the same code on the same numbers.
-    """
-
-    def __init__(self, parts: list, offsets: np.ndarray, step: int, data: torch.Tensor | None):
-        self.parts, self.offsets, self.step, self.data = parts, offsets, step, data
-        self.n_samples = int(offsets[-1])
-
-    @classmethod
-    def load(cls, parts: list, device: str, resident: bool) -> _Rows:
-        offsets = np.cumsum([0, *(len(p) for p in parts)])
-        step = max(1, _CHUNK_BYTES // (4 * parts[0].shape[1]))
-        rows = cls(parts, offsets, step, None)
-        if resident:
-            data = torch.empty((rows.n_samples, parts[0].shape[1]), dtype=torch.float32,
-                               device=device)
-            for a, b in rows.ranges():
-                data[a:b] = torch.from_numpy(_read(parts, offsets, a, b))
-            rows.data = data
-        return rows
-
-    def with_data(self, data: torch.Tensor) -> _Rows:
-        """The same rows holding other values (the next layer's input)."""
-        return _Rows(self.parts, self.offsets, self.step, data)
-
-    def ranges(self) -> Iterator[tuple[int, int]]:
-        for a in range(0, self.n_samples, self.step):
-            yield a, min(a + self.step, self.n_samples)
-
-    def chunks(self) -> Iterator[tuple[int, torch.Tensor]]:
-        """``(first row, rows)`` over all rows, in fixed ranges."""
-        for a, b in self.ranges():
-            if self.data is not None:
-                yield a, self.data[a:b]
-            else:
-                yield a, torch.from_numpy(_read(self.parts, self.offsets, a, b))
-
-    def batches(self, order: np.ndarray, batch_size: int) -> Iterator[torch.Tensor]:
-        """Mini-batches of the rows in ``order`` (the last one may be smaller)."""
-        if self.data is not None:
-            order_t = torch.from_numpy(order).to(self.data.device)  # one transfer per epoch
-            for s in range(0, len(order), batch_size):
-                yield self.data[order_t[s:s + batch_size]]
-        else:
-            for s in range(0, len(order), batch_size):
-                yield torch.from_numpy(_gather(self.parts, self.offsets, order[s:s + batch_size]))
-
-
-def _read(parts: list, offsets: np.ndarray, a: int, b: int) -> np.ndarray:
-    """Rows ``a:b`` of the virtual concatenation of ``parts``, as a new float32 array."""
-    p = int(np.searchsorted(offsets, a, side="right")) - 1
-    pieces = []
-    while a < b:
-        stop = min(b, int(offsets[p + 1]))
-        pieces.append(np.asarray(parts[p][a - offsets[p]:stop - offsets[p]], dtype=np.float32))
-        a, p = stop, p + 1
-    return np.concatenate(pieces) if len(pieces) > 1 else np.array(pieces[0], dtype=np.float32)
-
-
-def _gather(parts: list, offsets: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """Rows ``idx`` of the virtual concatenation of ``parts`` (reads only those rows)."""
-    which = np.searchsorted(offsets, idx, side="right") - 1
-    out = np.empty((len(idx), parts[0].shape[1]), dtype=np.float32)
-    for p in np.unique(which):
-        sel = which == p
-        out[sel] = parts[p][idx[sel] - offsets[p]]
-    return out
-
-
-class _Moments:
-    """Per-column mean and variance accumulated over row chunks (Chan et al.'s pairwise
-    update, in float64)."""
-
-    def __init__(self):
-        self.n, self.mean, self.m2 = 0, 0.0, 0.0
-
-    def add(self, X: torch.Tensor) -> None:
-        X = X.double()
-        n_b, mean_b = len(X), X.mean(0)
-        m2_b = ((X - mean_b) ** 2).sum(0)
-        n = self.n + n_b
-        delta = mean_b - self.mean
-        self.mean = self.mean + delta * (n_b / n)
-        self.m2 = self.m2 + m2_b + delta**2 * (self.n * n_b / n)
-        self.n = n
-
-    def variance(self) -> torch.Tensor:
-        return self.m2 / self.n
-
-
-def _layer_pass(rows: _Rows, W: torch.Tensor, b: torch.Tensor,
-                c: torch.Tensor) -> tuple[torch.Tensor, float, float]:
-    """One pass over a layer's training input with its final parameters.
-
-    Returns
-    -------
-    P : Tensor of shape (n_samples, n_hidden)
-        Pre-activations ``X W + c``.
-    error : float
-        Mean squared error of the mean-field reconstruction ``sigmoid(X W + c) W^T + b``.
-    variance : float
-        Mean over the input units of their variance over the samples.
-    """
-    pre, sq, moments = [], torch.zeros((), dtype=torch.float64, device=W.device), _Moments()
-    for _, X in rows.chunks():
-        P = torch.addmm(c, X, W)
-        pre.append(P)
-        sq += ((X - torch.addmm(b, torch.sigmoid(P), W.T)) ** 2).sum(dtype=torch.float64)
-        moments.add(X)
-    return torch.cat(pre), float(sq) / (rows.n_samples * W.shape[0]), \
-        float(moments.variance().mean())
-
-
-def _check_finite(rows: _Rows, parts: list) -> None:
-    """Every value of the training data is finite (read in chunks)."""
-    for a, X in rows.chunks():
-        bad = ~torch.isfinite(X).all(1)
-        if bad.any():
-            row = a + int(torch.nonzero(bad)[0])
-            p = int(np.searchsorted(rows.offsets, row, side="right")) - 1
-            where = f"part {p}, row {row - rows.offsets[p]}" if len(parts) > 1 else f"row {row}"
-            raise DataError(f"the training data X hold NaN or infinite values ({where}); "
-                            "remove or impute them before fitting")
-
-
-def _as_parts(estimator: VSDBN, X) -> list:
-    """The training data as a list of 2D arrays; sets ``n_features_in_`` (and
-    ``feature_names_in_`` for a single data frame).  A list of 2D arrays is kept as is
-    (no copy); anything else is one array-like, validated by scikit-learn."""
-    if isinstance(X, (list, tuple)) and X and all(getattr(p, "ndim", None) == 2 for p in X):
-        parts = list(X)
-        for i, p in enumerate(parts):
-            if not (np.issubdtype(p.dtype, np.floating) or np.issubdtype(p.dtype, np.integer)):
-                raise DataError(f"part {i} of X has dtype {p.dtype}; the parts must be real "
-                                "numbers (float32 volumes)")
-        n_vox = {p.shape[1] for p in parts}
-        if len(n_vox) != 1:
-            raise DataError(f"all parts of X must have the same number of voxels (columns), "
-                            f"got {sorted(n_vox)}")
-        if not sum(len(p) for p in parts):
-            raise DataError("the parts of X hold no samples")
-        if hasattr(estimator, "feature_names_in_"):
-            del estimator.feature_names_in_
-        estimator.n_features_in_ = parts[0].shape[1]
-        return parts
-    return [validate_data(estimator, X, dtype=np.float32, ensure_all_finite=False)]
 
 
 def _is_real(v, minimum: float = 0.0) -> bool:
@@ -491,14 +210,14 @@ class VSDBN(TransformerMixin, BaseEstimator):
         self
         """
         self._validate_params()
-        parts = _as_parts(self, X)
+        parts = as_parts(self, X)
         n_samples, n_vox = sum(len(p) for p in parts), self.n_features_in_
         if n_samples < self.batch_size:
             raise DataError(f"n_samples={n_samples} is fewer than batch_size="
                             f"{self.batch_size}: lower batch_size or fit on more volumes")
         device = resolve_device(self.device)
-        rows = _Rows.load(parts, device, resident=_keep_resident(device))
-        _check_finite(rows, parts)
+        rows = Rows.load(parts, device, resident=keep_resident(device))
+        check_finite(rows, parts)
         seeds = check_random_state(self.random_state).randint(np.iinfo(np.int32).max, size=3)
         # initial weights from a CPU generator: the same on every device and after a resume
         init = torch.Generator().manual_seed(int(seeds[0]))
@@ -548,14 +267,14 @@ class VSDBN(TransformerMixin, BaseEstimator):
             self.hidden_biases_.append(c.cpu().numpy())
             self.history_.append(history)
             # one pass with the final parameters: diagnostics, statistics, next input
-            P, error, variance = _layer_pass(rows, W, b, c)
+            P, error, variance = layer_pass(rows, W, b, c)
             errors.append(error)
             variances.append(variance)
-            m, s = _between_stats(P, self.between_layers)
+            m, s = between_stats(P, self.between_layers)
             mean.append(m)
             scale.append(s)
             if layer + 1 < len(self.n_hidden):
-                rows = rows.with_data(_between(P, self.between_layers, m, s))
+                rows = rows.with_data(between(P, self.between_layers, m, s))
                 upper_input = rows.data if layer == 0 else upper_input
             n_in = n_out
         self.initial_weights_ = [w.numpy() for w in initial]
@@ -563,10 +282,10 @@ class VSDBN(TransformerMixin, BaseEstimator):
         H = upper_input
         for W in initial[1:]:  # layers >= 2 at their initial weights and zero biases
             P = H @ W.to(device)
-            m, s = _between_stats(P, self.between_layers)
+            m, s = between_stats(P, self.between_layers)
             initial_mean.append(m)
             initial_scale.append(s)
-            H = _between(P, self.between_layers, m, s)
+            H = between(P, self.between_layers, m, s)
         zscore = self.between_layers == "zscore"
         self.mean_, self.scale_, self.initial_mean_, self.initial_scale_ = (
             [t.cpu().numpy() for t in v] if zscore else None
@@ -632,7 +351,7 @@ class VSDBN(TransformerMixin, BaseEstimator):
         layer = self._layer(layer)
         H = torch.from_numpy(validate_data(self, X, reset=False, dtype=np.float64))
         for W, c, mean, scale in self._stack(upper_layers)[:layer]:
-            H = _between(torch.addmm(c, H, W), self.between_layers, mean, scale)
+            H = between(torch.addmm(c, H, W), self.between_layers, mean, scale)
         return H.float().numpy()
 
     def maps(self, layer: int | None = None, *, upper_layers: str = "trained") -> np.ndarray:
@@ -660,7 +379,7 @@ class VSDBN(TransformerMixin, BaseEstimator):
 
     # checkpoints -------------------------------------------------------------------------
     def _checkpoint_key(self, parts: list) -> str:
-        return hash_json({**self.model_params(), "data": _fingerprint(parts),
+        return hash_json({**self.model_params(), "data": fingerprint(parts),
                           "code": _code_version()})
 
     def _state(self, layer, epoch, W, b, c, history) -> tuple[list, dict | None]:
@@ -706,13 +425,3 @@ class _Checkpoint:
         self.path.unlink(missing_ok=True)
 
 
-def _fingerprint(parts: list[np.ndarray]) -> str:
-    """Hash of the part shapes and of every 16th-or-so row: a checkpoint of other data with
-    the same shape is not resumed."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for p in parts:
-        h.update(str(p.shape).encode())
-        h.update(np.ascontiguousarray(p[:: max(1, len(p) // 16)], dtype=np.float32).tobytes())
-    return h.hexdigest()
