@@ -1,6 +1,7 @@
 """The papermill runner: profiles, parameter checks, skipping, resuming, failure safety."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -615,3 +616,77 @@ def test_a_run_is_quiet(tmp_path, cache_dir, tiny_bert_dir, capfd):
     finally:
         os.environ.clear()
         os.environ.update(environ)
+
+
+def _other_filesystem(tmp_path):
+    """A folder on another filesystem than ``tmp_path`` (/dev/shm, a tmpfs), or None."""
+    import tempfile
+
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK) and \
+            shm.stat().st_dev != tmp_path.stat().st_dev:
+        return Path(tempfile.mkdtemp(dir=shm, prefix="anbn-test-"))
+    return None
+
+
+def test_a_folder_is_published_across_filesystems_with_its_file_times(tmp_path, monkeypatch):
+    """Where a rename would cross filesystems (EXDEV), the folder is copied beside its
+    destination, file times kept (the stage's manifest still matches), and renamed."""
+    import errno
+
+    from anbn_utils.runner import state
+    from anbn_utils.runner.state import manifest, replace_dir
+
+    src = tmp_path / "src-fs" / "stage"
+    (src / "sub").mkdir(parents=True)
+    (src / "a.npy").write_bytes(b"1" * 100)
+    (src / "sub" / "b.tsv").write_text("x\n")
+    (src / "link").symlink_to("a.npy")
+    before = manifest(src)
+    real = os.replace
+
+    def replace(a, b):  # what Linux does for a rename between two mounts
+        if Path(a).parent.name == "src-fs":
+            raise OSError(errno.EXDEV, "Invalid cross-device link", str(a))
+        return real(a, b)
+
+    monkeypatch.setattr(state.os, "replace", replace)
+    final = tmp_path / "store" / "stage"
+    final.mkdir(parents=True)
+    (final / "old.txt").write_text("the previous result")
+    replace_dir(src, final)
+    assert manifest(final) == before and not src.exists()
+    assert os.readlink(final / "link") == "a.npy" and not (final / "old.txt").exists()
+    assert not (final.parent / ".stage.copy").exists()  # no copy or old result left behind
+    assert not list((final.parent / ".trash").iterdir())
+
+    def refuse(a, b):
+        raise PermissionError(errno.EACCES, "Permission denied", str(a))
+
+    monkeypatch.setattr(state.os, "replace", refuse)
+    with pytest.raises(PermissionError):  # other errors are not taken for another filesystem
+        replace_dir(final, tmp_path / "elsewhere")
+    assert final.is_dir()
+
+
+def test_a_store_on_another_filesystem_keeps_its_stages(tmp_path, cache_dir, capsys):
+    """A store on another mount than the run (here a tmpfs): each stage is published
+    into it once, and the next run reuses it (the rename used to fail with EXDEV after
+    every stage, and every rerun computed the stage again)."""
+    import shutil
+
+    store = _other_filesystem(tmp_path)
+    if store is None:
+        pytest.skip("no second filesystem here: the simulated EXDEV test covers the copy")
+    try:
+        kwargs = {"stages": ["01_data"], "publish": False, "progress": False, "store": store}
+        profile = _profile(tmp_path, cache_dir)
+        a = run(profile, run_dir=tmp_path / "runs" / "a", **kwargs)
+        assert (a / "01_data").resolve().parent.parent == store
+        capsys.readouterr()
+        run(profile, run_dir=tmp_path / "runs" / "b", **kwargs)
+        assert "01_data: reused from" in capsys.readouterr().out
+        run(profile, run_dir=a, **kwargs)
+        assert "01_data: up to date" in capsys.readouterr().out
+    finally:
+        shutil.rmtree(store, ignore_errors=True)

@@ -9,6 +9,7 @@ an edit by hand) make it run again instead of being reported as up to date.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from pathlib import Path
@@ -52,9 +53,9 @@ def stage_status(final: Path, stage_hash: str, forced: bool) -> tuple[bool, str]
 
 
 def replace_dir(new: Path, final: Path, *, link: bool = False) -> None:
-    """Put ``new`` at ``final``: moved there, or with ``link`` a relative symbolic link to it
-    (a stage shared through a store).  The previous ``final`` (a folder or a link) is
-    removed only once the new one is in place."""
+    """Put ``new`` at ``final``: moved there (copied when ``final`` is on another filesystem),
+    or with ``link`` a relative symbolic link to it (a stage shared through a store).  The
+    previous ``final`` (a folder or a link) is removed only once the new one is in place."""
     trash = final.parent / ".trash" / final.name
     _remove(trash)
     if link:
@@ -65,8 +66,38 @@ def replace_dir(new: Path, final: Path, *, link: bool = False) -> None:
     if final.is_symlink() or final.exists():
         trash.parent.mkdir(parents=True, exist_ok=True)
         os.replace(final, trash)
-    os.replace(new, final)
+    _move(new, final)
     _remove(trash)
+
+
+def _move(src: Path, dst: Path) -> None:
+    """``os.replace(src, dst)``; where that would cross filesystems (a store or run folder
+    on another mount), a copy beside ``dst`` (file times kept, so a stage's manifest still
+    matches; flushed to disk) renamed into place, then ``src`` removed."""
+    try:
+        os.replace(src, dst)
+        return
+    except OSError as e:
+        if e.errno != errno.EXDEV:
+            raise
+    tmp = dst.parent / f".{dst.name}.copy"
+    _remove(tmp)
+    if src.is_symlink():
+        tmp.symlink_to(os.readlink(src))
+    elif src.is_dir():
+        shutil.copytree(src, tmp, symlinks=True)
+    else:
+        shutil.copy2(src, tmp)
+    for path in [tmp, *tmp.rglob("*")] if tmp.is_dir() and not tmp.is_symlink() else []:
+        if path.is_symlink():
+            continue
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    os.replace(tmp, dst)
+    _remove(src)
 
 
 def _remove(path: Path) -> None:
