@@ -690,3 +690,35 @@ def test_a_store_on_another_filesystem_keeps_its_stages(tmp_path, cache_dir, cap
         assert "01_data: up to date" in capsys.readouterr().out
     finally:
         shutil.rmtree(store, ignore_errors=True)
+
+
+def test_pruning_keeps_an_entry_a_run_links_while_the_store_is_pruned(tmp_path, monkeypatch):
+    """``prune_store`` lists the runs' links, then takes each unlinked entry's lock: a run
+    that linked the entry in between (runs link under that lock) keeps it (it used to be
+    deleted, the run's link left dangling); a link that vanishes meanwhile is no error."""
+    import contextlib
+
+    from anbn_utils.runner import state
+
+    store = tmp_path / "runs" / ".store"
+    entry = store / "03_bns" / "abc"
+    entry.mkdir(parents=True)
+    (entry / "stage.json").write_text("{}")
+    orphan = store / "04_coupling" / "def"
+    orphan.mkdir(parents=True)
+    run_dir = tmp_path / "runs" / "late"
+    run_dir.mkdir()
+    real_hold = state.hold
+
+    @contextlib.contextmanager
+    def hold(path, **kwargs):  # another run links the entry just before prune gets the lock
+        if Path(path).name == ".abc.lock":
+            (run_dir / "03_bns").symlink_to(os.path.relpath(entry, run_dir))
+        with real_hold(path, **kwargs) as held:
+            yield held
+
+    monkeypatch.setattr(state, "hold", hold)
+    (tmp_path / "runs" / "gone").mkdir()
+    (tmp_path / "runs" / "gone" / ".01_data.link").symlink_to("nowhere")  # a broken link
+    assert state.prune_store(store) == [orphan]
+    assert (run_dir / "03_bns" / "stage.json").is_file()

@@ -112,19 +112,37 @@ def prune_store(store: str | os.PathLike) -> list[Path]:
 
     The runs are the folders beside the store (``runs/<name>/<stage>``) and the variants
     of studies there (``runs/<study>/<variant>/<stage>``).  An entry that a run is
-    computing or reusing right now (its lock is held) is kept.  Returns what was removed.
+    computing or reusing right now (its lock is held) is kept, and so is one that a run
+    linked after the links were first listed (checked again under the entry's lock).
+    Returns what was removed.
     """
     store = Path(store)
     root = store.parent
-    linked = {p.resolve() for p in [*root.glob("*/*"), *root.glob("*/*/*")] if p.is_symlink()}
+    linked = _linked(root)
     removed = []
     for entry in sorted(store.glob("*/*")):
         if entry.name.startswith(".") or not entry.is_dir() or entry.resolve() in linked:
             continue
         try:
             with hold(entry.parent / f".{entry.name}.lock"):
+                # a run may have linked it since the scan above (runs link under this lock)
+                if entry.resolve() in _linked(root):
+                    continue
                 shutil.rmtree(entry)
             removed.append(entry)
         except RunError:  # in use
             continue
     return removed
+
+
+def _linked(root: Path) -> set[Path]:
+    """The targets of the stage links of the runs and study variants under ``root``; a link
+    that vanishes or breaks while they are listed is skipped."""
+    out = set()
+    for path in [*root.glob("*/*"), *root.glob("*/*/*")]:
+        try:
+            if path.is_symlink():
+                out.add(path.resolve())
+        except OSError:
+            continue
+    return out
