@@ -301,6 +301,7 @@ def run_study(study: str | os.PathLike | Study, *, study_dir: str | os.PathLike 
         chosen = [v for v in study.variants if v.name in variants]
     if overrides:
         chosen = [Variant(v.name, (*overrides, *v.overrides), v.base, v.stages) for v in chosen]
+        _check_variants(study, chosen)  # a typo fails here, before any variant or table
     args = [(v.base or study.base, v, str(study_dir), v.stages or study.stages, tuple(force),
              share)
             for v in chosen]
@@ -337,6 +338,22 @@ def finished_variants(study_dir: str | os.PathLike | None) -> dict[str, Path]:
         return {}
     rows = read_json(Path(study_dir) / "study.json")["rows"]
     return {r["variant"]: Path(study_dir) / r["variant"] for r in rows if r["status"] == "done"}
+
+
+def _check_variants(study: Study, variants: Sequence[Variant]) -> None:
+    """Each variant's parameters resolve against its profile, as :func:`load_study` checks
+    them (here with the overrides of a call added)."""
+    from .runner.profiles import apply_overrides, load_profile, resolve_params
+    from .runner.stages import declared_parameters
+
+    declared = declared_parameters()
+    for v in variants:
+        try:
+            resolve_params(apply_overrides(load_profile(v.base or study.base), v.overrides),
+                           declared)
+        except ParameterError as e:
+            raise ParameterError(f"study {study.name}: variant {v.name!r} with the overrides "
+                                 f"given: {e}") from None
 
 
 def _merge(study_dir: Path, rows: list[dict], order: list[str]) -> pd.DataFrame:

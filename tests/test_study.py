@@ -151,3 +151,19 @@ def test_only_the_controls_run_the_predictive_check_as_the_book_run_does(name):
     assert predictive([]) is True  # the book's run
     assert {v.name: predictive(v.overrides) for v in study.variants} == {
         v.name: v.name in controls for v in study.variants}
+
+
+def test_a_mistyped_override_is_refused_before_the_table_is_touched(study_file, tmp_path):
+    """``--set`` with a typo used to run every variant into a failure and rewrite the
+    finished variants as failed in ``study.json`` (chapter 07 then read no variant); it is
+    refused before any variant runs, and the table stays as it was."""
+    study_dir = tmp_path / "study"
+    study_dir.mkdir()
+    table = {"study": "s", "rows": [{"variant": "real", "status": "done"}]}
+    (study_dir / "study.json").write_text(json.dumps(table))
+    with pytest.raises(ParameterError, match=r"variant 'real' with the overrides given: .*"
+                                             r"duration_roundin"):
+        run_study(study_file({"real": []}), study_dir=study_dir,
+                  overrides=["duration_roundin=round"], log=lambda m: None)
+    assert json.loads((study_dir / "study.json").read_text()) == table
+    assert sorted(p.name for p in study_dir.iterdir()) == ["study.json"]
