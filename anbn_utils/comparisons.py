@@ -11,7 +11,6 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 import pandas as pd
 from sklearn.metrics import r2_score
@@ -37,7 +36,6 @@ __all__ = [
     "significance_by_run",
     "significance_reading",
     "unique_share_contrasts",
-    "vsdbn_ablation",
 ]
 
 Runs = Mapping[str, str | os.PathLike]
@@ -124,49 +122,6 @@ def holdout_reading(table: pd.DataFrame) -> str:
                          f"{r.map_r:.2f})" for r in part.itertuples())
         parts.append(f"{phantom}: {best.run} best; {each}")
     return "Planted pairs at rank 1 by |r| — " + "; ".join(parts) + "."
-
-
-def vsdbn_ablation(bns_dir: str | os.PathLike, dataset_dir: str | os.PathLike) -> pd.DataFrame:
-    """A VS-DBN fit's per-layer diagnostics next to the map recovery of the trained stack
-    and of the stack with its upper layers left at their initial random weights.
-
-    Parameters
-    ----------
-    bns_dir : path
-        The folder 03_bns wrote (``diagnostics.tsv``, ``maps_layer*.nii.gz``).
-    dataset_dir : path
-        The run's dataset (its ``phantom_truth`` is the reference, when there is one).
-
-    Returns
-    -------
-    DataFrame, one row per layer: the columns of ``03_bns/diagnostics.tsv``, ``map_r``
-    (mean |spatial r| of the planted networks and their best-matched maps of that layer)
-    and ``map_r_untrained_upper`` (the same for the ablated stack; layer 1 is trained in
-    both), or without the last two when the run has no phantom truth.
-    """
-    from .recovery import load_truth, map_recovery
-
-    bns = Path(bns_dir)
-    table = read_table(bns / "diagnostics.tsv")
-    truth = load_truth(dataset_dir)
-    if truth is None:
-        return table
-    mask = nib.load(bns / "mask.nii.gz")
-
-    def recovery(name: str) -> float:
-        from nilearn.masking import apply_mask
-
-        path = bns / name
-        if not path.is_file():
-            return float("nan")
-        maps = apply_mask(nib.load(path), mask).T
-        return float(map_recovery(maps, truth, mask)["spatial_r"].abs().mean())
-
-    table["map_r"] = [recovery(f"maps_layer{layer}.nii.gz") for layer in table["layer"]]
-    table["map_r_untrained_upper"] = [
-        table["map_r"].iloc[0] if layer == 1 else
-        recovery(f"maps_layer{layer}_initial_upper.nii.gz") for layer in table["layer"]]
-    return table
 
 
 def layer_curves(runs: Runs) -> pd.DataFrame:

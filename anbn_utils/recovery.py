@@ -1,7 +1,9 @@
-"""Score what the pipeline recovered against the phantom's ground truth.
+"""Score the brain networks against the phantom's ground truth: its maps and time courses.
 
 Kept apart from :mod:`anbn_utils.phantom` (the generator), so that changing how results
-are scored does not change, and regenerate, the phantom.
+are scored does not change, and regenerate, the phantom; and from the scoring of the planted
+couplings (:mod:`anbn_utils.coupling.recovery`), so that the BN stage does not depend on the
+coupling's statistics.
 """
 
 from __future__ import annotations
@@ -14,18 +16,10 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError
-from .inference.familywise import single_step_threshold
 from .stats import zscore
 
-__all__ = ["FAMILY_NULL_QUANTILE", "coupling_recovery", "load_truth", "map_recovery", "match_by_abs_correlation",
-           "matched_correlation", "planted_found", "planted_found_text", "signal_check",
-           "timecourse_recovery", "true_timecourses"]
-
-
-#: The quantile of the family's null maximum reported beside each planted pair
-#: (``family_null_q95_<null>``): what a pair must exceed to be significant family-wise at
-#: one minus it, in a single step.
-FAMILY_NULL_QUANTILE = 0.95
+__all__ = ["load_truth", "map_recovery", "match_by_abs_correlation", "matched_correlation",
+           "signal_check", "timecourse_recovery", "true_timecourses", "vsdbn_ablation"]
 
 
 def load_truth(root: str | os.PathLike) -> dict | None:
@@ -223,97 +217,44 @@ def timecourse_recovery(matched: pd.DataFrame, true_courses: dict[str, np.ndarra
     return pd.DataFrame(rows)
 
 
-def coupling_recovery(truth: dict, matched: pd.DataFrame, result: dict,
-                      names: list[str]) -> pd.DataFrame:
-    """For each planted pair: is the planted AN coupled with the BN matched to its network?
+def vsdbn_ablation(bns_dir: str | os.PathLike, dataset_dir: str | os.PathLike) -> pd.DataFrame:
+    """A VS-DBN fit's per-layer diagnostics next to the map recovery of the trained stack
+    and of the stack with its upper layers left at their initial random weights.
 
     Parameters
     ----------
-    truth : dict
-        From :func:`load_truth`.
-    matched : DataFrame
-        From :func:`map_recovery` (``network`` -> ``bn``).
-    result : dict
-        One story's :func:`anbn_utils.coupling.statistics.couple_story` output: ``pcc``
-        (n_ans, n_bns), ``an_to_bn`` (n_ans,; Eq. 1 anchors in the run's ``mode``), ``tests``
-        (null model -> :func:`anbn_utils.coupling.statistics.max_statistic_test` output:
-        ``an_q``, ``pair_p_fwer``, ``family_null``).
-    names : list of str
-        AN names, in the rows' order of ``pcc``.
+    bns_dir : path
+        The folder 03_bns wrote (``diagnostics.tsv``, ``maps_layer*.nii.gz``).
+    dataset_dir : path
+        The run's dataset (its ``phantom_truth`` is the reference, when there is one).
 
     Returns
     -------
-    DataFrame, one row per planted pair: ``planted_an``, ``an`` (index), ``network``,
-    ``network_name``, ``bn`` (the matched BN, 0-based), ``r`` (the pair's PCC), ``rank``
-    (the AN's rank among all ANs for that BN by r; 1 = the BN's anchor, Eq. 2),
-    ``rank_abs`` (the same by |r|), ``eq1_anchor_is_bn`` (the AN's own Eq. 1 anchor is that
-    BN), and under each null model ``q_<null>`` (the AN's FDR q-value), ``p_fwer_<null>``
-    (the pair's family-wise adjusted p-value, step-down over all AN x BN pairs) and
-    ``family_null_q95_<null>`` (what a pair's statistic must exceed to be significant
-    family-wise at 0.05 in a single step: the order statistic of the family's null maxima
-    that at most 5 % of the randomizations reach,
-    :func:`anbn_utils.inference.familywise.single_step_threshold`).
+    DataFrame, one row per layer: the columns of ``03_bns/diagnostics.tsv``, ``map_r``
+    (mean |spatial r| of the planted networks and their best-matched maps of that layer)
+    and ``map_r_untrained_upper`` (the same for the ablated stack; layer 1 is trained in
+    both), or without the last two when the run has no phantom truth.
     """
-    pcc = result["pcc"]
-    bn_of = dict(zip(matched["network"].astype(int), matched["bn"].astype(int)))
-    rows = []
-    for p in truth["planted"]:
-        if p["an"] not in names:
-            raise DataError(f"planted AN {p['an']!r} is not among this run's ANs: the ANs come "
-                            "from another model than the phantom's")
-        i, k = names.index(p["an"]), bn_of[p["network"]]
-        row = {"planted_an": p["an"], "an": i, "network": int(p["network"]),
-               "network_name": p["network_name"], "bn": k, "r": float(pcc[i, k]),
-               "rank": int((pcc[:, k] > pcc[i, k]).sum() + 1),
-               "rank_abs": int((np.abs(pcc[:, k]) > abs(pcc[i, k])).sum() + 1),
-               "eq1_anchor_is_bn": bool(result["an_to_bn"][i] == k)}
-        for null, t in result["tests"].items():
-            row[f"q_{null}"] = float(t["an_q"][i])
-            row[f"p_fwer_{null}"] = float(t["pair_p_fwer"][i, k])
-            row[f"family_null_q95_{null}"] = single_step_threshold(t["family_null"],
-                                                                   1 - FAMILY_NULL_QUANTILE)
-        rows.append(row)
-    return pd.DataFrame(rows)
+    from nilearn.masking import apply_mask
 
+    from .io import read_table
 
-def planted_found(planted: pd.DataFrame, nulls, alphas) -> pd.DataFrame:
-    """How many planted pairs each null model finds family-wise, per level.
+    bns = Path(bns_dir)
+    table = read_table(bns / "diagnostics.tsv")
+    truth = load_truth(dataset_dir)
+    if truth is None:
+        return table
+    mask = nib.load(bns / "mask.nii.gz")
 
-    Parameters
-    ----------
-    planted : DataFrame
-        :func:`coupling_recovery`'s rows (of one or more stories), with ``p_fwer_<null>``.
-    nulls : sequence of str
-    alphas : sequence of float
+    def recovery(name: str) -> float:
+        path = bns / name
+        if not path.is_file():
+            return float("nan")
+        maps = apply_mask(nib.load(path), mask).T
+        return float(map_recovery(maps, truth, mask)["spatial_r"].abs().mean())
 
-    Returns
-    -------
-    DataFrame, one row per null model and level: ``null``, ``alpha``, ``found`` (pairs
-    with a family-wise p-value at most ``alpha``), ``planted`` (pairs in all), and
-    ``missed``: the pairs not found, as ``"<story> <AN>-BN<k> (r 0.41, p 0.12)"``.
-    """
-    rows = []
-    for null in nulls:
-        p = planted[f"p_fwer_{null}"]
-        for alpha in alphas:
-            missed = planted[p > alpha]
-            rows.append({"null": null, "alpha": alpha, "found": int((p <= alpha).sum()),
-                         "planted": len(planted),
-                         "missed": "; ".join(
-                             f"{m.story} {m.planted_an}-BN{m.bn + 1} (r {m.r:.2f}, p "
-                             f"{m[f'p_fwer_{null}']:.3g}, family null max q95 "
-                             f"{m[f'family_null_q95_{null}']:.2f})" for _, m in missed.iterrows())})
-    return pd.DataFrame(rows)
-
-
-def planted_found_text(found: pd.DataFrame) -> str:
-    """One line of :func:`planted_found`'s counts, per run when ``found`` is indexed by
-    run (``pd.concat({run: table})``): ``"run: circular 8 of 8 at 0.05, ..."``."""
-    if found.index.nlevels == 1:
-        found = pd.concat({"": found})
-    parts = []
-    for run, table in found.groupby(level=0, sort=False):
-        counts = ", ".join(f"{r.null} {r.found} of {r.planted} at {r.alpha:g}"
-                           for r in table.itertuples())
-        parts.append(f"{run}: {counts}" if run else counts)
-    return "; ".join(parts)
+    table["map_r"] = [recovery(f"maps_layer{layer}.nii.gz") for layer in table["layer"]]
+    table["map_r_untrained_upper"] = [
+        table["map_r"].iloc[0] if layer == 1 else
+        recovery(f"maps_layer{layer}_initial_upper.nii.gz") for layer in table["layer"]]
+    return table

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from scipy.stats import pearsonr
 
+from anbn_utils.coupling.recovery import coupling_recovery
 from anbn_utils.errors import DataError
 from anbn_utils.recovery import (
-    coupling_recovery,
     map_recovery,
     signal_check,
     timecourse_recovery,
@@ -119,7 +119,7 @@ def test_signal_check_against_scipy_with_typed_networks():
 
 
 def test_planted_found_counts_pairs_per_null_and_level_and_names_the_missed():
-    from anbn_utils.recovery import planted_found, planted_found_text
+    from anbn_utils.coupling.recovery import planted_found, planted_found_text
 
     planted = pd.DataFrame({"story": ["pieman", "pieman"], "planted_an": ["L1H1D1", "L2H1D1"],
                             "bn": [0, 3], "r": [0.8, 0.41],

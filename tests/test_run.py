@@ -722,3 +722,17 @@ def test_pruning_keeps_an_entry_a_run_links_while_the_store_is_pruned(tmp_path, 
     (tmp_path / "runs" / "gone" / ".01_data.link").symlink_to("nowhere")  # a broken link
     assert state.prune_store(store) == [orphan]
     assert (run_dir / "03_bns" / "stage.json").is_file()
+
+
+def test_the_brain_network_stage_does_not_depend_on_the_coupling_code():
+    """An edit of the coupling's statistics, the verdict or the comparisons does not re-fit
+    the VS-DBN: 03_bns's code (its notebook's import closure, the key of its results) holds
+    none of them (03 used to import the comparisons, which import the verdict, which imports
+    the coupling)."""
+    from anbn_utils.runner.stages import notebook_imports, stage_named
+
+    closure = {str(p.relative_to(PACKAGE_DIR))
+               for p in source_closure(notebook_imports(stage_named("03_bns").notebook()))}
+    assert {"bns/vsdbn.py", "stages/bns.py", "recovery.py"} <= closure
+    assert not {p for p in closure if p.startswith(("coupling/", "verdict/", "inference/"))
+                or p in {"comparisons.py", "predictive.py", "study.py"}}

@@ -8,6 +8,8 @@
   false positives in words; the check of ``alphas``
 - :mod:`~anbn_utils.coupling.files`       the files of a story's coupling (PCC matrix,
   anchors, the tests' arrays)
+- :mod:`~anbn_utils.coupling.recovery`    the phantom's planted pairs: their ranks and
+  tests, and how many each null model finds
 
 This package imports none of them: import a function from its module
 (``from anbn_utils.coupling.summaries import significance_table``).  The runner keys each

@@ -34,7 +34,7 @@ FILES = (
     StageFile('`summary.json`',
               'see below'),
     StageFile('`planted_recovery.tsv`',
-              "phantom runs with planted couplings; one row per story and planted pair: `story`, `planted_an`, `an` (index), `network`, `network_name`, `bn` (matched BN, from `03_bns/map_recovery.tsv`), `r`, `rank` (the AN's rank among all ANs for that BN by r; rank one is its Eq. 2 anchor), `rank_abs` (by \\|r\\|), `eq1_anchor_is_bn` (the AN's Eq. 1 anchor, in the run's `mode`, is that BN), and per null model `q_<null>` (the AN's FDR q-value), `p_fwer_<null>` (the pair's family-wise p-value) and `family_null_q95_<null>` (the {value}`anbn_utils.recovery.FAMILY_NULL_QUANTILE#` quantile of the family's null maximum). `anbn_utils.recovery.coupling_recovery`"),
+              "phantom runs with planted couplings; one row per story and planted pair: `story`, `planted_an`, `an` (index), `network`, `network_name`, `bn` (matched BN, from `03_bns/map_recovery.tsv`), `r`, `rank` (the AN's rank among all ANs for that BN by r; rank one is its Eq. 2 anchor), `rank_abs` (by \\|r\\|), `eq1_anchor_is_bn` (the AN's Eq. 1 anchor, in the run's `mode`, is that BN), and per null model `q_<null>` (the AN's FDR q-value), `p_fwer_<null>` (the pair's family-wise p-value) and `family_null_q95_<null>` (the {value}`anbn_utils.coupling.recovery.FAMILY_NULL_QUANTILE#` quantile of the family's null maximum). `anbn_utils.coupling.recovery.coupling_recovery`"),
     StageFile('`<story>/pcc.npy`',
               'float32, shape `(n_ans, n_bns)`: Pearson correlations, ANs in `an_names` order'),
     StageFile('`<story>/an_to_bn.npy`, `<story>/an_max.npy`',
@@ -133,7 +133,7 @@ class CouplingResult:
         Per story, the held-out R^2 of each check (empty without the predictive check).
     partitions : dict of str -> (VariancePartition, ShiftNull)
     planted : DataFrame or None
-        The planted pairs' tests (:func:`anbn_utils.recovery.coupling_recovery`); None
+        The planted pairs' tests (:func:`anbn_utils.coupling.recovery.coupling_recovery`); None
         when the run's dataset plants none.
     """
 
@@ -221,8 +221,9 @@ class CouplingResult:
 
 def _planted(run_dir: Path, tests: dict[str, dict], names: list[str]) -> pd.DataFrame | None:
     """The planted pairs' tests of a phantom run that plants some, else None."""
+    from ..coupling.recovery import coupling_recovery
     from ..io import read_table
-    from ..recovery import coupling_recovery, load_truth
+    from ..recovery import load_truth
 
     truth = load_truth(run_dir / "dataset") if (run_dir / "dataset").is_dir() else None
     if truth is None or not truth["planted"]:
