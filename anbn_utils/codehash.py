@@ -11,11 +11,13 @@ editing an unrelated module does not invalidate anything.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["PACKAGE_DIR", "code_hash", "module_imports", "source_closure"]
+__all__ = ["DATA_FILES", "PACKAGE_DIR", "code_files", "code_hash", "library_versions",
+           "module_imports", "source_closure"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PACKAGE = PACKAGE_DIR.name
@@ -76,18 +78,64 @@ def source_closure(roots: Sequence[str], *, parents: bool = True) -> list[Path]:
     return sorted(_module_file(m) for m in seen)
 
 
-def code_hash(roots: Sequence[str], *, data_files: bool = True, parents: bool = True) -> str:
-    """SHA-256 of :func:`source_closure` of ``roots`` (``parents`` as there) and, with
-    ``data_files``, of the package's data files (stories, atlases; not the profiles,
-    whose content reaches the stages as parameters)."""
+#: The package's data files that code reads (the phantom's stories): part of every
+#: stage's code.  Not the profiles and studies, whose content reaches the stages as
+#: parameters, nor any other file lying in the package (an editor's swap file).
+DATA_FILES = ("phantom_stories/*.txt",)
+
+
+def code_files(roots: Sequence[str], *, data_files: bool = True,
+               parents: bool = True) -> dict[str, str]:
+    """``{path relative to the package: SHA-256}`` of :func:`source_closure` of ``roots``
+    (``parents`` as there) and, with ``data_files``, of :data:`DATA_FILES`."""
     files = set(source_closure(roots, parents=parents))
     if data_files:
-        files |= {p for p in PACKAGE_DIR.rglob("*")
-                  if p.is_file() and p.suffix not in (".py", ".pyc")
-                  and "__pycache__" not in p.parts and "profiles" not in p.parts}
+        files |= {p for pattern in DATA_FILES for p in PACKAGE_DIR.glob(pattern) if p.is_file()}
+    return {str(path.relative_to(PACKAGE_DIR)): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(files)}
+
+
+def code_hash(roots: Sequence[str], *, data_files: bool = True, parents: bool = True) -> str:
+    """SHA-256 of :func:`code_files` (the files' paths and contents)."""
     h = hashlib.sha256()
-    for path in sorted(files):
-        h.update(str(path.relative_to(PACKAGE_DIR)).encode())
-        h.update(path.read_bytes())
+    for name, digest in code_files(roots, data_files=data_files, parents=parents).items():
+        h.update(name.encode())
+        h.update(digest.encode())
     return h.hexdigest()
 
+
+def library_versions(sources: Sequence[str], roots: Sequence[str] = ()) -> dict[str, str]:
+    """``{distribution: version}`` of the third-party libraries that ``sources`` (code as
+    text) and the package modules ``roots`` with their :func:`source_closure` import (imports
+    inside functions included; the standard library left out), and ``python``."""
+    import platform
+    import sys
+    from importlib.metadata import PackageNotFoundError, version
+
+    trees = [ast.parse(src) for src in sources]
+    trees += [ast.parse(path.read_text()) for path in source_closure(roots)]
+    names = set()
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names.update(a.name.split(".")[0] for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                names.add(node.module.split(".")[0])
+    names -= {PACKAGE, "__future__", *sys.stdlib_module_names}
+    dists = _distributions()
+    out = {"python": platform.python_version()}
+    for name in sorted(names):
+        for dist in dists.get(name, []):
+            try:
+                out[dist] = version(dist)
+            except PackageNotFoundError:
+                continue
+    return out
+
+
+@functools.cache
+def _distributions() -> dict[str, list[str]]:
+    """Top-level import name -> installed distributions (read once: it scans them all)."""
+    from importlib.metadata import packages_distributions
+
+    return packages_distributions()

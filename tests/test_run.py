@@ -144,7 +144,7 @@ def test_run_skips_reruns_and_never_loses_results(tmp_path, cache_dir, capsys):
 
     # a changed parameter re-runs the stage
     run(_profile(tmp_path, cache_dir, duration_rounding="round"), **kwargs)
-    assert "inputs or parameters changed" in capsys.readouterr().out
+    assert "01_data: parameter duration_rounding changed, re-running" in capsys.readouterr().out
     assert "\t281\t" in (run_dir / "01_data" / "pieman" / "scans.tsv").read_text()
     good = (run_dir / "01_data" / "stage.json").read_text()
     assert json.loads(good)["params"]["duration_rounding"] == "round"
@@ -217,7 +217,7 @@ def test_stage_reruns_when_a_run_it_reads_changes(tmp_path, cache_dir, capsys):
     assert "01_data: up to date" in capsys.readouterr().out
     (other / "04_coupling" / "stage.json").write_text(json.dumps({"hash": "second"}))
     run(profile, **kwargs)
-    assert "01_data: inputs or parameters changed" in capsys.readouterr().out
+    assert "01_data: the run null_run_dir reads changed" in capsys.readouterr().out
 
 
 def _narratives_profile(tmp_path, root, cache_dir, **params):
@@ -361,7 +361,7 @@ def test_a_narratives_dataset_is_hashed_by_the_files_it_reads(tmp_path, cache_di
     table["pieman"]["sub-004"] = ["sub-004_task-pieman"]
     exclude.write_text(json.dumps(table))
     run(profile, **kwargs)
-    assert "01_data: inputs or parameters changed" in capsys.readouterr().out
+    assert "01_data: the dataset changed" in capsys.readouterr().out
     assert "sub-004" not in (tmp_path / "run" / "01_data" / "pieman" / "scans.tsv").read_text()
     bold = layout.bold_path(root, "sub-002", "pieman", 1)
     bold.write_bytes(bold.read_bytes())  # the same content written again: nothing to do
@@ -370,7 +370,7 @@ def test_a_narratives_dataset_is_hashed_by_the_files_it_reads(tmp_path, cache_di
     img = nib.load(bold)
     nib.save(nib.Nifti1Image(np.asarray(img.dataobj)[::-1].copy(), img.affine), bold)
     run(profile, **kwargs)
-    assert "01_data: inputs or parameters changed" in capsys.readouterr().out
+    assert "01_data: the dataset changed" in capsys.readouterr().out
     shutil.move(layout.bold_path(root, "sub-003", "pieman", 1), tmp_path / "away.nii.gz")
     with pytest.raises(RunError, match=r"(?s)1 problem\(s\) found before any compute.*sub-003"):
         run(profile, **kwargs)
@@ -457,7 +457,7 @@ def test_runs_sharing_a_store_compute_each_stage_once(tmp_path, cache_dir, capsy
     assert "01_data: up to date" in capsys.readouterr().out
     # another value: computed for this run only, the shared entry untouched
     run(profile, run_dir=b, overrides=["duration_rounding=round"], **kwargs)
-    assert "01_data: inputs or parameters changed" in capsys.readouterr().out
+    assert "01_data: parameter duration_rounding changed" in capsys.readouterr().out
     assert "\t281\t" in (b / "01_data" / "pieman" / "scans.tsv").read_text()
     assert "\t282\t" in (a / "01_data" / "pieman" / "scans.tsv").read_text()
     assert len([p for p in (store / "01_data").iterdir() if not p.name.startswith(".")]) == 2
@@ -736,3 +736,48 @@ def test_the_brain_network_stage_does_not_depend_on_the_coupling_code():
     assert {"bns/vsdbn.py", "stages/bns.py", "recovery.py"} <= closure
     assert not {p for p in closure if p.startswith(("coupling/", "verdict/", "inference/"))
                 or p in {"comparisons.py", "predictive.py", "study.py"}}
+
+
+def test_a_rerun_names_what_changed_and_execution_only_parameters_change_nothing(
+        tmp_path, cache_dir, capsys, monkeypatch):
+    """``n_jobs`` (how, not what) reuses the stage; a library upgrade or a code edit reruns
+    it, and the log names the library and its versions, or the file (it used to say only
+    "inputs or parameters changed", and library versions were recorded but not hashed)."""
+    from importlib.metadata import version
+
+    from anbn_utils.runner import execute
+
+    kwargs = {"run_dir": tmp_path / "run", "stages": ["01_data"], "publish": False,
+              "progress": False, "store": False}
+    run(_profile(tmp_path, cache_dir), **kwargs)
+    capsys.readouterr()
+    run(_profile(tmp_path, cache_dir, n_jobs=2), **kwargs)
+    assert "01_data: up to date" in capsys.readouterr().out
+    libraries, code = execute.library_versions, execute.code_files
+    monkeypatch.setattr(execute, "library_versions",
+                        lambda *a: {**libraries(*a), "nilearn": "0.0.1"})
+    run(_profile(tmp_path, cache_dir), **kwargs)
+    assert (f"01_data: library nilearn {version('nilearn')} -> 0.0.1 changed, re-running"
+            in capsys.readouterr().out)
+    monkeypatch.setattr(execute, "code_files", lambda *a: {**code(*a), "narratives/bold.py": "x"})
+    run(_profile(tmp_path, cache_dir), **kwargs)
+    assert "01_data: code of anbn_utils/narratives/bold.py changed" in capsys.readouterr().out
+    stamp = json.loads((tmp_path / "run" / "01_data" / "stage.json").read_text())
+    assert stamp["inputs"]["libraries"]["nilearn"] == "0.0.1" and "n_jobs" not in \
+        stamp["inputs"]["params"]
+
+
+def test_stray_files_in_the_package_are_not_code():
+    """An editor's swap file or a study's YAML in the package is no stage's code (either
+    used to rerun every stage); the phantom's stories are."""
+    from anbn_utils.codehash import code_files
+
+    before = code_files(["anbn_utils.phantom"])
+    assert "phantom_stories/pieman.txt" in before
+    assert not [f for f in before if f.startswith(("studies/", "profiles/"))]
+    swap = PACKAGE_DIR / ".phantom.py.swp"
+    swap.write_text("an editor's swap file")
+    try:
+        assert code_files(["anbn_utils.phantom"]) == before
+    finally:
+        swap.unlink()

@@ -5,10 +5,14 @@ Every artifact goes under one run directory (``runs/<profile>/`` by default): ``
 ``stage.json`` (what it ran with, see :mod:`.state`), and ``params.yaml``, the resolved
 profile of the last run that succeeded.
 
-A stage's hash covers the notebook's source, the parameters it receives, the hashes of the
-stages it reads, the source of the package modules the notebook imports (their import
-closure, :func:`anbn_utils.codehash.code_hash`), the dataset (:mod:`.datasets`), and the
-stage hashes of any other run a parameter named ``*_run_dir`` points to.  A stage runs in
+A stage's hash covers the notebook's source, the parameters it receives (but
+:data:`EXECUTION_ONLY`), the hashes of the stages it reads, each source file of the package
+modules the notebook imports (their import closure, :func:`anbn_utils.codehash.code_files`),
+the versions of the libraries the notebook and those modules import
+(:func:`anbn_utils.codehash.library_versions`), the dataset (:mod:`.datasets`), and the
+stage hashes of any other run a parameter named ``*_run_dir`` points to; ``stage.json``
+records them, so that a rerun names what changed (``parameter top_k``, ``code of
+anbn_utils/pos.py``, ``library nilearn 0.14.1 -> 0.14.2``).  A stage runs in
 ``.partial/<stage>`` and replaces the finished folder only when it succeeds, so a failed or
 interrupted stage never touches earlier results, and re-running resumes at the first stage
 not done.  Checkpoints a stage keeps to resume a long fit (``.checkpoints/<stage>``) are
@@ -31,7 +35,7 @@ from typing import Any
 import yaml
 
 from .. import __version__
-from ..codehash import code_hash
+from ..codehash import code_files, library_versions
 from ..errors import ParameterError, RunError
 from ..io import atomic_path, hash_json, read_json, write_json, write_text
 from .datasets import prepare_dataset
@@ -46,6 +50,7 @@ from .stages import (
     Stage,
     closure,
     declared_parameters,
+    notebook_code,
     notebook_hash,
     notebook_imports,
     stage_values,
@@ -146,6 +151,32 @@ def _versions() -> dict[str, str]:
     return out
 
 
+#: Parameters that change how a stage runs, not what it computes (subjects loaded in
+#: parallel): left out of its hash, so changing them reuses its results.
+EXECUTION_ONLY = frozenset({"n_jobs"})
+
+
+def _stage_inputs(stage: Stage, params: dict[str, Any], hashes: dict[str, str],
+                  dataset_hash: str, notebook_dir: Path) -> dict[str, Any]:
+    """What a stage's results depend on, hashed into its key and recorded in its stamp (so
+    that a rerun names what changed): its notebook, its parameters but
+    :data:`EXECUTION_ONLY`, the hashes of the stages it reads, each package file its
+    notebook's imports reach (:func:`anbn_utils.codehash.code_files`), the versions of the
+    libraries those and the notebook import, the dataset and the runs it reads."""
+    notebook = stage.notebook(notebook_dir)
+    imports = notebook_imports(notebook)
+    return {
+        "notebook": notebook_hash(notebook),
+        "params": {k: v for k, v in params.items() if k not in EXECUTION_ONLY},
+        "needs": {n: hashes[n] for n in stage.needs},
+        "code": code_files(imports),
+        "libraries": library_versions(notebook_code(notebook), imports),
+        "dataset": dataset_hash,
+        "other_runs": {k: _run_hashes(v) for k, v in params.items()
+                       if k.endswith("_run_dir") and v is not None},
+    }
+
+
 def _run_hashes(run_dir: str | os.PathLike) -> dict[str, str]:
     """``{stage: hash}`` of the finished stages of another run, or ``{variant/stage: hash}``
     of a study's runs (relative paths: from the repository root, where notebooks run);
@@ -217,8 +248,8 @@ def _execute(stage: Stage, params: dict[str, Any], run_dir: Path, notebook_dir: 
     return partial
 
 
-def _compute(stage, params, h, hashes, prof, root, run_dir, entry, notebook_dir, progress,
-             forced) -> None:
+def _compute(stage, params, h, inputs, hashes, prof, root, run_dir, entry, notebook_dir,
+             progress, forced) -> None:
     """Execute a stage and put its folder, stamped, at ``entry``."""
     checkpoints = run_dir / ".checkpoints" / stage.name
     if forced:
@@ -244,8 +275,8 @@ def _compute(stage, params, h, hashes, prof, root, run_dir, entry, notebook_dir,
         "stage": stage.name, "hash": h, "params": params, "profile": prof["name"],
         "overrides": prof.get("overrides", []), "run": str(run_dir), "needs": stage.needs,
         "needs_hashes": {n: hashes[n] for n in stage.needs}, "dataset": str(root),
-        "versions": _versions(), "started": started, "wall_s": round(wall, 2),
-        "manifest": manifest(partial),
+        "versions": _versions(), "inputs": inputs, "started": started,
+        "wall_s": round(wall, 2), "manifest": manifest(partial),
     })
     entry.parent.mkdir(parents=True, exist_ok=True)
     replace_dir(partial, entry)
@@ -329,22 +360,15 @@ def run(
             params = {**per_stage[stage.name]}
             if "dataset_root" in declared[stage.name]:
                 params["dataset_root"] = str(root)
-            hashes[stage.name] = h = hash_json({
-                "notebook": notebook_hash(stage.notebook(notebook_dir)),
-                "params": params,
-                "needs": {n: hashes[n] for n in stage.needs},
-                "code": code_hash(notebook_imports(stage.notebook(notebook_dir))),
-                "dataset": dataset_hash,
-                "other_runs": {k: _run_hashes(v) for k, v in params.items()
-                               if k.endswith("_run_dir") and v is not None},
-            })
+            inputs = _stage_inputs(stage, params, hashes, dataset_hash, notebook_dir)
+            hashes[stage.name] = h = hash_json(inputs)
             final = run_dir / stage.name
             entry = store / stage.name / h if store else final
             with hold(entry.parent / f".{entry.name}.lock", wait=True, on_wait=lambda who, s=stage:
                       _log(f"{s.name}: waiting for {who}, which computes the same stage")):
-                done, why = stage_status(entry, h, forced=stage.name in force)
+                done, why = stage_status(entry, h, forced=stage.name in force, inputs=inputs)
                 if not done and entry != final and (final / STAMP).is_file():
-                    why = stage_status(final, h, forced=stage.name in force)[1]
+                    why = stage_status(final, h, forced=stage.name in force, inputs=inputs)[1]
                 if done and entry != final and final.resolve() != entry.resolve():
                     replace_dir(entry, final, link=True)
                     why = f"reused from {entry} (computed by {read_json(entry / STAMP)['run']})"
@@ -352,8 +376,8 @@ def run(
                 # (papermill's bar, when shown, goes on lines of its own)
                 _log(f"{stage.name}: {why}", end="" if not (done or progress) else "\n")
                 if not done:
-                    _compute(stage, params, h, hashes, prof, root, run_dir, entry, notebook_dir,
-                             progress, forced=stage.name in force)
+                    _compute(stage, params, h, inputs, hashes, prof, root, run_dir, entry,
+                             notebook_dir, progress, forced=stage.name in force)
                     if entry != final:
                         replace_dir(entry, final, link=True)
         _record_params(prof, run_dir)

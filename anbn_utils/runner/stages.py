@@ -105,12 +105,17 @@ def _code_cells(path: Path) -> list[str]:
     return [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
 
 
+def notebook_code(path: str | os.PathLike) -> list[str]:
+    """A notebook's code cells as Python (lines of IPython magic skipped)."""
+    return ["\n".join(line for line in source.splitlines()
+                      if not line.lstrip().startswith(("%", "!")))
+            for source in _code_cells(Path(path))]
+
+
 def notebook_imports(path: str | os.PathLike) -> list[str]:
-    """Package modules a notebook's code cells import (lines of IPython magic skipped)."""
+    """Package modules a notebook's code cells import."""
     found: set[str] = set()
-    for source in _code_cells(Path(path)):
-        src = "\n".join(line for line in source.splitlines()
-                        if not line.lstrip().startswith(("%", "!")))
+    for src in notebook_code(path):
         found |= module_imports(ast.parse(src), "__main__", False)
     return sorted(found)
 

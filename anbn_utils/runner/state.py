@@ -19,7 +19,8 @@ from ..errors import RunError
 from ..io import read_json
 from .lock import hold
 
-__all__ = ["STAMP", "manifest", "prune_store", "replace_dir", "stage_status"]
+__all__ = ["STAMP", "changed_inputs", "manifest", "prune_store", "replace_dir",
+           "stage_status"]
 
 STAMP = "stage.json"
 
@@ -35,8 +36,10 @@ def manifest(folder: str | os.PathLike) -> dict[str, list[int]]:
     return out
 
 
-def stage_status(final: Path, stage_hash: str, forced: bool) -> tuple[bool, str]:
-    """Whether the stage in ``final`` is up to date for ``stage_hash``, and why not."""
+def stage_status(final: Path, stage_hash: str, forced: bool,
+                 inputs: dict[str, Any] | None = None) -> tuple[bool, str]:
+    """Whether the stage in ``final`` is up to date for ``stage_hash``, and why not (with
+    ``inputs``, what the hash was made of, naming what changed since the stamp)."""
     stamp = final / STAMP
     if not stamp.is_file():
         return False, "running"
@@ -44,8 +47,9 @@ def stage_status(final: Path, stage_hash: str, forced: bool) -> tuple[bool, str]
         return False, "re-running (--force)"
     recorded: dict[str, Any] = read_json(stamp)
     if recorded.get("hash") != stage_hash:
-        return False, ("inputs or parameters changed, re-running (the previous results stay "
-                       "until it succeeds)")
+        what = changed_inputs(recorded.get("inputs"), inputs) if inputs else []
+        return False, ((f"{'; '.join(what)} changed" if what else "inputs or parameters changed")
+                       + ", re-running (the previous results stay until it succeeds)")
     if recorded.get("manifest") != manifest(final):
         return False, ("its files were changed outside the runner (e.g. by `papermill -p "
                        "run_dir` into this run), re-running")
@@ -98,6 +102,27 @@ def _move(src: Path, dst: Path) -> None:
             os.close(fd)
     os.replace(tmp, dst)
     _remove(src)
+
+
+def changed_inputs(old: dict[str, Any] | None, new: dict[str, Any], limit: int = 6) -> list[str]:
+    """What differs between two stages' recorded inputs (:func:`anbn_utils.runner.execute`'s
+    ``_stage_inputs``), in words: ``"parameter top_k"``, ``"code of anbn_utils/pos.py"``,
+    ``"library nilearn 0.14.1 -> 0.14.2"``, ...; at most ``limit`` items and a count of the
+    rest.  A stamp without inputs (an older version) gives ``["the runner's record"]``."""
+    if not old:
+        return ["the runner's record"]
+    out = []
+    for key, label in (("notebook", "the notebook"), ("dataset", "the dataset")):
+        if old.get(key) != new.get(key):
+            out.append(label)
+    for group, label in (("params", "parameter {}"), ("needs", "the stage {} it reads"),
+                         ("code", "code of anbn_utils/{}"), ("other_runs", "the run {} reads")):
+        a, b = old.get(group) or {}, new.get(group) or {}
+        out += [label.format(k) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    a, b = old.get("libraries") or {}, new.get("libraries") or {}
+    out += [f"library {k} {a.get(k, 'absent')} -> {b.get(k, 'absent')}"
+            for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    return out[:limit] + ([f"{len(out) - limit} more"] if len(out) > limit else [])
 
 
 def _remove(path: Path) -> None:
