@@ -781,3 +781,31 @@ def test_stray_files_in_the_package_are_not_code():
         assert code_files(["anbn_utils.phantom"]) == before
     finally:
         swap.unlink()
+
+
+def test_a_damaged_generated_dataset_is_made_again_not_served(tmp_path, cache_dir, capsys):
+    """The generated dataset's stamp lists its files: one moved away or truncated since it
+    was made is noticed before any stage and the dataset is made again (a damaged dataset
+    used to be "up to date", and a stage computed from it was reused later)."""
+    import shutil
+
+    kwargs = {"stages": ["01_data"], "publish": False, "progress": False}
+    profile = _profile(tmp_path, cache_dir)
+    a = run(profile, run_dir=tmp_path / "runs" / "a", **kwargs)
+    dataset = (a / "dataset").resolve()
+    stamp = json.loads((dataset / "dataset.json").read_text())
+    bold = next(p for p in sorted(dataset.rglob("*_bold.nii.gz")))
+    assert str(bold.relative_to(dataset)) in stamp["manifest"]
+    capsys.readouterr()
+    run(profile, run_dir=a, **kwargs)
+    assert "dataset: up to date" in capsys.readouterr().out
+    shutil.move(bold, tmp_path / "away.nii.gz")
+    run(profile, run_dir=a, **kwargs)
+    out = capsys.readouterr().out
+    assert "dataset: generating the synthetic dataset again: its files in" in out
+    assert "01_data: up to date" in out  # the same dataset made again: the stage stands
+    assert bold.is_file()
+    bold.write_bytes(bold.read_bytes()[:100])  # truncated
+    run(profile, run_dir=a, **kwargs)
+    assert "generating the synthetic dataset again" in capsys.readouterr().out
+    assert bold.stat().st_size == stamp["manifest"][str(bold.relative_to(dataset))][0]

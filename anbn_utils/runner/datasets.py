@@ -24,12 +24,15 @@ from ..config import get_data_root
 from ..errors import DataError, ParameterError
 from ..io import file_fingerprint, hash_json, read_json, write_json
 from .lock import hold
-from .state import replace_dir
+from .state import manifest, replace_dir
 
 __all__ = ["dataset_hash", "generator", "prepare_dataset", "validate_dataset_params"]
 
 #: Dataset parameters that do not change the generated files (workers, progress bars).
 _NOT_IN_DATASET_HASH = ("n_jobs", "progress")
+
+#: The stamp of a generated dataset: its hash, parameters, generation time and files.
+DATASET_STAMP = "dataset.json"
 
 
 def generator(kind: str):
@@ -87,7 +90,10 @@ def prepare_dataset(profile: dict[str, Any], run_dir: Path, *, force: bool,
     """Dataset root and its hash; generates the dataset of phantom and synthetic profiles.
 
     With a ``store`` (runs that share their stages), a generated dataset is kept once, in
-    ``<store>/dataset/<hash>``, and ``<run_dir>/dataset`` links to it.
+    ``<store>/dataset/<hash>``, and ``<run_dir>/dataset`` links to it.  Its stamp
+    (:data:`DATASET_STAMP`) lists its files with sizes and times, as a stage's does: a
+    dataset whose files changed since it was made (a ground truth moved away, a scan
+    truncated) is made again, never served damaged.
     """
     spec = profile["dataset"]
     if spec["kind"] == "narratives":
@@ -100,20 +106,25 @@ def prepare_dataset(profile: dict[str, Any], run_dir: Path, *, force: bool,
     final = store / "dataset" / h if store else run_dir / "dataset"
     with hold(final.parent / f".{final.name}.lock", wait=True,
               on_wait=lambda who: log(f"dataset: waiting for {who}, which makes it")):
-        stamp = final / "dataset.json"
-        if not force and stamp.is_file() and read_json(stamp).get("hash") == h:
+        stamp = final / DATASET_STAMP
+        record = read_json(stamp) if stamp.is_file() else {}
+        intact = record.get("manifest") == manifest(final, DATASET_STAMP)
+        if not force and record.get("hash") == h and intact:
             log(f"dataset: up to date{f' (shared: {final})' if store else ''}")
         else:
-            log(f"dataset: generating the {spec['kind']} dataset")
+            log(f"dataset: generating the {spec['kind']} dataset"
+                + (f" again: its files in {final} changed since it was made (a file moved, "
+                   "deleted or rewritten)" if not force and record.get("hash") == h else ""))
             partial = final.parent / ".partial" / final.name
             shutil.rmtree(partial, ignore_errors=True)
             t0 = time.perf_counter()
             make(partial, **params)
             if not partial.is_dir():
                 raise DataError(f"the {spec['kind']} generator wrote nothing to {partial}")
-            write_json(partial / "dataset.json", {"kind": spec["kind"], "hash": h,
-                                                  "params": params,
-                                                  "wall_s": time.perf_counter() - t0})
+            write_json(partial / DATASET_STAMP, {
+                "kind": spec["kind"], "hash": h, "params": params,
+                "wall_s": time.perf_counter() - t0,
+                "manifest": manifest(partial, DATASET_STAMP)})
             replace_dir(partial, final)
     if store:
         replace_dir(final, run_dir / "dataset", link=True)

@@ -25,12 +25,13 @@ __all__ = ["STAMP", "changed_inputs", "manifest", "prune_store", "replace_dir",
 STAMP = "stage.json"
 
 
-def manifest(folder: str | os.PathLike) -> dict[str, list[int]]:
-    """``{relative path: [size, mtime_ns]}`` of every file under ``folder`` but the stamp."""
+def manifest(folder: str | os.PathLike, stamp: str = STAMP) -> dict[str, list[int]]:
+    """``{relative path: [size, mtime_ns]}`` of every file under ``folder`` but its stamp
+    (``stamp``, relative to ``folder``)."""
     folder = Path(folder)
     out = {}
     for path in sorted(folder.rglob("*")):
-        if path.is_file() and path.relative_to(folder) != Path(STAMP):
+        if path.is_file() and path.relative_to(folder) != Path(stamp):
             st = path.stat()
             out[str(path.relative_to(folder))] = [st.st_size, st.st_mtime_ns]
     return out
