@@ -161,7 +161,15 @@ def load_study(study: str | os.PathLike) -> Study:
         raise ParameterError(f"{path}: the study has no variant")
     return Study(name=path.stem, path=path, base=base, variants=tuple(variants),
                  description=str(spec.get("description", "")), stages=stages,
-                 n_jobs=int(spec.get("n_jobs", 1)))
+                 n_jobs=_n_jobs(spec.get("n_jobs", 1), path))
+
+
+def _n_jobs(value: Any, path: Path) -> int:
+    """A study's ``n_jobs``: a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ParameterError(f"{path}: n_jobs (variants at once) must be a positive integer, "
+                             f"not {value!r}")
+    return value
 
 
 def headline(run_dir: str | os.PathLike) -> dict[str, Any]:

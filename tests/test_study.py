@@ -167,3 +167,31 @@ def test_a_mistyped_override_is_refused_before_the_table_is_touched(study_file, 
                   overrides=["duration_roundin=round"], log=lambda m: None)
     assert json.loads((study_dir / "study.json").read_text()) == table
     assert sorted(p.name for p in study_dir.iterdir()) == ["study.json"]
+
+
+def test_a_study_n_jobs_that_is_not_a_positive_integer_is_refused(study_file):
+    for bad in ("abc", 0, True):
+        with pytest.raises(ParameterError, match=r"n_jobs \(variants at once\) must be a "
+                                                 r"positive integer"):
+            load_study(study_file({"real": []}, n_jobs=bad))
+
+
+def test_the_verdict_stage_reruns_when_the_study_it_reads_is_repaired(tmp_path):
+    """Chapter 07 reads which variants finished (``study.json``): their statuses are part of
+    what its hash covers, so a repaired study (a failed variant now done, its stages
+    unchanged) reruns it (it used to stay "up to date" with the variants it had missed)."""
+    from anbn_utils.runner.execute import _run_hashes
+
+    study = tmp_path / "study"
+    (study / "canica" / "04_coupling").mkdir(parents=True)
+    (study / "canica" / "04_coupling" / "stage.json").write_text(json.dumps({"hash": "h"}))
+    rows = [{"variant": "canica", "status": "failed"}]
+    (study / "study.json").write_text(json.dumps({"rows": rows}))
+    failed = _run_hashes(study)
+    assert failed["canica/04_coupling"] == "h"
+    rows[0]["status"] = "done"
+    (study / "study.json").write_text(json.dumps({"rows": rows}))
+    done = _run_hashes(study)
+    assert done["study.json"] != failed["study.json"]
+    assert {k: v for k, v in done.items() if k != "study.json"} == \
+        {k: v for k, v in failed.items() if k != "study.json"}

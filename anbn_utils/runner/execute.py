@@ -179,12 +179,17 @@ def _stage_inputs(stage: Stage, params: dict[str, Any], hashes: dict[str, str],
 
 def _run_hashes(run_dir: str | os.PathLike) -> dict[str, str]:
     """``{stage: hash}`` of the finished stages of another run, or ``{variant/stage: hash}``
-    of a study's runs (relative paths: from the repository root, where notebooks run);
-    empty when there is no such run."""
+    of a study's runs and ``{"study.json": ...}``, the statuses of its variants (which of
+    them chapter 07 reads); relative paths: from the repository root, where notebooks run.
+    Empty when there is no such run."""
     root = REPO_ROOT / run_dir  # an absolute run_dir replaces REPO_ROOT
     stamps = [*root.glob(f"*/{STAMP}"), *root.glob(f"*/*/{STAMP}")]
-    return {str(stamp.parent.relative_to(root)): read_json(stamp).get("hash")
-            for stamp in sorted(stamps) if ".store" not in stamp.relative_to(root).parts}
+    out = {str(stamp.parent.relative_to(root)): read_json(stamp).get("hash")
+           for stamp in sorted(stamps) if ".store" not in stamp.relative_to(root).parts}
+    if (root / "study.json").is_file():
+        rows = read_json(root / "study.json").get("rows", [])
+        out["study.json"] = hash_json(sorted((r.get("variant"), r.get("status")) for r in rows))
+    return out
 
 
 def _prepare(profile, overrides, stages, force, notebook_dir):
