@@ -208,6 +208,7 @@ def test_stage_reruns_when_a_run_it_reads_changes(tmp_path, cache_dir, capsys):
     other = tmp_path / "null-run"
     (other / "04_coupling").mkdir(parents=True)
     (other / "04_coupling" / "stage.json").write_text(json.dumps({"hash": "first"}))
+    (other / "04_coupling" / "summary.json").write_text("{}")  # a finished run (preflight)
     kwargs = {"run_dir": tmp_path / "run", "stages": ["01_data"], "notebook_dir": notebooks,
                   "publish": False, "progress": False}
     profile = _profile(tmp_path, cache_dir, null_run_dir=str(other))
@@ -809,3 +810,22 @@ def test_a_damaged_generated_dataset_is_made_again_not_served(tmp_path, cache_di
     run(profile, run_dir=a, **kwargs)
     assert "generating the synthetic dataset again" in capsys.readouterr().out
     assert bold.stat().st_size == stamp["manifest"][str(bold.relative_to(dataset))][0]
+
+
+def test_a_run_that_another_names_must_exist_and_be_finished_before_anything_runs(tmp_path,
+                                                                                 cache_dir):
+    """``null_run_dir`` or ``study_run_dir`` naming a missing or unfinished run is a problem
+    of the preflight (chapter 07 used to fail minutes in); a stage that does not read them
+    is not held back."""
+    from anbn_utils.run import check
+
+    profile = _profile(tmp_path, cache_dir, null_run_dir=str(tmp_path / "no-such-run"),
+                       study_run_dir=str(tmp_path / "half-study"))
+    (tmp_path / "half-study").mkdir()
+    problems, _ = check(profile, stages=["07_verdict"])
+    assert any(p.startswith(f"null_run_dir={str(tmp_path / 'no-such-run')!r}: ") and
+               "holds no finished run (no 04_coupling/summary.json): run it first, or set "
+               "null_run_dir=null" in p for p in problems), problems
+    assert any("study_run_dir=" in p and "holds no finished study (no study.json)" in p
+               for p in problems), problems
+    assert check(profile, stages=["01_data"])[0] == []

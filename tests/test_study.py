@@ -151,6 +151,12 @@ def test_only_the_controls_run_the_predictive_check_as_the_book_run_does(name):
     assert predictive([]) is True  # the book's run
     assert {v.name: predictive(v.overrides) for v in study.variants} == {
         v.name: v.name in controls for v in study.variants}
+    # no variant reads another run: not the study (it is part of it), nor the null run,
+    # which `make book` runs beside the study
+    for v in study.variants:
+        coupling = resolve_params(apply_overrides(load_profile(study.base), v.overrides),
+                                  declared)["04_coupling"]
+        assert coupling["null_run_dir"] is None and coupling["compare_run_dir"] is None, v
 
 
 def test_a_mistyped_override_is_refused_before_the_table_is_touched(study_file, tmp_path):

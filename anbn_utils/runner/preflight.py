@@ -121,6 +121,27 @@ def _check_layers(values: dict[str, dict[str, Any]], profile: dict[str, Any]) ->
     return []
 
 
+#: What a finished run that a ``*_run_dir`` parameter names must hold (the others: a
+#: finished coupling).
+_RUN_MARKERS = {"study_run_dir": "study.json"}
+
+
+def _check_other_runs(values: dict[str, dict[str, Any]]) -> list[str]:
+    """The runs that ``*_run_dir`` parameters of the stages that will run point to exist
+    and have finished (a stage reading a missing one used to fail minutes in)."""
+    from .stages import REPO_ROOT
+
+    problems = []
+    for name, value in sorted({(k, v) for vals in values.values() for k, v in vals.items()
+                               if k.endswith("_run_dir") and k != "run_dir" and v}):
+        marker = _RUN_MARKERS.get(name, "04_coupling/summary.json")
+        if not (REPO_ROOT / value / marker).is_file():  # relative: to the repository root
+            problems.append(f"{name}={value!r}: {REPO_ROOT / value} holds no finished "
+                            f"{'study' if name == 'study_run_dir' else 'run'} (no {marker}): "
+                            f"run it first, or set {name}=null")
+    return problems
+
+
 def preflight(profile: dict[str, Any], stage_params: dict[str, dict[str, Any]],
               declared: dict[str, dict[str, dict[str, Any]]]) -> tuple[list[str], list[str]]:
     """Check what the selected stages will need.
@@ -157,6 +178,7 @@ def preflight(profile: dict[str, Any], stage_params: dict[str, dict[str, Any]],
         except DataError as e:
             problems.append(str(e))
     problems += _check_layers(values, profile)
+    problems += _check_other_runs(values)
     for device in sorted({v["device"] for v in values.values() if v.get("device")}):
         problems += _check_device(device)
     return problems, notes
