@@ -829,3 +829,24 @@ def test_a_run_that_another_names_must_exist_and_be_finished_before_anything_run
     assert any("study_run_dir=" in p and "holds no finished study (no study.json)" in p
                for p in problems), problems
     assert check(profile, stages=["01_data"])[0] == []
+
+
+def test_a_brain_network_the_fit_will_not_make_is_refused_before_the_fit(tmp_path, cache_dir):
+    """``example_bn`` beyond the BNs the parameters make, or a ``bn_layer`` the VS-DBN does
+    not have, is a problem of the preflight (``example_bn=BN99`` used to fail after the
+    whole VS-DBN fit, whose checkpoint was then deleted)."""
+    from anbn_utils.run import check
+
+    def problems(**params):
+        return check(_profile(tmp_path, cache_dir, **params), stages=["03_bns"])[0]
+
+    found = problems(example_bn="BN99", n_hidden=[8, 6, 4])
+    assert found == ["example_bn='BN99': expected a BN name 'BN1' .. 'BN4' (this run has 4 "
+                     "BNs); set example_bn within them, or null"]
+    assert "this run has 6 BNs" in problems(example_bn="BN7", n_hidden=[8, 6, 4],
+                                            bn_layer=2)[0]
+    assert problems(bn_layer=4, n_hidden=[8, 6, 4])[0].startswith("bn_layer=4: the VS-DBN has "
+                                                                  "layers 1 to 3")
+    assert "this run has 5 BNs" in problems(example_bn="BN6", bn_method="canica",
+                                            n_components=5)[0]
+    assert problems(example_bn="BN4", n_hidden=[8, 6, 4]) == []

@@ -121,6 +121,31 @@ def _check_layers(values: dict[str, dict[str, Any]], profile: dict[str, Any]) ->
     return []
 
 
+def _check_bns(values: dict[str, dict[str, Any]]) -> list[str]:
+    """03_bns's ``bn_layer`` within the VS-DBN's layers and ``example_bn`` among the BNs the
+    parameters make (it used to fail after the whole fit)."""
+    from ..units import bn_index
+
+    bns = values.get("03_bns")
+    if not bns:
+        return []
+    if bns["bn_method"] != "vsdbn":
+        n_bns = bns["n_components"]
+    else:
+        layers = list(bns["n_hidden"])
+        layer = bns.get("bn_layer")
+        if layer is not None and not (isinstance(layer, int) and 1 <= layer <= len(layers)):
+            return [(f"bn_layer={layer!r}: the VS-DBN has layers 1 to {len(layers)} "
+                     f"(n_hidden={layers}); set bn_layer within them, or null for the last")]
+        n_bns = layers[(layer or len(layers)) - 1]
+    if bns.get("example_bn"):
+        try:
+            bn_index(bns["example_bn"], n_bns)
+        except ParameterError as e:
+            return [f"{e}; set example_bn within them, or null"]
+    return []
+
+
 #: What a finished run that a ``*_run_dir`` parameter names must hold (the others: a
 #: finished coupling).
 _RUN_MARKERS = {"study_run_dir": "study.json"}
@@ -178,6 +203,7 @@ def preflight(profile: dict[str, Any], stage_params: dict[str, dict[str, Any]],
         except DataError as e:
             problems.append(str(e))
     problems += _check_layers(values, profile)
+    problems += _check_bns(values)
     problems += _check_other_runs(values)
     for device in sorted({v["device"] for v in values.values() if v.get("device")}):
         problems += _check_device(device)
