@@ -841,8 +841,8 @@ def test_a_brain_network_the_fit_will_not_make_is_refused_before_the_fit(tmp_pat
         return check(_profile(tmp_path, cache_dir, **params), stages=["03_bns"])[0]
 
     found = problems(example_bn="BN99", n_hidden=[8, 6, 4])
-    assert found == ["example_bn='BN99': expected a BN name 'BN1' .. 'BN4' (this run has 4 "
-                     "BNs); set example_bn within them, or null"]
+    assert found == [("example_bn='BN99': expected a BN name 'BN1' .. 'BN4' (this run has 4 "
+                      "BNs); set example_bn within them, or null")]
     assert "this run has 6 BNs" in problems(example_bn="BN7", n_hidden=[8, 6, 4],
                                             bn_layer=2)[0]
     assert problems(bn_layer=4, n_hidden=[8, 6, 4])[0].startswith("bn_layer=4: the VS-DBN has "
