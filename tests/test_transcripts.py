@@ -138,3 +138,19 @@ def test_a_phase_surrogate_of_the_bold_keeps_spectra_and_correlations_not_timing
     np.testing.assert_array_equal(again.bold(subjects[0]), back.bold(subjects[0]))
     with pytest.raises(ParameterError, match="bold_surrogate must be None or one of"):
         surrogate_bold(story, tmp_path / "x", "shuffle")
+
+
+def test_an_alignment_that_is_not_utf8_is_named_with_its_fix(tmp_path):
+    """A latin-1 ``align.json`` or ``align.csv`` used to raise a bare UnicodeDecodeError,
+    without the file."""
+    doc = json.dumps({"transcript": "café", "words": [_word("café", 0, 4, 0.0, 0.5)]},
+                     ensure_ascii=False)
+    for name, text in (("align.json", doc), ("align.csv", "café,café,0.0,0.5\n")):
+        path = tmp_path / name
+        path.write_bytes(text.encode("latin-1"))
+        with pytest.raises(DataError, match=rf"{name} is not UTF-8 text \(byte 0xe9 at offset "
+                                            r"\d+\).*iconv -f latin1 -t utf-8"):
+            (read_align_json if name.endswith("json") else read_align_csv)(path)
+        path.write_bytes(text.encode("utf-8"))
+        words, _ = (read_align_json if name.endswith("json") else read_align_csv)(path)
+        assert words["word"].tolist() == ["café"]

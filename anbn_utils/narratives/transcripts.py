@@ -12,6 +12,7 @@ time and are shifted by the audio-to-scan offset (the onset of the first
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from pathlib import Path
@@ -46,7 +47,7 @@ def read_align_json(path: str | os.PathLike) -> tuple[pd.DataFrame, str]:
     if not path.is_file():
         raise DataError(f"{path} is missing; fetch the Gentle alignment of this story.")
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = json.loads(_utf8(path))
         transcript = doc["transcript"]
         entries = doc["words"]
     except (json.JSONDecodeError, KeyError, TypeError) as e:
@@ -70,6 +71,17 @@ def read_align_json(path: str | os.PathLike) -> tuple[pd.DataFrame, str]:
     return _interpolate(words, path), transcript
 
 
+def _utf8(path: Path) -> str:
+    """A Gentle alignment's text (UTF-8, as Gentle writes it); another encoding is named
+    with the file and the fix."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path} is not UTF-8 text (byte {e.object[e.start]:#04x} at offset "
+                        f"{e.start}), as Gentle writes its alignments: re-fetch it, or convert "
+                        f"it (e.g. `iconv -f latin1 -t utf-8`)") from None
+
+
 def read_align_csv(path: str | os.PathLike) -> tuple[pd.DataFrame, str]:
     """Read a Gentle ``align.csv`` (no header: word, alignedWord, start, end).
 
@@ -80,7 +92,7 @@ def read_align_csv(path: str | os.PathLike) -> tuple[pd.DataFrame, str]:
     if not path.is_file():
         raise DataError(f"{path} is missing; fetch the Gentle alignment of this story.")
     rows, pos, parts = [], 0, []
-    with open(path, newline="", encoding="utf-8") as f:
+    with io.StringIO(_utf8(path), newline="") as f:
         for rec in csv.reader(f):
             if not rec:
                 continue
