@@ -106,3 +106,15 @@ def test_a_missing_bold_file_is_an_error_unless_its_subject_is_left_out(tmp_path
     gone.symlink_to("../../../.git/annex/objects/XX/YY/SHA256E-s1--abc.nii.gz")
     with pytest.raises(DataError, match="datalad get"):
         select_scans(root, "shapessocial")
+
+
+def test_an_excluded_subject_asked_for_by_name_is_refused(pieman82_root):
+    """``subjects`` naming a subject whose scan ``scan_exclude.json`` excludes used to drop
+    it silently."""
+    with pytest.raises(DataError, match=r"subjects \['sub-021'\] are asked for by name, but "
+                                        r"scan_exclude.json excludes their 'pieman' scan"):
+        select_scans(pieman82_root, "pieman", subjects=["sub-002", "sub-021"])
+    kept = select_scans(pieman82_root, "pieman", subjects=["sub-002", "sub-021"], exclude=False)
+    assert kept["subject"].tolist() == ["sub-002", "sub-021"]
+    assert select_scans(pieman82_root, "pieman", subjects=["sub-002"])["subject"].tolist() == \
+        ["sub-002"]

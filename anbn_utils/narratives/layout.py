@@ -241,6 +241,11 @@ def select_scans(
     if exclude:
         stems = read_scan_exclude(root, task)
         keep = [not is_excluded(Path(p).name, stems) for p in first["bold_path"]]
+        asked = sorted(set(first.loc[[not k for k in keep], "subject"]) & set(subjects or ()))
+        if asked:
+            raise DataError(f"subjects {asked} are asked for by name, but scan_exclude.json "
+                            f"excludes their {task!r} scan: leave them out of `subjects`, or "
+                            "set exclude=False to use every scan")
         first = first[keep]
     first = first.reset_index(drop=True)
     absent = first.loc[~first["bold_present"], "bold_path"].tolist()
