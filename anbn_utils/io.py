@@ -8,16 +8,20 @@ leaves the previous version intact.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from .errors import DataError
 
 __all__ = [
     "CONTENT_HASH_BELOW",
@@ -53,10 +57,25 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         except FileExistsError:
             continue
     try:
-        yield tmp
+        try:
+            yield tmp
+        except OSError as e:
+            if _disk_full(e):
+                raise DataError(
+                    f"no space left to write {path} ({shutil.disk_usage(path.parent).free:,} "
+                    "bytes free on its disk): free space there, or put the run (--run-dir) or "
+                    "the BOLD cache (cache_dir) on another disk") from e
+            raise
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _disk_full(error: OSError) -> bool:
+    """A write that failed for want of space: ENOSPC or EDQUOT, or NumPy's short write
+    (``"3456000 requested and 2297792 written"``, which carries no errno)."""
+    return error.errno in (errno.ENOSPC, errno.EDQUOT) or (
+        error.errno is None and " requested and " in str(error) and " written" in str(error))
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:

@@ -57,3 +57,31 @@ def test_written_files_follow_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert [p.stat().st_mode & 0o777 for p in (a, b, c)] == [0o644, 0o644, 0o600]
+
+
+def test_a_full_disk_names_the_file_and_the_fix(tmp_path, monkeypatch):
+    """A write that runs out of space (ENOSPC, or NumPy's short write, which carries no
+    errno) names the file, the free space and the fix (it was "OSError: 3456000 requested
+    and 2297792 written" with no path); the old file stays, no temporary is left."""
+    import errno
+
+    import pytest
+
+    from anbn_utils.errors import DataError
+
+    save_array(tmp_path / "a.npy", np.arange(3))
+    for error in (OSError("3456000 requested and 2297792 written"),
+                  OSError(errno.ENOSPC, "No space left on device")):
+        def full(file, array, error=error):
+            raise error
+
+        monkeypatch.setattr(np, "save", full)
+        with pytest.raises(DataError, match=rf"no space left to write {tmp_path / 'a.npy'} "
+                                            r"\([\d,]+ bytes free on its disk\): free space"):
+            save_array(tmp_path / "a.npy", np.arange(5))
+        monkeypatch.undo()
+        assert np.load(tmp_path / "a.npy").tolist() == [0, 1, 2]
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npy"]
+    monkeypatch.setattr(np, "save", lambda *a: (_ for _ in ()).throw(OSError(errno.EACCES, "x")))
+    with pytest.raises(PermissionError):  # other errors pass through as they are
+        save_array(tmp_path / "a.npy", np.arange(5))
