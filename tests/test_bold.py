@@ -150,3 +150,25 @@ def test_truncated_nifti_is_named(tmp_path, tiny_root):
     mask = load_mask(layout.mask_path(tiny_root, "pieman"))
     with pytest.raises(DataError, match=r"cut_bold.nii.gz cannot be read.*truncated"):
         load_masked_bold(cut, mask, read_story_window(_events(tiny_root)))
+
+
+def test_a_grid_that_differs_only_in_its_affine_says_so(tmp_path, tiny_root):
+    """The same shape on a shifted grid used to be reported as "((7, 8, 6)) differs from
+    ((7, 8, 6))"; the message now says the affines differ, by how much, and the origins."""
+    from anbn_utils.narratives.bold import grid_difference
+
+    window = read_story_window(_events(tiny_root))
+    mask = nib.Nifti1Image(np.ones((2, 2, 2), np.uint8), np.eye(4))
+    shifted = np.eye(4)
+    shifted[:3, 3] = [2.0, 0.0, 0.0]
+    data = np.random.default_rng(0).standard_normal((2, 2, 2, 300)).astype(np.float32)
+    path = tmp_path / "shifted.nii.gz"
+    nib.save(nib.Nifti1Image(data, shifted), path)
+    with pytest.raises(DataError, match=r"shifted.nii.gz differs from mask.nii.gz: the same "
+                                        r"shape \(2, 2, 2\), but the affines differ by up to 2 "
+                                        r"mm \(origin \(2.0, 0.0, 0.0\) against \(0.0, 0.0, "
+                                        r"0.0\)\)"):
+        load_masked_bold(path, mask, window, mask_path="mask.nii.gz")
+    assert grid_difference(nib.Nifti1Image(data[:1], np.eye(4)), mask) == \
+        "shape (1, 2, 2) against (2, 2, 2)"
+    assert grid_difference(nib.Nifti1Image(data, np.eye(4)), mask) == ""

@@ -31,6 +31,7 @@ __all__ = [
     "StoryWindow",
     "cache_task_bold",
     "common_mask",
+    "grid_difference",
     "load_mask",
     "load_masked_bold",
     "mean_and_tsnr",
@@ -150,6 +151,22 @@ def load_mask(path: str | os.PathLike) -> nib.Nifti1Image:
     return nib.Nifti1Image((data > 0).astype(np.uint8), img.affine, img.header)
 
 
+def grid_difference(img, reference) -> str:
+    """How the voxel grid of ``img`` differs from that of ``reference`` (nibabel images), in
+    words (``"shape (7, 8, 6) against (7, 9, 6)"``, ``"the same shape (7, 8, 6), but the
+    affines differ by up to 2 mm (origin (-90, -126, -72) against (-88, -126, -72))"``);
+    empty when they are the same (affines to 1e-3 mm)."""
+    shape, ref_shape = tuple(img.shape[:3]), tuple(reference.shape[:3])
+    if shape != ref_shape:
+        return f"shape {shape} against {ref_shape}"
+    gap = float(np.abs(img.affine - reference.affine).max())
+    if gap <= 1e-3:
+        return ""
+    origin = lambda a: tuple(round(float(v), 2) for v in a[:3, 3])
+    return (f"the same shape {shape}, but the affines differ by up to {gap:.3g} mm (origin "
+            f"{origin(img.affine)} against {origin(reference.affine)})")
+
+
 def load_masked_bold(
     bold_path: str | os.PathLike,
     mask_img: nib.Nifti1Image,
@@ -196,13 +213,11 @@ def load_masked_bold(
     mask_name = mask_path or "the brain mask"
     if img.ndim != 4:
         raise DataError(f"{bold_path} has shape {img.shape}; expected a 4D BOLD image.")
-    same_grid = img.shape[:3] == mask_img.shape and np.allclose(img.affine, mask_img.affine,
-                                                                   atol=1e-3)
-    if not same_grid and not resample:
+    difference = grid_difference(img, mask_img)
+    if difference and not resample:
         raise DataError(
-            f"the grid of {bold_path} (shape {img.shape[:3]}) differs from {mask_name} "
-            f"(shape {mask_img.shape}) or their affines differ. Use the mask of the same "
-            "task (tpl-..._res-<task>_desc-brain_mask.nii.gz) or resample it with "
+            f"the grid of {bold_path} differs from {mask_name}: {difference}. Use the mask of "
+            "the same task (tpl-..._res-<task>_desc-brain_mask.nii.gz) or resample it with "
             "nilearn.image.resample_to_img(mask, bold, interpolation='nearest'), or put "
             "the stories on one grid (common_grid)."
         )
@@ -213,7 +228,7 @@ def load_masked_bold(
         )
     volumes = _read_data(img, bold_path, np.s_[..., window.start:window.stop])
     cropped = nib.Nifti1Image(volumes.astype(np.float32, copy=False), img.affine, img.header)
-    if not same_grid:
+    if difference:
         from nilearn.image import resample_to_img
 
         cropped = resample_to_img(cropped, mask_img, interpolation="continuous",

@@ -25,7 +25,7 @@ def _check_narratives(data: dict[str, Any]) -> list[str]:
     """Problems of the Narratives files the data stage will read with ``data`` (its values)."""
     import nibabel as nib
 
-    from ..narratives.bold import load_mask, read_story_window
+    from ..narratives.bold import grid_difference, load_mask, read_story_window
     from ..narratives.layout import mask_path, select_scans
     from ..narratives.transcripts import read_words
 
@@ -69,11 +69,11 @@ def _check_narratives(data: dict[str, Any]) -> list[str]:
             if img.ndim != 4 or img.shape[3] < window.stop:
                 problems.append(f"{row.bold_path} has shape {img.shape}; the story window "
                                 f"needs volumes [{window.start}, {window.stop}) of a 4D scan")
-            if mask is not None and (img.shape[:3] != mask.shape
-                                     or not np.allclose(img.affine, mask.affine, atol=1e-3)):
-                problems.append(f"the grid of {row.bold_path} ({img.shape[:3]}) differs from "
-                                f"its task's mask {mask_path(root, task)} ({mask.shape}): use "
-                                "the mask of the same task, or re-fetch the scan")
+            difference = grid_difference(img, mask) if mask is not None else ""
+            if difference:
+                problems.append(f"the grid of {row.bold_path} differs from its task's mask "
+                                f"{mask_path(root, task)}: {difference}; use the mask of the "
+                                "same task, or re-fetch the scan")
             n_bytes += 4 * window.n_volumes * n_vox
         try:
             read_words(root, task, source=data["alignment"])
