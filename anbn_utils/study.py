@@ -89,7 +89,6 @@ def load_study(study: str | os.PathLike) -> Study:
         For an unknown key, a variant that is not a list of ``NAME=VALUE`` strings, or a
         variant whose parameters the runner rejects; the message names the variant.
     """
-    from .runner.profiles import apply_overrides, load_profile, resolve_params
     from .runner.stages import closure, declared_parameters
 
     path = Path(study)
@@ -151,8 +150,7 @@ def load_study(study: str | os.PathLike) -> Study:
                                  f"strings (the runner's --set syntax), not {overrides!r}")
         overrides = [*common, *overrides]
         try:
-            profile = load_profile(locate(own) if own else base)
-            resolve_params(apply_overrides(profile, overrides), declared)
+            _check_variant(locate(own) if own else base, overrides, declared)
         except ParameterError as e:
             raise ParameterError(f"{path}: variant {name!r}: {e}") from None
         variants.append(Variant(str(name), tuple(overrides), locate(own) if own else None,
@@ -348,17 +346,32 @@ def finished_variants(study_dir: str | os.PathLike | None) -> dict[str, Path]:
     return {r["variant"]: Path(study_dir) / r["variant"] for r in rows if r["status"] == "done"}
 
 
-def _check_variants(study: Study, variants: Sequence[Variant]) -> None:
-    """Each variant's parameters resolve against its profile, as :func:`load_study` checks
-    them (here with the overrides of a call added)."""
+def _check_variant(profile: str, overrides: Sequence[str], declared: dict) -> None:
+    """A variant's parameters resolve against its profile's notebooks, and its dataset's
+    against the dataset's generator (a typo there used to fail only when the variant ran).
+
+    Raises
+    ------
+    ParameterError
+    """
+    from .runner.datasets import validate_dataset_params
     from .runner.profiles import apply_overrides, load_profile, resolve_params
+
+    resolved = apply_overrides(load_profile(profile), overrides)
+    resolve_params(resolved, declared)
+    if resolved["dataset"]["kind"] != "narratives":
+        validate_dataset_params(resolved)
+
+
+def _check_variants(study: Study, variants: Sequence[Variant]) -> None:
+    """Each variant checked as :func:`load_study` checks them (here with the overrides of a
+    call added)."""
     from .runner.stages import declared_parameters
 
     declared = declared_parameters()
     for v in variants:
         try:
-            resolve_params(apply_overrides(load_profile(v.base or study.base), v.overrides),
-                           declared)
+            _check_variant(v.base or study.base, v.overrides, declared)
         except ParameterError as e:
             raise ParameterError(f"study {study.name}: variant {v.name!r} with the overrides "
                                  f"given: {e}") from None

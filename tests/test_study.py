@@ -201,3 +201,13 @@ def test_the_verdict_stage_reruns_when_the_study_it_reads_is_repaired(tmp_path):
     assert done["study.json"] != failed["study.json"]
     assert {k: v for k, v in done.items() if k != "study.json"} == \
         {k: v for k, v in failed.items() if k != "study.json"}
+
+
+def test_a_variant_with_a_bad_dataset_parameter_is_refused_when_the_study_loads(study_file):
+    """``dataset.n_subjectz=3`` or a dataset value of the wrong type in a variant used to fail
+    only when the variant ran."""
+    with pytest.raises(ParameterError, match=r"variant 'typo': .*unknown dataset "
+                                             r"parameter\(s\) \['n_subjectz'\]"):
+        load_study(study_file({"real": [], "typo": ["dataset.n_subjectz=3"]}))
+    with pytest.raises(ParameterError, match=r"(?s)variant 'words': .*dataset.n_subjects='three'"):
+        load_study(study_file({"real": [], "words": ["dataset.n_subjects=three"]}))
