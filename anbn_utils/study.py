@@ -34,6 +34,7 @@ import contextlib
 import os
 import sys
 import time
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -214,6 +215,18 @@ def _stage_log(log: str) -> dict[str, int]:
             "stages_reused": sum(": reused from " in line for line in lines)}
 
 
+def _cause(error: Exception) -> str:
+    """A failure in one line for the study table, with its cause: a failed stage's first
+    two lines (``stage 03_bns failed in cell [8] (...): ValueError: ...``), else the error's
+    type and message."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if isinstance(error, RunError) and len(lines) > 1 and lines[0].endswith(":"):
+        return f"{lines[0]} {lines[1]}"
+    if isinstance(error, (ParameterError, DataError, RunError)):
+        return lines[0] if lines else type(error).__name__
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+
+
 def _run_variant(base: str, variant: Variant, study_dir: str, stages: Sequence[str] | None,
                  force: Sequence[str], share: bool = True) -> dict[str, Any]:
     """Run one variant (in a worker process); its runner log goes to ``<variant>.log``."""
@@ -230,10 +243,12 @@ def _run_variant(base: str, variant: Variant, study_dir: str, stages: Sequence[s
                 overrides=variant.overrides, publish=False, progress=False,
                 store=study_dir.parent / ".store" if share else False)
             row["status"] = "done"
-        except (ParameterError, DataError, RunError) as e:
+        except Exception as e:  # noqa: BLE001 (any failure is the variant's: recorded, the table written)
             row["status"] = "failed"
-            row["error"] = str(e).splitlines()[0] if str(e) else type(e).__name__
+            row["error"] = _cause(e)
             print(f"error: {e}")
+            if not isinstance(e, (ParameterError, DataError, RunError)):  # a bug: its traceback
+                traceback.print_exc(file=log)
     row["wall_s"] = round(time.perf_counter() - t0, 1)
     row.update(_stage_log(log_path.read_text(encoding="utf-8")))
     if row["status"] == "done":

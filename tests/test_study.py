@@ -211,3 +211,29 @@ def test_a_variant_with_a_bad_dataset_parameter_is_refused_when_the_study_loads(
         load_study(study_file({"real": [], "typo": ["dataset.n_subjectz=3"]}))
     with pytest.raises(ParameterError, match=r"(?s)variant 'words': .*dataset.n_subjects='three'"):
         load_study(study_file({"real": [], "words": ["dataset.n_subjects=three"]}))
+
+
+def test_a_variant_failure_is_recorded_with_its_cause_whatever_it_is(tmp_path, monkeypatch):
+    """The table's ``error`` holds the cause, not only "stage 03_bns failed in cell [8]
+    (...):"; an unexpected exception (a bug) is recorded too, with its traceback in the
+    variant's log, instead of stopping the study before its table is written."""
+    from anbn_utils.runner import execute
+    from anbn_utils.runner.stages import stage_named
+    from anbn_utils.study import Variant, _run_variant
+
+    class CellError(Exception):
+        ename, evalue, exec_count, source = "ValueError", "BN99 is not a BN", 8, "k = bn(...)"
+
+    failure = execute._failure(stage_named("03_bns"), CellError(), tmp_path / "03_bns.ipynb")
+    for error, expected in (
+            (failure, ("stage 03_bns failed in cell [8] (k = bn(...)): ValueError: BN99 is "
+                       "not a BN")),
+            (ZeroDivisionError("division by zero"), "ZeroDivisionError: division by zero")):
+        def fail(*args, error=error, **kwargs):
+            raise error
+
+        monkeypatch.setattr(execute, "run", fail)
+        row = _run_variant("phantom", Variant("v"), str(tmp_path), None, ())
+        assert (row["status"], row["error"]) == ("failed", expected)
+    log = (tmp_path / "v.log").read_text()
+    assert "Traceback" in log and "ZeroDivisionError" in log
