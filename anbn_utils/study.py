@@ -37,6 +37,7 @@ import time
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -229,7 +230,8 @@ def _cause(error: Exception) -> str:
 
 def _run_variant(base: str, variant: Variant, study_dir: str, stages: Sequence[str] | None,
                  force: Sequence[str], share: bool = True) -> dict[str, Any]:
-    """Run one variant (in a worker process); its runner log goes to ``<variant>.log``."""
+    """Run one variant (in a worker process); its runner log is appended to
+    ``<variant>.log``, one section per attempt."""
     from .runner.execute import run
 
     study_dir = Path(study_dir)
@@ -237,7 +239,11 @@ def _run_variant(base: str, variant: Variant, study_dir: str, stages: Sequence[s
     t0 = time.perf_counter()
     row: dict[str, Any] = {"variant": variant.name, "profile": Path(base).stem,
                            "overrides": " ".join(variant.overrides)}
-    with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+    # each attempt appends to the log (an earlier attempt's is kept, never truncated)
+    start = log_path.stat().st_size if log_path.is_file() else 0
+    with open(log_path, "a", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+        print(f"=== attempt of {datetime.now():%Y-%m-%d %H:%M:%S} (process {os.getpid()}) ===",
+              flush=True)
         try:
             run(base, run_dir=study_dir / variant.name, stages=stages, force=force,
                 overrides=variant.overrides, publish=False, progress=False,
@@ -250,7 +256,7 @@ def _run_variant(base: str, variant: Variant, study_dir: str, stages: Sequence[s
             if not isinstance(e, (ParameterError, DataError, RunError)):  # a bug: its traceback
                 traceback.print_exc(file=log)
     row["wall_s"] = round(time.perf_counter() - t0, 1)
-    row.update(_stage_log(log_path.read_text(encoding="utf-8")))
+    row.update(_stage_log(log_path.read_bytes()[start:].decode("utf-8", errors="replace")))
     if row["status"] == "done":
         row.update(headline(study_dir / variant.name))
     return row
@@ -308,6 +314,8 @@ def run_study(study: str | os.PathLike | Study, *, study_dir: str | os.PathLike 
     """
     from joblib import Parallel, delayed
 
+    from .runner.lock import hold
+
     if not isinstance(study, Study):
         study = load_study(study)
     study_dir = Path(study_dir or Path("runs") / f"study-{study.name}").resolve()
@@ -323,32 +331,35 @@ def run_study(study: str | os.PathLike | Study, *, study_dir: str | os.PathLike 
     if overrides:
         chosen = [Variant(v.name, (*overrides, *v.overrides), v.base, v.stages) for v in chosen]
         _check_variants(study, chosen)  # a typo fails here, before any variant or table
-    args = [(v.base or study.base, v, str(study_dir), v.stages or study.stages, tuple(force),
-             share)
-            for v in chosen]
-    t0 = time.perf_counter()
-    log(f"study {study.name}: {len(chosen)} variant(s) into {study_dir}")
-    if scheduler:
-        client = _dask_client(scheduler)
-        try:
-            rows = client.gather(client.map(_run_variant, *zip(*args), pure=False))
-        finally:
-            client.close()
-    else:
-        rows = Parallel(n_jobs=n_jobs or study.n_jobs)(delayed(_run_variant)(*a) for a in args)
-    for row in rows:
-        log(f"  {row['variant']}: {row['status']} in {row['wall_s']} s, "
-            f"{row['stages_computed']} stage(s) computed, {row['stages_reused']} reused"
-            + (f" - {row['error']}" if row["status"] == "failed" else ""))
-    table = _merge(study_dir, rows, [v.name for v in study.variants])
-    write_table(study_dir / "study.tsv", table)
-    write_json(study_dir / "study.json", {
-        "study": study.name, "source": str(study.path), "base": study.base,
-        "description": study.description, "wall_s": round(time.perf_counter() - t0, 1),
-        "variants": {v.name: {"base": v.base or study.base, "set": list(v.overrides),
-                              "stages": list(v.stages or study.stages or [])}
-                     for v in study.variants},
-        "rows": table.to_dict(orient="records")})
+    busy = (f"the study folder {study_dir} is in use by {{holder}}: wait for that study to "
+            "finish (or stop it), or give this one another --study-dir")
+    with hold(study_dir / ".study.lock", busy=busy):  # two studies into one folder: refused
+        args = [(v.base or study.base, v, str(study_dir), v.stages or study.stages, tuple(force),
+                 share)
+                for v in chosen]
+        t0 = time.perf_counter()
+        log(f"study {study.name}: {len(chosen)} variant(s) into {study_dir}")
+        if scheduler:
+            client = _dask_client(scheduler)
+            try:
+                rows = client.gather(client.map(_run_variant, *zip(*args), pure=False))
+            finally:
+                client.close()
+        else:
+            rows = Parallel(n_jobs=n_jobs or study.n_jobs)(delayed(_run_variant)(*a) for a in args)
+        for row in rows:
+            log(f"  {row['variant']}: {row['status']} in {row['wall_s']} s, "
+                f"{row['stages_computed']} stage(s) computed, {row['stages_reused']} reused"
+                + (f" - {row['error']}" if row["status"] == "failed" else ""))
+        table = _merge(study_dir, rows, [v.name for v in study.variants])
+        write_table(study_dir / "study.tsv", table)
+        write_json(study_dir / "study.json", {
+            "study": study.name, "source": str(study.path), "base": study.base,
+            "description": study.description, "wall_s": round(time.perf_counter() - t0, 1),
+            "variants": {v.name: {"base": v.base or study.base, "set": list(v.overrides),
+                                  "stages": list(v.stages or study.stages or [])}
+                         for v in study.variants},
+            "rows": table.to_dict(orient="records")})
     return table
 
 

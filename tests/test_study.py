@@ -237,3 +237,29 @@ def test_a_variant_failure_is_recorded_with_its_cause_whatever_it_is(tmp_path, m
         assert (row["status"], row["error"]) == ("failed", expected)
     log = (tmp_path / "v.log").read_text()
     assert "Traceback" in log and "ZeroDivisionError" in log
+
+
+def test_a_second_study_into_one_folder_is_refused_and_logs_keep_every_attempt(
+        study_file, tmp_path, monkeypatch):
+    """Two studies into one folder: the second is refused up front, naming the first (the
+    last to finish used to write the table, and a variant's log was overwritten); a
+    variant's log keeps every attempt, each counted on its own."""
+    from anbn_utils.runner import execute
+    from anbn_utils.runner.lock import hold
+    from anbn_utils.study import Variant, _run_variant
+
+    study_dir = tmp_path / "study"
+    study_dir.mkdir()
+    busy = r"the study folder .*study is in use by process \d+ on .*: wait for that study"
+    with hold(study_dir / ".study.lock"), pytest.raises(RunError, match=busy):  # one running
+        run_study(study_file({"real": []}), study_dir=study_dir, log=lambda m: None)
+    assert not (study_dir / "study.json").exists()
+
+    def computed(*args, **kwargs):
+        print("[anbn] 01_data: running: done in 1.0 s")
+
+    monkeypatch.setattr(execute, "run", computed)
+    first = _run_variant("phantom", Variant("v"), str(study_dir), None, ())
+    second = _run_variant("phantom", Variant("v"), str(study_dir), None, ())
+    assert first["stages_computed"] == second["stages_computed"] == 1
+    assert (study_dir / "v.log").read_text().count("=== attempt of ") == 2
