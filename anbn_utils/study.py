@@ -262,18 +262,32 @@ def _run_variant(base: str, variant: Variant, study_dir: str, stages: Sequence[s
     return row
 
 
+#: Seconds a study waits for a Dask scheduler to have a worker before it gives up.
+DASK_WORKER_TIMEOUT = 60
+
+
 def _dask_client(scheduler: str):
+    """A client of the scheduler at ``scheduler`` that has at least one worker (a scheduler
+    without workers used to take the study and hang without a word)."""
     try:
         from distributed import Client
     except ImportError as e:
         raise ParameterError("--scheduler needs dask.distributed: pip install "
                              "'dask[distributed]'") from e
     try:
-        return Client(scheduler, timeout="10s")
+        client = Client(scheduler, timeout="10s")
     except OSError as e:
         raise RunError(f"no Dask scheduler answers at {scheduler} ({e}); start one "
                        "(`dask scheduler`, workers with `dask worker <address>`) or run "
                        "without --scheduler to use this machine") from None
+    try:
+        client.wait_for_workers(1, timeout=DASK_WORKER_TIMEOUT)
+    except (TimeoutError, OSError):
+        client.close()
+        raise RunError(f"the Dask scheduler at {scheduler} has no worker after "
+                       f"{DASK_WORKER_TIMEOUT} s: start workers (`dask worker {scheduler}`) "
+                       "or run without --scheduler to use this machine") from None
+    return client
 
 
 def run_study(study: str | os.PathLike | Study, *, study_dir: str | os.PathLike | None = None,

@@ -263,3 +263,18 @@ def test_a_second_study_into_one_folder_is_refused_and_logs_keep_every_attempt(
     second = _run_variant("phantom", Variant("v"), str(study_dir), None, ())
     assert first["stages_computed"] == second["stages_computed"] == 1
     assert (study_dir / "v.log").read_text().count("=== attempt of ") == 2
+
+
+def test_a_dask_scheduler_without_workers_is_named_not_waited_on(study_file, tmp_path,
+                                                                 monkeypatch):
+    """A scheduler with no worker used to take the study and hang with no message."""
+    from distributed import LocalCluster
+
+    from anbn_utils import study as study_module
+
+    monkeypatch.setattr(study_module, "DASK_WORKER_TIMEOUT", 2)
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster, \
+            pytest.raises(RunError, match=r"the Dask scheduler at \S+ has no worker after "
+                                          r"2 s: start workers \(`dask worker "):
+        run_study(study_file({"real": []}), study_dir=tmp_path / "s",
+                  scheduler=cluster.scheduler_address, log=lambda m: None)
