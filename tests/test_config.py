@@ -85,3 +85,22 @@ def test_a_full_disk_names_the_file_and_the_fix(tmp_path, monkeypatch):
     monkeypatch.setattr(np, "save", lambda *a: (_ for _ in ()).throw(OSError(errno.EACCES, "x")))
     with pytest.raises(PermissionError):  # other errors pass through as they are
         save_array(tmp_path / "a.npy", np.arange(5))
+
+
+def test_every_data_file_of_the_package_is_installed_with_it():
+    """``package-data`` in pyproject.toml names every file of the package that is not code
+    (an installed, non-editable package used to lack the phantom's stories)."""
+    import fnmatch
+    import subprocess
+
+    import tomllib
+
+    patterns = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())[
+        "tool"]["setuptools"]["package-data"]["anbn_utils"]
+    tracked = subprocess.run(["git", "ls-files", "anbn_utils"], cwd=REPO_ROOT, check=True,
+                             capture_output=True, text=True).stdout.split()
+    data = [Path(f).relative_to("anbn_utils").as_posix() for f in tracked
+            if not f.endswith(".py")]
+    assert data and "phantom_stories/pieman.txt" in data
+    missing = [f for f in data if not any(fnmatch.fnmatch(f, p) for p in patterns)]
+    assert not missing, f"not in package-data: {missing}"
