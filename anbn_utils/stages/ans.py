@@ -91,7 +91,7 @@ class AnsResult:
     nuisance: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def save(self, folder: str | os.PathLike) -> Path:
-        """Write the stage folder (see the module docstring)."""
+        """Write the stage folder (its files: :data:`FILES`)."""
         from ..ans import save_ans
         from ..io import write_table
 

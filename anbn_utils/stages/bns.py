@@ -109,7 +109,7 @@ class BnsResult:
     timecourse_recovery: pd.DataFrame | None = None
 
     def save(self, folder: str | os.PathLike) -> Path:
-        """Write the stage folder (see the module docstring)."""
+        """Write the stage folder (its files: :data:`FILES`)."""
         from ..bns.networks import save_brain_networks
         from ..io import write_table
 

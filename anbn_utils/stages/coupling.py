@@ -199,7 +199,7 @@ class CouplingResult:
                                         threshold=p.pcc_threshold, n_heads=n_heads)
 
     def save(self, folder: str | os.PathLike) -> Path:
-        """Write the stage folder (see the module docstring); ``summary.json`` last."""
+        """Write the stage folder (its files: :data:`FILES`); ``summary.json`` last."""
         from ..coupling.files import save_coupling
         from ..io import save_array, write_json, write_table
         from ..predictive import save_partition

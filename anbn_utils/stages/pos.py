@@ -124,7 +124,7 @@ class PosResult:
     exemplars: pd.DataFrame | None = None
 
     def save(self, folder: str | os.PathLike) -> Path:
-        """Write the stage folder (see the module docstring)."""
+        """Write the stage folder (its files: :data:`FILES`)."""
         from ..io import save_array, write_table
         from ..pos import TAGS, an_tag_table
 
