@@ -40,6 +40,17 @@ and a rerun of some scenarios keeps the others' results.
 
     python benchmarks/calibrate_inference.py                       # everything (about 2 h on 2 cores)
     python benchmarks/calibrate_inference.py --scenario pair_ar1 --datasets 500
+
+The nuisance scenarios re-measured on AN series the default was not chosen on: those of the
+20 null phantoms of ``calibrate_verdicts_phantom.py`` (seeds 100-119, each with word timings
+of its own), of the trained model (``_holdout``) and of the untrained one (``_untrained``)::
+
+    NUISANCE="$(printf -- '--scenario %s ' nuisance_{,planted_}{none,regress,regress_both})"
+    WORK=/tmp/anbn-verdict-calibration/book   # calibrate_verdicts_phantom.py's --work, then book/
+    python benchmarks/calibrate_inference.py $NUISANCE --suffix _holdout \\
+        $(printf -- '--run-dir %s ' $WORK/null-*/real)
+    python benchmarks/calibrate_inference.py $NUISANCE --suffix _untrained \\
+        $(printf -- '--run-dir %s ' $WORK/null-*/untrained)
 """
 
 from __future__ import annotations
@@ -191,12 +202,17 @@ def main() -> None:
     ap.add_argument("--permutations", type=int, default=999,
                     help="randomizations of the shuffle and phase nulls")
     ap.add_argument("--planted-r", type=float, default=0.5)
-    ap.add_argument("--run-dir", type=Path, default=Path("runs/phantom-null"),
-                    help="a run whose 02_ans gives the phantom's AN series")
+    ap.add_argument("--run-dir", type=Path, action="append",
+                    help="a run whose 02_ans gives the AN series of the real-AN and nuisance "
+                         "scenarios (repeat for several; default: runs/phantom-null)")
+    ap.add_argument("--suffix", default="",
+                    help="appended to the scenario names written (e.g. `_holdout` for AN "
+                         "series of runs the defaults were not chosen on)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
-    args.real_ans = _real_ans(args.run_dir)
+    args.run_dir = args.run_dir or [Path("runs/phantom-null")]
+    args.real_ans = [story for run_dir in args.run_dir for story in _real_ans(run_dir)]
     args.phantom_trs = len(args.real_ans[0][0])
     table_of = scenarios(args.phantom_trs)
     path = args.out / f"calibration_{'cpu' if args.device == 'cpu' else 'gpu'}.json"
@@ -212,14 +228,16 @@ def main() -> None:
             rng = np.random.default_rng([seed, list(table_of).index(name)])
             rows += [{**r, "dataset": seed} for r in fn(rng, seed, args)]
         table = rate_table(pd.DataFrame(rows), ["null", "alpha"])
-        result["scenarios"][name] = {
+        result["scenarios"][name + args.suffix] = {
             "commit": result["commit"], "datasets": n, "seconds": time.perf_counter() - start,
             "n_trs": n_trs,
+            "an_sources": ([str(d) for d in args.run_dir]
+                           if name.startswith(("nuisance", "phantom_real")) else None),
             "n_permutations": args.permutations,
             "planted_r": args.planted_r if "planted" in name else None,
             "rates": table.to_dict(orient="records")}
         path.write_text(json.dumps(result, indent=1) + "\n")
-        print(f"{name}: {n} datasets in {time.perf_counter() - start:.0f} s", flush=True)
+        print(f"{name}{args.suffix}: {n} datasets in {time.perf_counter() - start:.0f} s", flush=True)
         print(table.to_string(index=False), flush=True)
     _markdown(result, path.with_suffix(".md"))
 
