@@ -68,11 +68,15 @@ def test_data_notebook_runs_with_papermill_cli(tiny_root, tmp_path):
 def test_ans_notebook_runs_with_every_parameter(tiny_root, tiny_bert_dir, tmp_path):
     """02_ans with each documented parameter set (another model, device, aggregation, ...)."""
     from anbn_utils.ans import load_ans
-    from anbn_utils.narratives import prepare_story, save_story
+    from anbn_utils.runner.preflight import stage_values
+    from anbn_utils.runner.stages import declared_parameters, stage_named
+    from anbn_utils.stages.data import DataParameters, run_data
 
     run_dir = tmp_path / "run"
-    save_story(prepare_story(tiny_root, "pieman", cache_dir=tmp_path / "c", progress=False),
-               run_dir / "01_data")
+    data = stage_values(declared_parameters([stage_named("01_data")])["01_data"],
+                        {"dataset_root": str(tiny_root), "tasks": ["pieman"],
+                         "cache_dir": str(tmp_path / "c"), "n_jobs": 1})
+    run_data(DataParameters.from_mapping(data), run_dir / "01_data").save(run_dir / "01_data")
     params = {
         "run_dir": str(run_dir), "stage_dir": str(tmp_path / "stage"), "tasks": ["pieman"],
         "model": str(tiny_bert_dir), "device": "cpu", "seed": 4, "word_order": "shuffled",

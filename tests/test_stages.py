@@ -40,19 +40,28 @@ def test_a_coupling_folder_of_another_format_is_refused_with_its_command(tmp_pat
     assert load_coupling_summary(stage) == {"format": FORMAT, "stories": {}}
 
 
-def test_a_headless_run_writes_every_stage_and_links_what_it_reuses(tiny_root, tiny_bert_dir,
-                                                                     tmp_path):
+@pytest.fixture(scope="module")
+def headless(tiny_root, tiny_bert_dir, tmp_path_factory):
+    """A run of the ``paper`` profile by the stage functions on the tiny dataset: (its
+    folder, the overrides)."""
+    from anbn_utils.stages.pipeline import run_headless
+
+    tmp_path = tmp_path_factory.mktemp("headless")
+    overrides = [f"dataset_root={tiny_root}", f"model={tiny_bert_dir}",
+                 f"cache_dir={tmp_path / 'cache'}", "device=cpu", "n_jobs=1",
+                 "bn_method=canica", "n_components=3", "top_k=5", "n_permutations=99",
+                 "claim_boot=50", "partition_shifts=5", "exemplar_layers=[1, 2]"]
+    return run_headless("paper", tmp_path / "real", overrides=overrides), overrides
+
+
+def test_a_headless_run_writes_every_stage_and_links_what_it_reuses(headless, tmp_path):
     """The stage functions run a profile without notebooks (the verdict calibration's way):
     every stage folder is written and readable by the later stages' readers; a control
     reusing the data, ANs and BNs links them and computes its coupling anew."""
     from anbn_utils.stages.pipeline import STAGE_FUNCTIONS, run_headless
     from anbn_utils.verdict import load_run
 
-    overrides = [f"dataset_root={tiny_root}", f"model={tiny_bert_dir}",
-                 f"cache_dir={tmp_path / 'cache'}", "device=cpu", "n_jobs=1",
-                 "bn_method=canica", "n_components=3", "top_k=5", "n_permutations=99",
-                 "claim_boot=50", "partition_shifts=5", "exemplar_layers=[1, 2]"]
-    run = run_headless("paper", tmp_path / "real", overrides=overrides)
+    run, overrides = headless
     assert sorted(p.name for p in run.iterdir()) == list(STAGE_FUNCTIONS)
     real = load_run(run, "real")
     assert set(real.an_tags) == {"pieman", "shapessocial"} and real.summary["format"] == FORMAT
@@ -73,3 +82,85 @@ def test_a_headless_run_writes_every_stage_and_links_what_it_reuses(tiny_root, t
         run_headless("paper", run, overrides=overrides, stages=["04_coupling"])
     with pytest.raises(ParameterError, match=r"no stage function for \['07_verdict'\]"):
         run_headless("paper", tmp_path / "x", overrides=overrides, stages=["07_verdict"])
+
+
+#: The result class of each stage with a :data:`~anbn_utils.stages.formats.RECORD`.
+def _result_classes():
+    from anbn_utils.stages.ans import AnsResult
+    from anbn_utils.stages.bns import BnsResult
+    from anbn_utils.stages.data import DataResult
+    from anbn_utils.stages.layers import LayersResult
+    from anbn_utils.stages.pos import PosResult
+
+    return {"01_data": DataResult, "02_ans": AnsResult, "03_bns": BnsResult,
+            "05_pos": PosResult, "06_layers": LayersResult}
+
+
+def _files(folder):
+    """Every file under a folder (its relative path -> what it holds: the array of a NIfTI,
+    gzip's header differs between writes; the bytes of any other)."""
+    import nibabel as nib
+    import numpy as np
+
+    out = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            key = str(path.relative_to(folder))
+            out[key] = (np.asarray(nib.load(path).dataobj).tobytes() if path.name.endswith(".nii.gz")
+                        else path.read_bytes())
+    return out
+
+
+def test_each_stage_folder_loads_back_into_its_result_and_saves_the_same_files(headless,
+                                                                                tmp_path):
+    """``<Stage>Result.load`` reads every file of its folder: saving the loaded result
+    writes the same files, the record's parameters are those the run was given."""
+    from anbn_utils.stages.formats import FORMATS, RECORD
+    from anbn_utils.stages.pipeline import stage_parameters
+
+    run, overrides = headless
+    values = stage_parameters("paper", overrides)
+    for stage, cls in _result_classes().items():
+        loaded = cls.load(run / stage)
+        assert loaded.parameters == cls.PARAMETERS.from_mapping(values[stage]), stage
+        copy = tmp_path / stage / stage
+        copy.parent.mkdir()
+        for sibling in ("02_ans", "04_coupling", "05_pos"):  # what 05 and 06 read beside them
+            if sibling != stage:
+                (copy.parent / sibling).symlink_to(run / sibling)
+        loaded.save(copy)
+        record = json.loads((copy / RECORD).read_text())
+        assert record["stage"] == stage and record["format"] == FORMATS[stage]
+        assert _files(copy) == _files(run / stage), stage
+    pos = _result_classes()["05_pos"].load(run / "05_pos")
+    assert set(pos.stories) == {"pieman", "shapessocial"} and pos.top_bn.keys() == pos.stories.keys()
+
+
+def test_a_stage_folder_of_another_format_is_refused_by_its_loader_and_the_later_stages(
+        headless, tmp_path):
+    import shutil
+
+    from anbn_utils.stages.ans import AnsResult
+    from anbn_utils.stages.formats import FORMATS, RECORD, require
+
+    run, _ = headless
+    old = tmp_path / "run" / "02_ans"
+    shutil.copytree(run / "02_ans", old)
+    record = json.loads((old / RECORD).read_text())
+    (old / RECORD).write_text(json.dumps({**record, "format": FORMATS["02_ans"] + 1}))
+    (old / "stage.json").write_text(json.dumps({"profile": "paper"}))
+    message = (rf"02_ans was written in format {FORMATS['02_ans'] + 1} of 02_ans, this version "
+               rf"reads format {FORMATS['02_ans']}: recompute it \(python -m anbn_utils.run "
+               rf"--profile paper --run-dir {tmp_path / 'run'} --force 02_ans\)")
+    with pytest.raises(DataError, match=message):
+        AnsResult.load(old)
+    with pytest.raises(DataError, match=message):
+        require(tmp_path / "run", "02_ans")  # what 04_coupling, 05_pos, 06_layers check first
+    (old / RECORD).unlink()  # a folder of before the record
+    with pytest.raises(DataError, match=r"written in format 1 of 02_ans \(no result.json\)"):
+        AnsResult.load(old)
+    with pytest.raises(DataError, match=r"records stage '02_ans', not '03_bns'"):
+        _result_classes()["03_bns"].load(run / "02_ans")
+    with pytest.raises(DataError, match=r"05_pos/result.json is missing: the run .* has not "
+                                        r"finished 05_pos"):
+        require(tmp_path / "run", "05_pos")

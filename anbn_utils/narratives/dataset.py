@@ -50,6 +50,9 @@ class Story:
     folder : str or None
         The story's folder in the data stage: a relative ``cache_path`` (a surrogate written
         into the run, :func:`surrogate_bold`) is read from there.
+    mask_source : str or None
+        Where ``mask_path`` was copied from when the story was written (a loaded story's
+        ``mask_path`` is the copy in its folder); None: ``mask_path`` itself.
     """
 
     task: str
@@ -59,6 +62,7 @@ class Story:
     mask_path: str
     tr: float = TR
     folder: str | None = None
+    mask_source: str | None = None
 
     @property
     def n_trs(self) -> int:
@@ -208,7 +212,7 @@ def save_story(story: Story, stage_dir: str | os.PathLike) -> Path:
     write_json(out / "story.json", {"task": story.task, "tr": story.tr, "n_trs": story.n_trs,
                                     "start": story.start,
                                     "story_start": story.story_start, "n_subjects": len(story.scans),
-                                    "mask_source": story.mask_path})
+                                    "mask_source": story.mask_source or story.mask_path})
     return out
 
 
@@ -226,4 +230,5 @@ def load_story(stage_dir: str | os.PathLike, task: str) -> Story:
     words["punct"] = words["punct"].fillna("")
     transcript = (folder / "transcript.txt").read_text(encoding="utf-8")
     return Story(task=task, scans=scans, words=words, transcript=transcript,
-                 mask_path=str(folder / "mask.nii.gz"), tr=float(meta["tr"]), folder=str(folder))
+                 mask_path=str(folder / "mask.nii.gz"), tr=float(meta["tr"]), folder=str(folder),
+                 mask_source=meta.get("mask_source"))

@@ -1,13 +1,17 @@
-"""What every stage module shares: parameters read from the notebook's parameter cell, and
-the description of the files a stage writes."""
+"""What every stage module shares: parameters read from the notebook's parameter cell, the
+record of a stage folder (its format version and parameters), and the description of the
+files a stage writes."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
-from dataclasses import fields
+from dataclasses import asdict, fields
+from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
 from ..errors import ParameterError
+from .formats import RECORD, read_record
 
 
 class StageParameters:
@@ -28,6 +32,31 @@ class StageParameters:
                       for n in names})
 
 
+class StageResult:
+    """Base of a stage's result: :meth:`write_record` writes the folder's :data:`RECORD`
+    (the stage, its format version, the parameters and what ``extra`` adds);
+    :meth:`read_record` reads it back, refusing a folder of another stage or format version
+    (:func:`anbn_utils.stages.formats.read_record`)."""
+
+    STAGE: ClassVar[str] = ""
+    PARAMETERS: ClassVar[type] = StageParameters
+
+    def write_record(self, folder: str | os.PathLike, **extra) -> None:
+        from ..io import write_json
+        from .formats import FORMATS
+
+        params = {k: list(v) if isinstance(v, tuple) else v
+                  for k, v in asdict(self.parameters).items()}
+        write_json(Path(folder) / RECORD, {"stage": self.STAGE, "format": FORMATS[self.STAGE],
+                                           "parameters": params, **extra})
+
+    @classmethod
+    def read_record(cls, folder: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
+        """The parameters and the whole record of a stage folder."""
+        record = read_record(folder, cls.STAGE)
+        return cls.PARAMETERS.from_mapping(record["parameters"]), record
+
+
 class StageFile(NamedTuple):
     """One file (or family of files) of a stage folder, as the book's Artifacts page lists
     it: its name (Markdown; ``<story>/`` and ``{a,b}`` patterns), what it holds (Markdown),
@@ -36,3 +65,11 @@ class StageFile(NamedTuple):
     name: str
     content: str
     per_story: bool = False
+
+
+def record_file(result: str) -> StageFile:
+    """The :data:`RECORD` entry of a stage's ``FILES`` (``result``: its result class)."""
+    return StageFile(f"`{RECORD}`",
+                     "the stage, its file-format version (`anbn_utils.stages.formats.FORMATS`: "
+                     f"a folder of another version is refused) and its parameters; "
+                     f"`{result}.load` reads the folder back")

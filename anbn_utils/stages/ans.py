@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._base import StageFile, StageParameters
+from ._base import StageFile, StageParameters, StageResult, record_file
+from .formats import require
 
 __all__ = ["FILES", "AnsParameters", "AnsResult", "run_ans"]
 
@@ -48,6 +49,7 @@ FILES = (
               'model type, shape, parameters, segment lengths, number of TRs without tokens', per_story=True),
     StageFile('`nuisance.tsv`',
               "the nuisance regressors, one row per kept TR (the rows of `activations_hrf.npy`: the same grid, HRF and cropping), one column per regressor: `tokens` (the TR's model tokens, special tokens excluded), `words` (its distinct words), `speech` (one when it holds a word, else zero), `position_<j>` (the mean over its tokens of B-spline `j` of the token's `position` in its segment; splines that no token reaches are left out). `anbn_utils.ans.nuisance_regressors`, which rebuilds them from `tokens.tsv` and `ans.json`", per_story=True),
+    record_file("AnsResult"),
 )
 
 
@@ -73,7 +75,7 @@ class AnsParameters(StageParameters):
 
 
 @dataclass
-class AnsResult:
+class AnsResult(StageResult):
     """One run's ``02_ans``.
 
     Attributes
@@ -85,6 +87,9 @@ class AnsResult:
     nuisance : dict of str -> DataFrame of shape (n_trs, n_regressors)
         Per story, the nuisance regressors of its TRs.
     """
+
+    STAGE = STAGE
+    PARAMETERS = AnsParameters
 
     parameters: AnsParameters
     ans: dict = field(default_factory=dict)
@@ -99,7 +104,21 @@ class AnsResult:
         for story, ans in self.ans.items():
             save_ans(ans, folder / story)
             write_table(folder / story / "nuisance.tsv", self.nuisance[story])
+        self.write_record(folder)
         return folder
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike) -> AnsResult:
+        """Read a folder :meth:`save` wrote (arrays memory-mapped; refusing another format
+        version)."""
+        from ..ans import load_ans
+        from ..series import load_nuisance
+
+        params, _ = cls.read_record(folder)
+        folder = Path(folder)
+        return cls(parameters=params,
+                   ans={task: load_ans(folder / task) for task in params.tasks},
+                   nuisance={task: load_nuisance(folder / task) for task in params.tasks})
 
 
 def run_ans(run_dir: str | os.PathLike, params: AnsParameters, *,
@@ -126,6 +145,7 @@ def run_ans(run_dir: str | os.PathLike, params: AnsParameters, *,
     from ..narratives import load_story
 
     p = params
+    require(run_dir, "01_data")
     net, tokenizer = model if model is not None else load_model(p.model, p.device, seed=p.seed)
     out = AnsResult(parameters=p)
     for task in p.tasks:

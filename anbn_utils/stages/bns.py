@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._base import StageFile, StageParameters
+from ._base import StageFile, StageParameters, StageResult, record_file
+from .formats import require
 
 __all__ = ["FILES", "BnsParameters", "BnsResult", "run_bns"]
 
@@ -45,6 +46,7 @@ FILES = (
               'phantom runs only; one row per planted network: `network` (index), `network_name`, `planted_an` (the AN that drives it; empty if none), `bn` (the matched BN, 0-based; Hungarian assignment on the absolute spatial correlation), `spatial_r` (signed). `anbn_utils.recovery.map_recovery`'),
     StageFile('`timecourse_recovery.tsv`',
               "phantom runs only; one row per story and network: `story`, `network`, `bn`, `timecourse_r` (Pearson's r of the network's true time course and the matched BN's subject-averaged one over the kept TRs; its sign is the BN's arbitrary sign). `anbn_utils.recovery.timecourse_recovery`"),
+    record_file("BnsResult"),
 )
 
 
@@ -86,7 +88,7 @@ class BnsParameters(StageParameters):
 
 
 @dataclass
-class BnsResult:
+class BnsResult(StageResult):
     """One run's ``03_bns``.
 
     Attributes
@@ -101,6 +103,9 @@ class BnsResult:
     timecourse_recovery : DataFrame or None
         Per planted network and story, the matched BN's time course against the planted one.
     """
+
+    STAGE = STAGE
+    PARAMETERS = BnsParameters
 
     parameters: BnsParameters
     networks: object
@@ -118,7 +123,21 @@ class BnsResult:
         if self.map_recovery is not None:
             write_table(folder / "map_recovery.tsv", self.map_recovery)
             write_table(folder / "timecourse_recovery.tsv", self.timecourse_recovery)
+        self.write_record(folder, fit_subjects=self.fit_subjects)
         return folder
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike) -> BnsResult:
+        """Read a folder :meth:`save` wrote (refusing another format version)."""
+        from ..bns.networks import load_brain_networks
+        from ..io import read_table
+
+        params, record = cls.read_record(folder)
+        folder = Path(folder)
+        tables = {name: read_table(folder / f"{name}.tsv") if (folder / f"{name}.tsv").is_file()
+                  else None for name in ("map_recovery", "timecourse_recovery")}
+        return cls(parameters=params, networks=load_brain_networks(folder),
+                   fit_subjects=record["fit_subjects"], **tables)
 
 
 def run_bns(run_dir: str | os.PathLike, params: BnsParameters, *,
@@ -145,6 +164,7 @@ def run_bns(run_dir: str | os.PathLike, params: BnsParameters, *,
     from ..reliability import fit_subjects_of_half
 
     run_dir, p = Path(run_dir), params
+    require(run_dir, "01_data")
     if stories is None:
         stories = {task: load_story(run_dir / "01_data", task) for task in p.tasks}
     fit_subjects = fit_subjects_of_half({t: s.scans["subject"].tolist() for t, s in stories.items()},

@@ -21,7 +21,7 @@ import pandas as pd
 
 from ._base import StageFile, StageParameters
 from .formats import COUPLING_FORMAT as FORMAT
-from .formats import load_coupling_summary
+from .formats import load_coupling_summary, require
 
 __all__ = ["FILES", "FORMAT", "CouplingParameters", "CouplingResult", "load_coupling_summary",
            "run_coupling"]
@@ -270,6 +270,7 @@ def run_coupling(run_dir: str | os.PathLike, params: CouplingParameters) -> Coup
     from ..verdict import check_replicate_options
 
     run_dir = Path(run_dir)
+    require(run_dir, "02_ans", "03_bns")
     alphas = check_alphas(list(params.alphas))
     p = replace(params, alphas=tuple(alphas))
     device = resolve_device(p.device)

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._base import StageFile, StageParameters
+from ._base import StageFile, StageParameters, StageResult, record_file
 
 __all__ = ["FILES", "DataParameters", "DataResult", "run_data"]
 
@@ -34,6 +34,7 @@ FILES = (
               "the brain mask (copy of the task's mask)", per_story=True),
     StageFile('`story.json`',
               '`task`, `tr`, `n_trs`, `start`, `story_start`, `n_subjects`, `mask_source`', per_story=True),
+    record_file("DataResult"),
 )
 
 
@@ -60,7 +61,7 @@ class DataParameters(StageParameters):
 
 
 @dataclass
-class DataResult:
+class DataResult(StageResult):
     """One run's ``01_data``.
 
     Attributes
@@ -75,6 +76,9 @@ class DataResult:
     stories : dict of str -> Story
     """
 
+    STAGE = STAGE
+    PARAMETERS = DataParameters
+
     parameters: DataParameters
     root: Path
     source: str
@@ -82,13 +86,25 @@ class DataResult:
     stories: dict = field(default_factory=dict)
 
     def save(self, folder: str | os.PathLike) -> Path:
-        """Write every story (:func:`anbn_utils.narratives.save_story`)."""
+        """Write every story (:func:`anbn_utils.narratives.save_story`), then the record."""
         from ..narratives import save_story
 
         folder = Path(folder)
         for story in self.stories.values():
             save_story(story, folder)
+        self.write_record(folder, root=str(self.root), source=self.source,
+                          mask=None if self.mask is None else str(self.mask))
         return folder
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike) -> DataResult:
+        """Read a folder :meth:`save` wrote (refusing another format version)."""
+        from ..narratives import load_story
+
+        params, record = cls.read_record(folder)
+        return cls(parameters=params, root=Path(record["root"]), source=record["source"],
+                   mask=None if record["mask"] is None else Path(record["mask"]),
+                   stories={task: load_story(folder, task) for task in params.tasks})
 
 
 def run_data(params: DataParameters, folder: str | os.PathLike) -> DataResult:

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._base import StageFile, StageParameters
+from ._base import StageFile, StageParameters, StageResult, record_file
+from .formats import require
 
 __all__ = ["FILES", "LayersParameters", "LayersResult", "run_layers"]
 
@@ -28,6 +29,7 @@ FILES = (
               "`story`, `layer` (1-based), `an`, `an_name`, `bn` (0-based), `pcc`, the BN's "
               "`network` label and `peak_x/y/z` (from `03_bns/labels.tsv`), the AN's `query_tag` "
               "and `key_tag` (from `05_pos/<story>/an_tags.tsv`). `anbn_utils.interpret.best_pairs`"),
+    record_file("LayersResult"),
 )
 
 
@@ -40,7 +42,7 @@ class LayersParameters(StageParameters):
 
 
 @dataclass
-class LayersResult:
+class LayersResult(StageResult):
     """One run's ``06_layers``.
 
     Attributes
@@ -56,18 +58,38 @@ class LayersResult:
         query and key tags; ``story`` first.
     """
 
+    STAGE = STAGE
+    PARAMETERS = LayersParameters
+
     parameters: LayersParameters
     ans: dict = field(default_factory=dict)
     category_counts: dict[str, np.ndarray] = field(default_factory=dict)
     best_pairs: pd.DataFrame | None = None
 
     def save(self, folder: str | os.PathLike) -> Path:
-        """Write ``best_pairs.tsv``."""
+        """Write ``best_pairs.tsv`` and the record."""
         from ..io import write_table
 
         folder = Path(folder)
         write_table(folder / "best_pairs.tsv", self.best_pairs)
+        self.write_record(folder)
         return folder
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike) -> LayersResult:
+        """Read a folder :meth:`save` wrote, with the ANs and category counts of its run's
+        ``02_ans`` and ``05_pos`` (the stage folder's siblings; refusing another format
+        version)."""
+        from ..io import read_table
+        from .ans import AnsResult
+
+        params, _ = cls.read_record(folder)
+        folder = Path(folder)
+        require(folder.parent, "05_pos")
+        return cls(parameters=params, ans=AnsResult.load(folder.parent / "02_ans").ans,
+                   category_counts={t: np.load(folder.parent / "05_pos" / t / "category_counts.npy")
+                                    for t in params.tasks},
+                   best_pairs=read_table(folder / "best_pairs.tsv"))
 
 
 def run_layers(run_dir: str | os.PathLike, params: LayersParameters) -> LayersResult:
@@ -77,6 +99,7 @@ def run_layers(run_dir: str | os.PathLike, params: LayersParameters) -> LayersRe
     from ..io import read_table
 
     run_dir, p = Path(run_dir), params
+    require(run_dir, "02_ans", "03_bns", "04_coupling", "05_pos")
     labels = read_table(run_dir / "03_bns" / "labels.tsv")
     out, tables = LayersResult(parameters=p), []
     for task in p.tasks:

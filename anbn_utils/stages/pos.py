@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._base import StageFile, StageParameters
+from ._base import StageFile, StageParameters, StageResult, record_file
+from .formats import require
 
 __all__ = ["FILES", "PosParameters", "PosResult", "PosStory", "run_pos"]
 
@@ -45,6 +46,7 @@ FILES = (
               'one row per story, group and category present: `story`, `bn` (the most anchored BN; empty if none), `group` (`selected`: the ANs anchored to it with max PCC >= `pcc_threshold`; `random`: as many ANs drawn at random with `seed`), `n_ans`, `category`, `share_pct`, by decreasing share. `anbn_utils.interpret.random_an_baseline`'),
     StageFile('`exemplars.tsv`',
               'Fig. 10, first story: `story`, `role` (`best`, `best of layer`), `layer` (1-based), `an`, `an_name`, `bn` (its Eq. 1 BN), `pcc` (its max PCC). `anbn_utils.interpret.exemplar_ans`'),
+    record_file("PosResult"),
 )
 
 
@@ -96,7 +98,7 @@ class PosStory:
 
 
 @dataclass
-class PosResult:
+class PosResult(StageResult):
     """One run's ``05_pos``.
 
     Attributes
@@ -114,6 +116,9 @@ class PosResult:
     exemplars : DataFrame
         The first story's exemplar ANs (:func:`anbn_utils.interpret.exemplar_ans`).
     """
+
+    STAGE = STAGE
+    PARAMETERS = PosParameters
 
     parameters: PosParameters
     spacy: str
@@ -142,7 +147,39 @@ class PosResult:
         story = next(iter(self.stories))  # the exemplars' story
         write_table(folder / "exemplars.tsv",
                     self.exemplars.assign(story=story)[["story", *self.exemplars.columns]])
+        self.write_record(folder, spacy=self.spacy)
         return folder
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike) -> PosResult:
+        """Read a folder :meth:`save` wrote, with the ANs and the anchors of its run's
+        ``02_ans`` and ``04_coupling`` (the stage folder's siblings; refusing another format
+        version)."""
+        from ..io import read_table
+        from ..pos import TAGS
+        from .ans import AnsResult
+
+        params, record = cls.read_record(folder)
+        folder = Path(folder)
+        require(folder.parent, "04_coupling")
+        ans = AnsResult.load(folder.parent / "02_ans").ans
+        out = cls(parameters=params, spacy=record["spacy"],
+                  anchor_counts=read_table(folder / "anchor_counts.tsv"),
+                  random_baseline=read_table(folder / "random_baseline.tsv"),
+                  exemplars=read_table(folder / "exemplars.tsv").drop(columns="story"))
+        for task in params.tasks:
+            here, coupling = folder / task, folder.parent / "04_coupling" / task
+            arrays = {name: np.load(here / f"{name}.npy")
+                      for name in ("tag_distribution", "top_pair_shares", "text_baseline",
+                                   "over_representation")}
+            out.stories[task] = PosStory(
+                ans=ans[task], counts=np.load(here / "category_counts.npy"),
+                tags=read_table(here / "token_tags.tsv")["tag"].map(TAGS.index).to_numpy(),
+                categories=read_table(here / "an_tags.tsv")["category"].to_numpy(),
+                an_to_bn=np.load(coupling / "an_to_bn.npy"), an_max=np.load(coupling / "an_max.npy"),
+                **arrays)
+        out.top_bn = _top_bn(out.anchor_counts)
+        return out
 
 
 def run_pos(run_dir: str | os.PathLike, params: PosParameters) -> PosResult:
@@ -179,6 +216,7 @@ def run_pos(run_dir: str | os.PathLike, params: PosParameters) -> PosResult:
     )
 
     run_dir, p = Path(run_dir), params
+    require(run_dir, "02_ans", "03_bns", "04_coupling")
     nlp = load_spacy(p.spacy_model)
     n_bns = load_brain_networks(run_dir / "03_bns").n_bns
     out = PosResult(parameters=p, spacy=f"{nlp.meta['name']} {nlp.meta['version']}")
@@ -201,8 +239,7 @@ def run_pos(run_dir: str | os.PathLike, params: PosParameters) -> PosResult:
         [anchor_counts(s.an_to_bn, s.an_max, n_bns, p.pcc_threshold).assign(story=task)
          for task, s in out.stories.items()],
         ignore_index=True)[["story", "bn", "n_ans", "most_anchored"]]
-    out.top_bn = {task: next(iter(c.bn[c.most_anchored]), None)
-                  for task, c in out.anchor_counts.groupby("story", sort=False)}
+    out.top_bn = _top_bn(out.anchor_counts)
     rng = np.random.default_rng(p.seed)
     baseline = []
     for task, s in out.stories.items():
@@ -215,3 +252,10 @@ def run_pos(run_dir: str | os.PathLike, params: PosParameters) -> PosResult:
     out.exemplars = exemplar_ans(first.an_max, first.an_to_bn, first.ans.meta["n_layers"],
                                  p.exemplar_layers, names=first.ans.names)
     return out
+
+
+def _top_bn(anchor_counts: pd.DataFrame) -> dict[str, int | None]:
+    """Per story, the most-anchored BN of :func:`anbn_utils.interpret.anchor_counts`'s table
+    (None: no AN reaches the threshold)."""
+    return {task: next((int(b) for b in c.bn[c.most_anchored.astype(bool)]), None)
+            for task, c in anchor_counts.groupby("story", sort=False)}
