@@ -208,11 +208,13 @@ def test_cpu_and_gpu_fits_agree(between_layers):
     X, *_ = _planted(T=300)
     kw = {"n_hidden": (16, 8, 4), "n_epochs": 3, "positive_phase": "prob", "noise_std": 0.0,
           "between_layers": between_layers}
-    cpu, gpu = VSDBN(**kw, device="cpu").fit(X), VSDBN(**kw, device="cuda").fit(X)
+    cpu, gpu = (VSDBN(**kw, device=d).fit(X).ablate_upper_layers(X) for d in ("cpu", "cuda"))
     close = {"rtol": 1e-3, "atol": 1e-4}
-    for name in ("weights_", "visible_biases_", "hidden_biases_", "initial_weights_"):
+    for name in ("weights_", "visible_biases_", "hidden_biases_"):
         for a, b in zip(getattr(gpu, name), getattr(cpu, name)):
             np.testing.assert_allclose(a, b, **close)
+    for a, b in zip(gpu.initial_weights(), cpu.initial_weights()):
+        np.testing.assert_array_equal(a, b)
     if between_layers == "zscore":
         for name in ("mean_", "scale_", "initial_mean_", "initial_scale_"):
             for a, b in zip(getattr(gpu, name), getattr(cpu, name)):
@@ -332,8 +334,7 @@ def test_streamed_and_resident_fits_run_the_same_code(small, monkeypatch):
     monkeypatch.setattr(vsdbn_module, "keep_resident", lambda device: loads.append(device) or True)
     resident = VSDBN(**kw, device="cpu").fit(parts)
     assert loads == ["cpu"]
-    for name in ("weights_", "visible_biases_", "hidden_biases_", "mean_", "scale_",
-                 "initial_mean_", "initial_scale_"):
+    for name in ("weights_", "visible_biases_", "hidden_biases_", "mean_", "scale_"):
         for a, b in zip(getattr(streamed, name), getattr(resident, name)):
             np.testing.assert_array_equal(a, b)
     assert streamed.history_ == resident.history_
@@ -452,8 +453,9 @@ def test_maps_and_activations_with_untrained_upper_layers(planted_fit):
     model, X, *_ = planted_fit
     frozen = VSDBN(n_hidden=model.n_hidden, learning_rate=(0, 0, 0), l1=(0, 0, 0),
                    n_epochs=1).fit(X[:100])
-    for a, b in zip(frozen.weights_, model.initial_weights_):
+    for a, b in zip(frozen.weights_, model.initial_weights()):
         np.testing.assert_array_equal(a, b)
+    assert not hasattr(model, "initial_weights_")  # drawn again from the seed, not kept
     W1, W2, W3 = (w.astype(np.float64) for w in (model.weights_[0], *frozen.weights_[1:]))
     np.testing.assert_allclose(model.maps(2, upper_layers="initial"), W1 @ W2, rtol=1e-4,
                                atol=1e-7)
@@ -469,6 +471,12 @@ def test_maps_and_activations_with_untrained_upper_layers(planted_fit):
 
 def test_diagnostics_and_ablation_with_zscore_statistics(small):
     model = VSDBN(n_hidden=(8, 6, 4), n_epochs=3, between_layers="zscore").fit(small)
+    assert not hasattr(model, "initial_mean_")  # the ablation is not part of the fit
+    np.testing.assert_allclose(model.maps(2, upper_layers="initial"),  # maps need no statistics
+                               model.weights_[0] @ model.initial_weights()[1], rtol=1e-4, atol=1e-6)
+    with pytest.raises(ParameterError, match=r"ablate_upper_layers\(X\): call it first"):
+        model.transform(small, upper_layers="initial")
+    model.ablate_upper_layers([small[:100], small[100:]])  # parts, like fit's
     inputs, _ = _chain(small, model.weights_, model.hidden_biases_, "zscore",
                        (model.mean_, model.scale_))
     expected = _relative_errors(inputs, model)
@@ -476,7 +484,7 @@ def test_diagnostics_and_ablation_with_zscore_statistics(small):
     np.testing.assert_allclose(model.input_variance_[1:], 1, rtol=1e-4)  # standardized inputs
     # the untrained stack's statistics are those of its own pre-activations
     H = inputs[1]
-    for i, W in enumerate(model.initial_weights_[1:], start=1):
+    for i, W in enumerate(model.initial_weights()[1:], start=1):
         P = H @ W
         np.testing.assert_allclose(model.initial_mean_[i], P.mean(0), rtol=1e-4, atol=1e-6)
         np.testing.assert_allclose(model.initial_scale_[i], P.std(0), rtol=1e-4)

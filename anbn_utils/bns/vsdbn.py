@@ -103,13 +103,15 @@ class VSDBN(TransformerMixin, BaseEstimator):
         Number of voxels.
     weights_ : list of ndarray, shapes (n_visible, n1), (n1, n2), (n2, n3)
     visible_biases_, hidden_biases_ : list of ndarray
-    initial_weights_ : list of ndarray
-        The weights before training (see :meth:`maps` with ``upper_layers='initial'``).
+    init_seed_ : int
+        The seed of the initial weights (:meth:`initial_weights` draws them again: no copy
+        is kept).
     mean_, scale_ : list of ndarray of shape (n_hidden[l],), or None
         With ``between_layers='zscore'``: per layer, the mean and standard deviation over
         all training samples of each unit's pre-activation; None otherwise.
     initial_mean_, initial_scale_ : list of ndarray, or None
-        The same for the stack with layers >= 2 at their initial parameters.
+        The same for the stack with layers >= 2 at their initial parameters; set by
+        :meth:`ablate_upper_layers` (not by :meth:`fit`).
     history_ : list of list of float
         Mean reconstruction error per epoch, per layer (sampled CD-1 chains, while the
         weights change).
@@ -220,9 +222,8 @@ class VSDBN(TransformerMixin, BaseEstimator):
         check_finite(rows, parts)
         seeds = check_random_state(self.random_state).randint(np.iinfo(np.int32).max, size=3)
         # initial weights from a CPU generator: the same on every device and after a resume
-        init = torch.Generator().manual_seed(int(seeds[0]))
-        initial = [torch.empty(a, b).normal_(0, self.init_std, generator=init)
-                   for a, b in pairwise([n_vox, *self.n_hidden])]
+        self.init_seed_ = int(seeds[0])
+        initial = self._initial_weights(n_vox)
         gen = torch.Generator(device=device).manual_seed(int(seeds[1]))
         rng = np.random.default_rng(int(seeds[2]))
         ckpt = _Checkpoint(self.checkpoint_dir, self._checkpoint_key(parts)) \
@@ -230,10 +231,9 @@ class VSDBN(TransformerMixin, BaseEstimator):
         state = ckpt.load() if ckpt else None
         self.weights_, self.visible_biases_, self.hidden_biases_, self.history_ = [], [], [], []
         mean, scale, errors, variances = [], [], [], []
-        upper_input = None  # layer 2's input, for the stack with untrained upper layers
         n_in = n_vox
         for layer, n_out in enumerate(self.n_hidden):
-            W = initial[layer].to(device, copy=True)  # initial_weights_ keep the start
+            W = initial[layer].to(device)
             b = torch.zeros(n_in, device=device)
             c = torch.zeros(n_out, device=device)
             history: list[float] = []
@@ -275,21 +275,11 @@ class VSDBN(TransformerMixin, BaseEstimator):
             scale.append(s)
             if layer + 1 < len(self.n_hidden):
                 rows = rows.with_data(between(P, self.between_layers, m, s))
-                upper_input = rows.data if layer == 0 else upper_input
             n_in = n_out
-        self.initial_weights_ = [w.numpy() for w in initial]
-        initial_mean, initial_scale = mean[:1], scale[:1]
-        H = upper_input
-        for W in initial[1:]:  # layers >= 2 at their initial weights and zero biases
-            P = H @ W.to(device)
-            m, s = between_stats(P, self.between_layers)
-            initial_mean.append(m)
-            initial_scale.append(s)
-            H = between(P, self.between_layers, m, s)
+        del initial, rows
         zscore = self.between_layers == "zscore"
-        self.mean_, self.scale_, self.initial_mean_, self.initial_scale_ = (
-            [t.cpu().numpy() for t in v] if zscore else None
-            for v in (mean, scale, initial_mean, initial_scale))
+        self.mean_, self.scale_ = ([t.cpu().numpy() for t in v] if zscore else None
+                                   for v in (mean, scale))
         self.reconstruction_error_ = np.array(errors)
         self.input_variance_ = np.array(variances)
         self.relative_error_ = np.divide(  # NaN for a constant input
@@ -298,6 +288,54 @@ class VSDBN(TransformerMixin, BaseEstimator):
         self.components_ = np.ascontiguousarray(self.maps().T)
         if ckpt:
             ckpt.remove()  # it only serves to resume an interrupted fit
+        return self
+
+    def _initial_weights(self, n_visible: int) -> list[torch.Tensor]:
+        """The weights before training, drawn from ``init_seed_`` (CPU, float32)."""
+        init = torch.Generator().manual_seed(self.init_seed_)
+        return [torch.empty(a, b).normal_(0, self.init_std, generator=init)
+                for a, b in pairwise([n_visible, *self.n_hidden])]
+
+    def initial_weights(self) -> list[np.ndarray]:
+        """The weights before training (drawn again from ``init_seed_``), shapes as
+        ``weights_``."""
+        check_is_fitted(self)
+        return [w.numpy() for w in self._initial_weights(self.n_features_in_)]
+
+    def ablate_upper_layers(self, X) -> VSDBN:
+        """The ablation of what the upper layers' training adds: the between-layer
+        statistics of the stack with layers >= 2 at their initial weights and zero biases
+        (layer 1 trained), learned on ``X`` (the training data), for :meth:`transform` with
+        ``upper_layers='initial'`` (``between_layers='zscore'`` needs them; :meth:`maps`
+        does not).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_voxels), or a list of such arrays
+
+        Returns
+        -------
+        self
+            With ``initial_mean_`` and ``initial_scale_``.
+        """
+        check_is_fitted(self)
+        stack = self._stack("initial", statistics=False)
+        (W1, c1, _, _), first = stack[0], self._stack("trained")[0]
+        # layer 1 (trained, with its statistics), part by part: only its output is pooled
+        parts = X if isinstance(X, (list, tuple)) else [X]
+        H = torch.cat([between(torch.addmm(c1, torch.from_numpy(
+            validate_data(self, p, reset=False, dtype=np.float64)), W1),
+            self.between_layers, first[2], first[3]) for p in parts])
+        mean, scale = [first[2]], [first[3]]
+        for W, c, _, _ in stack[1:]:
+            P = torch.addmm(c, H, W)
+            m, s = between_stats(P, self.between_layers)
+            mean.append(m)
+            scale.append(s)
+            H = between(P, self.between_layers, m, s)
+        zscore = self.between_layers == "zscore"
+        self.initial_mean_, self.initial_scale_ = ([t.float().numpy() for t in v] if zscore
+                                                   else None for v in (mean, scale))
         return self
 
     def _layer(self, layer: int | None) -> int:
@@ -309,9 +347,10 @@ class VSDBN(TransformerMixin, BaseEstimator):
                                  f"last), not {layer!r}")
         return layer
 
-    def _stack(self, upper_layers: str) -> list[tuple]:
+    def _stack(self, upper_layers: str, *, statistics: bool = True) -> list[tuple]:
         """``(W, c, mean, scale)`` per layer as float64 tensors: the trained stack, or the one with
-        layers >= 2 at their initial weights and zero biases."""
+        layers >= 2 at their initial weights and zero biases (its statistics from
+        :meth:`ablate_upper_layers`; None without ``statistics``)."""
         if upper_layers not in UPPER_LAYERS:
             raise ParameterError(f"upper_layers must be one of {UPPER_LAYERS}, "
                                  f"not {upper_layers!r}")
@@ -320,10 +359,17 @@ class VSDBN(TransformerMixin, BaseEstimator):
             weights, biases = self.weights_, self.hidden_biases_
             mean, scale = self.mean_ or [None] * n, self.scale_ or [None] * n
         else:
-            weights = [self.weights_[0], *self.initial_weights_[1:]]
+            initial = self.initial_weights()
+            weights = [self.weights_[0], *initial[1:]]
             biases = [self.hidden_biases_[0], *(np.zeros(w.shape[1], np.float32)
-                                                for w in self.initial_weights_[1:])]
-            mean, scale = self.initial_mean_ or [None] * n, self.initial_scale_ or [None] * n
+                                                for w in initial[1:])]
+            if statistics and self.between_layers == "zscore":
+                if getattr(self, "initial_mean_", None) is None:
+                    raise ParameterError("the stack with initial upper layers needs the "
+                                         "statistics of ablate_upper_layers(X): call it first")
+                mean, scale = self.initial_mean_, self.initial_scale_
+            else:
+                mean, scale = [None] * n, [None] * n
         t = lambda a: None if a is None else torch.as_tensor(a, dtype=torch.float64)
         return [(t(w), t(c), t(m), t(s)) for w, c, m, s in zip(weights, biases, mean, scale)]
 
@@ -371,7 +417,7 @@ class VSDBN(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         layer = self._layer(layer)
-        weights = [W for W, *_ in self._stack(upper_layers)]
+        weights = [W for W, *_ in self._stack(upper_layers, statistics=False)]
         M = weights[0]
         for W in weights[1:layer]:
             M = M @ W
