@@ -46,6 +46,7 @@ import yaml
 
 from .errors import DataError, ParameterError, RunError
 from .io import read_json, read_table, write_json, write_table
+from .runner.processes import Interrupted
 from .stages.formats import load_coupling_summary
 
 __all__ = ["STUDY_DIR", "Study", "Variant", "finished_variants", "headline", "load_study", "main",
@@ -229,10 +230,16 @@ def _cause(error: Exception) -> str:
 
 
 def _run_variant(base: str, variant: Variant, study_dir: str, stages: Sequence[str] | None,
-                 force: Sequence[str], share: bool = True) -> dict[str, Any]:
-    """Run one variant (in a worker process); its runner log is appended to
-    ``<variant>.log``, one section per attempt."""
+                 force: Sequence[str], share: bool = True,
+                 study_pid: int | None = None) -> dict[str, Any]:
+    """Run one variant (in a worker process, which ends with the study process
+    ``study_pid``); its runner log is appended to ``<variant>.log``, one section per
+    attempt."""
     from .runner.execute import run
+    from .runner.processes import die_with_parent
+
+    if study_pid is not None:
+        die_with_parent(study_pid)
 
     study_dir = Path(study_dir)
     log_path = study_dir / f"{variant.name}.log"
@@ -329,6 +336,7 @@ def run_study(study: str | os.PathLike | Study, *, study_dir: str | os.PathLike 
     from joblib import Parallel, delayed
 
     from .runner.lock import hold
+    from .runner.processes import owning_descendants
 
     if not isinstance(study, Study):
         study = load_study(study)
@@ -349,7 +357,7 @@ def run_study(study: str | os.PathLike | Study, *, study_dir: str | os.PathLike 
             "finish (or stop it), or give this one another --study-dir")
     with hold(study_dir / ".study.lock", busy=busy):  # two studies into one folder: refused
         args = [(v.base or study.base, v, str(study_dir), v.stages or study.stages, tuple(force),
-                 share)
+                 share, os.getpid())
                 for v in chosen]
         t0 = time.perf_counter()
         log(f"study {study.name}: {len(chosen)} variant(s) into {study_dir}")
@@ -359,8 +367,10 @@ def run_study(study: str | os.PathLike | Study, *, study_dir: str | os.PathLike 
                 rows = client.gather(client.map(_run_variant, *zip(*args), pure=False))
             finally:
                 client.close()
-        else:
-            rows = Parallel(n_jobs=n_jobs or study.n_jobs)(delayed(_run_variant)(*a) for a in args)
+        else:  # a stopped study ends its workers and their kernels
+            with owning_descendants(log):
+                rows = Parallel(n_jobs=n_jobs or study.n_jobs)(
+                    delayed(_run_variant)(*a) for a in args)
         for row in rows:
             log(f"  {row['variant']}: {row['status']} in {row['wall_s']} s, "
                 f"{row['stages_computed']} stage(s) computed, {row['stages_reused']} reused"
@@ -452,6 +462,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.exit(2, f"error: {e}\n")
     except RunError as e:
         parser.exit(1, f"error: {e}\n")
+    except KeyboardInterrupt:
+        return 130
+    except Interrupted as e:
+        return 128 + e.signum
     return int((table["status"] != "done").any())
 
 

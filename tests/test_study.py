@@ -278,3 +278,66 @@ def test_a_dask_scheduler_without_workers_is_named_not_waited_on(study_file, tmp
                                           r"2 s: start workers \(`dask worker "):
         run_study(study_file({"real": []}), study_dir=tmp_path / "s",
                   scheduler=cluster.scheduler_address, log=lambda m: None)
+
+
+_DRIVER = '''
+import os, subprocess, sys
+from pathlib import Path
+import anbn_utils.study as study_module
+
+marks = Path(sys.argv[1])
+real = study_module._run_variant
+
+def variant_with_a_kernel(*args):
+    from anbn_utils.runner import execute
+    def run(*a, **k):  # stands for the runner: a kernel that computes for minutes
+        kernel = subprocess.Popen(["sleep", "300"])
+        (marks / f"{os.getpid()}.pids").write_text(f"{os.getpid()} {kernel.pid}")
+        kernel.wait()
+    execute.run = run
+    return real(*args)
+
+study_module._run_variant = variant_with_a_kernel
+sys.exit(study_module.main([sys.argv[2], "--study-dir", str(marks / "study"), "--n-jobs", "2"]))
+'''
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT", "SIGKILL"])
+def test_a_stopped_or_killed_study_ends_its_workers_and_their_kernels(study_file, tmp_path, sig):
+    """A killed study used to leave its workers computing as orphans for minutes (a rerun
+    then found their stages "in use by process N"): now SIGTERM and SIGINT end every
+    process below the study before it exits, and after SIGKILL (no chance to) each worker
+    notices and ends its own."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    driver = tmp_path / "driver.py"
+    driver.write_text(_DRIVER)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    study = subprocess.Popen([sys.executable, str(driver), str(marks),
+                              str(study_file({"a": [], "b": []}))],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 120
+    while len(list(marks.glob("*.pids"))) < 2:  # both variants' workers have a kernel running
+        assert study.poll() is None and time.monotonic() < deadline, study.stdout.read()
+        time.sleep(0.2)
+    pids = [int(p) for f in marks.glob("*.pids") for p in f.read_text().split()]
+    assert len(pids) == 4 and all(psutil.pid_exists(p) for p in pids)
+    study.send_signal(getattr(signal, sig))
+    output, _ = study.communicate(timeout=60)
+    if sig != "SIGKILL":
+        assert study.returncode == 128 + getattr(signal, sig), output
+        assert "study stopped: " in output and "run the study again to resume" in output
+    deadline = time.monotonic() + 30
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        alive = [p for p in pids if psutil.pid_exists(p)
+                 and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+        time.sleep(0.2)
+    assert alive == [], f"left running after {sig}: {alive}"
