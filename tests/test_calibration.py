@@ -66,3 +66,57 @@ def test_the_committed_results_load_as_one_table_and_a_missing_file_names_the_fi
     assert (rates["low"] <= rates["rate"]).all() and (rates["rate"] <= rates["high"]).all()
     with pytest.raises(DataError, match="make calibrate"):
         load_calibration(tmp_path / "none.json")
+
+
+def _nuisance_results(fwer: dict, planted: dict, runs: dict) -> dict:
+    """A calibration results file with nuisance scenarios: ``fwer`` and ``planted`` map a
+    scenario name to (successes, trials); ``runs`` a suffix to its AN runs."""
+    def rates(outcome, successes, trials):
+        ci = binomtest(successes, trials).proportion_ci(0.95)
+        return [{"null": null, "alpha": 0.05, "outcome": outcome, "rate": successes / trials,
+                 "low": ci.low, "high": ci.high, "successes": successes, "trials": trials}
+                for null in ("circular", "phase")]
+    scenarios = {}
+    for table, outcome in ((fwer, "fwer_any"), (planted, "planted_fwer")):
+        for name, (k, n) in table.items():
+            suffix = next((s for s in runs if s and name.endswith(s)), "")
+            scenarios[name] = {"rates": rates(outcome, k, n),
+                               "an_sources": [f"run{i}" for i in range(runs[suffix])]
+                               if runs[suffix] else None}
+    return {"scenarios": scenarios}
+
+
+def test_the_nuisance_default_is_read_per_an_source_and_a_liberal_rate_is_named():
+    from anbn_utils.inference.calibration import (
+        NUISANCE_SOURCES,
+        calibration_rates,
+        calibration_reading,
+        is_held_out,
+        nuisance_holdout,
+        nuisance_holdout_reading,
+    )
+
+    results = _nuisance_results(
+        fwer={"nuisance_none": (6, 100), "nuisance_regress": (4, 100),
+              "nuisance_none_holdout": (8, 100), "nuisance_regress_holdout": (3, 100),
+              "nuisance_regress_both_holdout": (15, 100)},
+        planted={"nuisance_planted_none_holdout": (40, 400),
+                 "nuisance_planted_regress_holdout": (8, 400)},
+        runs={"": 0, "_holdout": 20, "_untrained": 20})
+    rates = calibration_rates(results)
+    table = nuisance_holdout(rates)
+    assert list(table["source"].unique()) == [NUISANCE_SOURCES[""], NUISANCE_SOURCES["_holdout"]]
+    held = table[table["source"] == NUISANCE_SOURCES["_holdout"]].set_index("nuisance")
+    assert list(held.index) == ["none", "regress", "regress_both"]
+    assert held.loc["regress", "fwer"] == 0.03 and held.loc["regress", "planted"] == 0.02
+    assert held.loc["regress", "an_runs"] == 20 and held.loc["regress", "datasets"] == 100
+    assert pd.isna(held.loc["regress_both", "planted"])  # not measured: not invented
+    reading = nuisance_holdout_reading(table)
+    # 15 of 100 has its 95 % interval above 0.05 (0.086 ...); 8 of 100 does not
+    assert reading.count("(above the level)") == 1
+    assert "`regress_both` 0.15 [0.09, 0.24] (above the level)" in reading
+    assert "(20 runs)" in reading and "0.10 without the regression and 0.02 with `regress`" in reading
+    # chapter 04's reading keeps to the data the defaults were chosen on
+    assert is_held_out("nuisance_regress_holdout") and not is_held_out("nuisance_regress")
+    assert "holdout" not in calibration_reading(rates)
+    assert "nuisance_regress phase 0.040" in calibration_reading(rates)

@@ -32,13 +32,17 @@ from ..errors import DataError, ParameterError
 from ..stats import zscore
 
 __all__ = [
+    "NUISANCE_SOURCES",
     "PAIR_PHI",
     "RESULTS",
     "WINDOW",
     "calibration_rates",
     "calibration_reading",
     "evaluate",
+    "is_held_out",
     "load_calibration",
+    "nuisance_holdout",
+    "nuisance_holdout_reading",
     "plant",
     "rate_table",
     "smooth_series",
@@ -51,6 +55,22 @@ RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "cali
 #: exclusion window (``min_shift``) of the old circular null it measures beside the new.
 PAIR_PHI = 0.9
 WINDOW = 10
+
+#: The AN series the nuisance scenarios were measured on, by the suffix of their scenario
+#: names (``benchmarks/calibrate_inference.py --suffix``): the default ``nuisance`` was
+#: chosen on the first; the others are data it was not chosen on.
+NUISANCE_SOURCES = {
+    "": "the null phantom's ANs (the default was chosen on them)",
+    "_holdout": "other null phantoms' ANs (other seeds: other word timings)",
+    "_untrained": "those phantoms' ANs of the untrained model",
+}
+
+
+def is_held_out(scenario: str) -> bool:
+    """Whether a calibration scenario was measured on AN series the defaults were not
+    chosen on (chapter 07 shows those; chapter 04 the others)."""
+    return any(suffix and scenario.endswith(suffix) for suffix in NUISANCE_SOURCES)
+
 
 #: Outcomes of :func:`evaluate` that are one Bernoulli trial per dataset (binomial
 #: intervals over datasets), and those that are a share of tests within a dataset.
@@ -230,15 +250,18 @@ def load_calibration(path: str | os.PathLike = RESULTS) -> pd.DataFrame:
 
 def calibration_rates(results: dict) -> pd.DataFrame:
     """The rates of a calibration results file (``benchmarks/results/calibration_*.json``,
-    read as a dict) as one table: :func:`rate_table`'s columns with ``scenario`` first."""
-    return pd.DataFrame([{"scenario": name, **row} for name, s in results["scenarios"].items()
-                         for row in s["rates"]])
+    read as a dict) as one table: :func:`rate_table`'s columns with ``scenario`` first and
+    ``an_runs`` last (how many runs' AN series the scenario read; None where not recorded)."""
+    return pd.DataFrame([{"scenario": name, **row,
+                          "an_runs": len(s["an_sources"]) if s.get("an_sources") else None}
+                         for name, s in results["scenarios"].items() for row in s["rates"]])
 
 
 def calibration_reading(rates: pd.DataFrame, *, alpha: float = 0.05) -> str:
     """What :func:`calibration_rates` says at ``alpha``, one line per outcome (Markdown):
-    rate and 95 % interval per scenario and null model."""
-    rates = rates[np.isclose(rates["alpha"], alpha)]
+    rate and 95 % interval per scenario and null model (the scenarios measured on the data
+    the defaults were chosen on: :func:`is_held_out` ones are :func:`nuisance_holdout`'s)."""
+    rates = rates[np.isclose(rates["alpha"], alpha) & ~rates["scenario"].map(is_held_out)]
     labels = {"per_test": "per-test false-positive rate", "fwer_any": "family-wise error rate",
               "fdp": "false discovery rate (mean FDP)",
               "planted_fwer": "planted pairs found family-wise",
@@ -252,3 +275,72 @@ def calibration_reading(rates: pd.DataFrame, *, alpha: float = 0.05) -> str:
                  for r in part.itertuples()]
         lines.append(f"- **{label}** at {alpha:g}: " + "; ".join(cells))
     return "\n".join(lines)
+
+
+def nuisance_holdout(rates: pd.DataFrame, *, alpha: float = 0.05,
+                     null: str = "phase") -> pd.DataFrame:
+    """The nuisance scenarios per AN source (:data:`NUISANCE_SOURCES`) and nuisance model.
+
+    Parameters
+    ----------
+    rates : DataFrame
+        :func:`calibration_rates`.
+    alpha, null : float, str
+        The level and null model read.
+
+    Returns
+    -------
+    DataFrame, one row per source and nuisance model measured: ``source`` (its
+    description), ``nuisance``, ``fwer`` (networks that follow the regressors and no AN:
+    share of datasets with an AN significant family-wise) with ``fwer_low``/``fwer_high``,
+    ``planted`` (4 more networks that follow ANs: share of those pairs found family-wise)
+    with ``planted_low``/``planted_high`` (95 % intervals), ``datasets``, ``an_runs`` (the
+    runs whose AN series were read, where recorded).
+    """
+    from ..choices import NUISANCE_MODELS
+
+    rates = rates[np.isclose(rates["alpha"], alpha) & (rates["null"] == null)]
+
+    def one(scenario, outcome):
+        row = rates[(rates["scenario"] == scenario) & (rates["outcome"] == outcome)]
+        return row.iloc[0] if len(row) else None
+
+    rows = []
+    for suffix, source in NUISANCE_SOURCES.items():
+        for how in NUISANCE_MODELS:
+            fwer = one(f"nuisance_{how}{suffix}", "fwer_any")
+            planted = one(f"nuisance_planted_{how}{suffix}", "planted_fwer")
+            if fwer is None and planted is None:
+                continue
+            rows.append({"source": source, "nuisance": how,
+                         **{f"fwer{k}": None if fwer is None else fwer[c]
+                            for k, c in (("", "rate"), ("_low", "low"), ("_high", "high"))},
+                         **{f"planted{k}": None if planted is None else planted[c]
+                            for k, c in (("", "rate"), ("_low", "low"), ("_high", "high"))},
+                         "datasets": None if fwer is None else int(fwer["trials"]),
+                         "an_runs": None if fwer is None else fwer["an_runs"]})
+    return pd.DataFrame(rows)
+
+
+def nuisance_holdout_reading(table: pd.DataFrame, *, default: str = "regress",
+                             alpha: float = 0.05) -> str:
+    """One paragraph on :func:`nuisance_holdout`: per AN source, the family-wise error
+    rate with each nuisance model against the level, and what the default costs in power."""
+    if table.empty:
+        return "The calibration results hold no nuisance scenario."
+    parts = []
+    for source, part in table.groupby("source", sort=False):
+        by = part.set_index("nuisance")
+        fwer = ", ".join(f"`{how}` {r.fwer:.2f} [{r.fwer_low:.2f}, {r.fwer_high:.2f}]"
+                         + (" (above the level)" if r.fwer_low > alpha else "")
+                         for how, r in by.iterrows() if pd.notna(r.fwer))
+        runs = part["an_runs"].dropna()
+        text = (f"{source}" + (f" ({int(runs.iloc[0])} runs)" if len(runs) else "")
+                + f": family-wise error rate {fwer}")
+        if (default in by.index and "none" in by.index
+                and pd.notna(by.loc[default, "planted"]) and pd.notna(by.loc["none", "planted"])):
+            text += (f"; planted pairs found {by.loc['none', 'planted']:.2f} without the "
+                     f"regression and {by.loc[default, 'planted']:.2f} with `{default}`")
+        parts.append(text)
+    return (f"Against networks that follow the story's timing regressors (level {alpha:g}): "
+            + "; ".join(parts) + ".")
