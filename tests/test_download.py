@@ -225,6 +225,36 @@ def test_a_plain_folder_is_refused(source, tmp_path):
     assert os.listdir(plain) == ["notes.txt"]
 
 
+def test_a_source_that_is_not_a_datalad_dataset_is_named_and_leaves_nothing_behind(source,
+                                                                                   tmp_path):
+    """A plain folder as source was reported as a repository that "does not exist"; a plain
+    git repository was cloned, then refused, and its clone blocked the retry. A DataLad
+    dataset that is not Narratives, cloned by this call, is removed when refused."""
+    import datalad.api as dl
+
+    plain = tmp_path / "files"
+    plain.mkdir()
+    (plain / "a.txt").write_text("a")
+    with pytest.raises(DataError, match=rf"source {re.escape(str(plain))} is a plain folder, "
+                       r"not a DataLad dataset \(no .git/\): if .* holds the Narratives files, "
+                       r"do not download: point the run at it \(dataset_root or \$ANBN_DATA\)"):
+        download(tmp_path / "r1", ["pieman"], source=str(plain))
+    assert not (tmp_path / "r1").exists()
+    subprocess.run(["git", "init", "-q"], cwd=plain, check=True)
+    with pytest.raises(DataError, match=r"is a git repository but not a DataLad dataset "
+                                        r"\(no .datalad/\)"):
+        download(tmp_path / "r1", ["pieman"], source=str(plain))
+    assert not (tmp_path / "r1").exists()
+    other = tmp_path / "other"
+    dl.create(str(other), result_renderer="disabled")
+    with pytest.raises(DataError, match=r"could not be installed.*\(the clone this call made "
+                                        r"at .*r1 was removed: the same command can run again\)"):
+        download(tmp_path / "r1", ["pieman"], source=str(other))
+    assert not (tmp_path / "r1").exists()
+    files = download(tmp_path / "r1", ["pieman"], source=str(source), dry_run=True)
+    assert len(files) and (tmp_path / "r1" / ".datalad").is_dir()  # the retry is not blocked
+
+
 def test_a_dataset_that_is_not_narratives_is_refused(source, tmp_path):
     import datalad.api as dl
 

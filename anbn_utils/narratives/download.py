@@ -210,10 +210,37 @@ def _is_dataset(root: Path) -> bool:
     return (root / ".datalad").is_dir() and (root / ".git").exists()
 
 
+def _check_source(source: str) -> None:
+    """A local ``source`` must be a DataLad dataset (git told a plain folder "does not
+    exist", and a plain git repository was cloned and then left behind)."""
+    path = Path(source).expanduser()
+    if not path.exists():
+        return  # a URL (or an unreachable path: the clone names it)
+    use_it = (f"if {path} holds the Narratives files, do not download: point the run at it "
+              f"(dataset_root or $ANBN_DATA); to download, pass the dataset's URL "
+              f"({DATASET_URL}) or a DataLad clone of it as source")
+    if not (path / ".git").exists():
+        raise DataError(f"source {path} is a plain folder, not a DataLad dataset (no .git/): "
+                        + use_it)
+    if not (path / ".datalad").is_dir():
+        raise DataError(f"source {path} is a git repository but not a DataLad dataset (no "
+                        ".datalad/): " + use_it)
+
+
+def _remove(root: Path) -> None:
+    """Remove a clone (git-annex makes its objects read-only)."""
+    def writable(func, path, _):
+        os.chmod(Path(path).parent, 0o755)
+        os.chmod(path, 0o755)
+        func(path)
+    shutil.rmtree(root, onerror=writable)
+
+
 def _clone_or_reuse(dl, root: Path, source: str):
     """The dataset at ``root``, cloned from ``source`` if it is not there yet."""
     if _is_dataset(root):
         return dl.Dataset(str(root))
+    _check_source(source)
     if root.exists() and not root.is_dir():
         raise DataError(f"{root} is a file, not a folder: pass a new or empty folder as root")
     if root.is_dir() and any(root.iterdir()):
@@ -321,8 +348,16 @@ def download(
     if jobs < 1:
         raise DataError(f"jobs must be >= 1, not {jobs}")
     with _datalad() as dl:
+        made = not _is_dataset(root)  # this call clones: a failure below removes the clone
         ds = _clone_or_reuse(dl, root, str(source))
-        _install_subdatasets(ds, root)
+        try:
+            _install_subdatasets(ds, root)
+        except DataError as e:
+            if not made:
+                raise
+            _remove(root)
+            raise DataError(f"{e} (the clone this call made at {root} was removed: the same "
+                            "command can run again)") from None
         if exclude and not exclude_path(root).is_file():  # in git in the real dataset
             _call(ds.get, path=[str(exclude_path(root))])
         files = needed_files(root, tasks, subjects=subjects, exclude=exclude)
