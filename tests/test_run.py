@@ -858,3 +858,43 @@ def test_a_brain_network_the_fit_will_not_make_is_refused_before_the_fit(tmp_pat
     assert "this run has 5 BNs" in problems(example_bn="BN6", bn_method="canica",
                                             n_components=5)[0]
     assert problems(example_bn="BN4", n_hidden=[8, 6, 4]) == []
+
+
+def test_verify_finds_damage_that_keeps_size_and_time(tmp_path, cache_dir, capsys):
+    """A store file rewritten with the same size and time was used as it is; with
+    ``verify`` (``--verify``) the content is compared with the digests recorded when the
+    stage and the dataset were written, and what differs is made again."""
+    import os
+
+    kwargs = {"stages": ["01_data"], "publish": False, "progress": False}
+    profile = _profile(tmp_path, cache_dir)
+    a = run(profile, run_dir=tmp_path / "runs" / "a", **kwargs)
+
+    def tamper(path):  # same size, same times, other content
+        st = path.stat()
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        path.write_bytes(bytes(data))
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+    scans = (a / "01_data").resolve() / "pieman" / "scans.tsv"
+    original = scans.read_bytes()
+    tamper(scans)
+    capsys.readouterr()
+    run(profile, run_dir=a, **kwargs)
+    assert "01_data: up to date" in capsys.readouterr().out  # size and time alone: not seen
+    run(profile, run_dir=a, verify=True, **kwargs)
+    out = capsys.readouterr().out
+    assert ("01_data: the content of pieman/scans.tsv differs from what was written "
+            "(--verify), re-running") in out
+    assert scans.read_bytes() == original
+    run(profile, run_dir=a, verify=True, **kwargs)
+    assert "01_data: up to date (verified)" in capsys.readouterr().out
+
+    dataset = (a / "dataset").resolve()
+    bold = next(p for p in sorted(dataset.rglob("*_bold.nii.gz")))
+    tamper(bold)
+    run(profile, run_dir=a, verify=True, **kwargs)
+    out = capsys.readouterr().out
+    assert (f"dataset: generating the synthetic dataset again: the content of "
+            f"{bold.relative_to(dataset)} differs from what was written (--verify)") in out

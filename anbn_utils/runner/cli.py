@@ -39,6 +39,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="compute every stage in the run directory itself")
     parser.add_argument("--prune-store", action="store_true",
                         help="after the run, remove the shared stages no run links to")
+    parser.add_argument("--verify", action="store_true",
+                        help="before reusing a stage or the generated dataset, compare its "
+                             "files' content with the digests recorded when it was written "
+                             "(reads every file)")
     parser.add_argument("--no-publish", action="store_true",
                         help="do not copy executed notebooks into book/executed")
     parser.add_argument("--no-progress", action="store_true")
@@ -55,7 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_dir = run(args.profile, run_dir=args.run_dir, stages=args.stages, force=args.force,
                       publish=not args.no_publish, progress=not args.no_progress,
                       overrides=args.overrides,
-                      store=False if args.no_store else (args.store or True))
+                      store=False if args.no_store else (args.store or True),
+                      verify=args.verify)
         if args.prune_store:
             store = Path(args.store) if args.store else run_dir.parent / ".store"
             removed = prune_store(store)

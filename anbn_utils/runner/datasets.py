@@ -24,7 +24,7 @@ from ..config import get_data_root
 from ..errors import DataError, ParameterError
 from ..io import file_fingerprint, hash_json, read_json, write_json
 from .lock import hold
-from .state import manifest, replace_dir
+from .state import digests, manifest, replace_dir, verify_digests
 
 __all__ = ["dataset_hash", "generator", "prepare_dataset", "validate_dataset_params"]
 
@@ -86,14 +86,15 @@ def dataset_hash(root: Path, tasks: Sequence[str]) -> str:
 
 def prepare_dataset(profile: dict[str, Any], run_dir: Path, *, force: bool,
                     tasks: Sequence[str], store: Path | None = None,
-                    log=print) -> tuple[Path, str]:
+                    log=print, verify: bool = False) -> tuple[Path, str]:
     """Dataset root and its hash; generates the dataset of phantom and synthetic profiles.
 
     With a ``store`` (runs that share their stages), a generated dataset is kept once, in
     ``<store>/dataset/<hash>``, and ``<run_dir>/dataset`` links to it.  Its stamp
     (:data:`DATASET_STAMP`) lists its files with sizes and times, as a stage's does: a
     dataset whose files changed since it was made (a ground truth moved away, a scan
-    truncated) is made again, never served damaged.
+    truncated) is made again, never served damaged; with ``verify``, its files' content is
+    compared with the digests recorded when it was made.
     """
     spec = profile["dataset"]
     if spec["kind"] == "narratives":
@@ -109,11 +110,14 @@ def prepare_dataset(profile: dict[str, Any], run_dir: Path, *, force: bool,
         stamp = final / DATASET_STAMP
         record = read_json(stamp) if stamp.is_file() else {}
         intact = record.get("manifest") == manifest(final, DATASET_STAMP)
-        if not force and record.get("hash") == h and intact:
+        damage = (verify_digests(final, record, DATASET_STAMP)
+                  if verify and intact and record.get("hash") == h else None)
+        if not force and record.get("hash") == h and intact and not damage:
             log(f"dataset: up to date{f' (shared: {final})' if store else ''}")
         else:
             log(f"dataset: generating the {spec['kind']} dataset"
-                + (f" again: its files in {final} changed since it was made (a file moved, "
+                + (f" again: {damage} (--verify)" if damage and not force else
+                   f" again: its files in {final} changed since it was made (a file moved, "
                    "deleted or rewritten)" if not force and record.get("hash") == h else ""))
             partial = final.parent / ".partial" / final.name
             shutil.rmtree(partial, ignore_errors=True)
@@ -124,7 +128,8 @@ def prepare_dataset(profile: dict[str, Any], run_dir: Path, *, force: bool,
             write_json(partial / DATASET_STAMP, {
                 "kind": spec["kind"], "hash": h, "params": params,
                 "wall_s": time.perf_counter() - t0,
-                "manifest": manifest(partial, DATASET_STAMP)})
+                "manifest": manifest(partial, DATASET_STAMP),
+                "digests": digests(partial, DATASET_STAMP)})
             replace_dir(partial, final)
     if store:
         replace_dir(final, run_dir / "dataset", link=True)

@@ -55,7 +55,7 @@ from .stages import (
     notebook_imports,
     stage_values,
 )
-from .state import STAMP, manifest, replace_dir, stage_status
+from .state import STAMP, digests, manifest, replace_dir, stage_status
 
 __all__ = ["as_published", "check", "kernel_options", "kernel_startup", "publish_notebooks",
            "reader_view", "run", "shown_path"]
@@ -281,7 +281,7 @@ def _compute(stage, params, h, inputs, hashes, prof, root, run_dir, entry, noteb
         "overrides": prof.get("overrides", []), "run": str(run_dir), "needs": stage.needs,
         "needs_hashes": {n: hashes[n] for n in stage.needs}, "dataset": str(root),
         "versions": _versions(), "inputs": inputs, "started": started,
-        "wall_s": round(wall, 2), "manifest": manifest(partial),
+        "wall_s": round(wall, 2), "manifest": manifest(partial), "digests": digests(partial),
     })
     entry.parent.mkdir(parents=True, exist_ok=True)
     replace_dir(partial, entry)
@@ -301,6 +301,7 @@ def run(
     progress: bool = True,
     overrides: Sequence[str] = (),
     store: str | os.PathLike | bool | None = True,
+    verify: bool = False,
 ) -> Path:
     """Execute the stages of a profile; skip those whose inputs and parameters are unchanged.
 
@@ -330,6 +331,10 @@ def run(
         reuses it) and the run's folder of that stage is a link to it; the generated
         dataset likewise.  Two runs or study variants with the same stage inputs, code and
         parameters thus compute it once.  :func:`prune_store` removes what no run uses.
+    verify : bool
+        Before a stage (or the generated dataset) is reused, compare its files' content with
+        the digests recorded when it was written (``--verify``; reading every file: slower),
+        and recompute what differs.  Without it, files are compared by size and time.
 
     Returns
     -------
@@ -359,7 +364,7 @@ def run(
         store = (run_dir.parent / ".store" if store is True else
                  Path(store).resolve() if store else None)
         root, dataset_hash = prepare_dataset(prof, run_dir, force="dataset" in force,
-                                             tasks=tasks, store=store, log=_log)
+                                             tasks=tasks, store=store, log=_log, verify=verify)
         hashes: dict[str, str] = {}
         for stage in selected:
             params = {**per_stage[stage.name]}
@@ -371,9 +376,11 @@ def run(
             entry = store / stage.name / h if store else final
             with hold(entry.parent / f".{entry.name}.lock", wait=True, on_wait=lambda who, s=stage:
                       _log(f"{s.name}: waiting for {who}, which computes the same stage")):
-                done, why = stage_status(entry, h, forced=stage.name in force, inputs=inputs)
+                done, why = stage_status(entry, h, forced=stage.name in force, inputs=inputs,
+                                         verify=verify)
                 if not done and entry != final and (final / STAMP).is_file():
-                    why = stage_status(final, h, forced=stage.name in force, inputs=inputs)[1]
+                    why = stage_status(final, h, forced=stage.name in force, inputs=inputs,
+                                       verify=verify)[1]
                 if done and entry != final and final.resolve() != entry.resolve():
                     replace_dir(entry, final, link=True)
                     why = f"reused from {entry} (computed by {read_json(entry / STAMP)['run']})"

@@ -2,14 +2,17 @@
 
 A finished stage's folder holds ``stage.json``: the hash of everything it depends on, the
 parameters it ran with, versions, wall time, and the *manifest* of the files it wrote
-(size and modification time of each).  A stage is up to date when both the hash and the
-manifest match, so files rewritten outside the runner (``papermill -p run_dir <this run>``,
-an edit by hand) make it run again instead of being reported as up to date.
+(size and modification time of each) and their content digests.  A stage is up to date when
+both the hash and the manifest match, so files rewritten outside the runner (``papermill -p
+run_dir <this run>``, an edit by hand) make it run again instead of being reported as up to
+date; with ``verify`` (``--verify``) the digests must match too, which finds damage that
+keeps a file's size and time.
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -19,8 +22,8 @@ from ..errors import RunError
 from ..io import read_json
 from .lock import hold
 
-__all__ = ["STAMP", "changed_inputs", "manifest", "prune_store", "replace_dir",
-           "stage_status"]
+__all__ = ["STAMP", "changed_inputs", "digests", "manifest", "prune_store", "replace_dir",
+           "stage_status", "verify_digests"]
 
 STAMP = "stage.json"
 
@@ -37,10 +40,37 @@ def manifest(folder: str | os.PathLike, stamp: str = STAMP) -> dict[str, list[in
     return out
 
 
+def digests(folder: str | os.PathLike, stamp: str = STAMP) -> dict[str, str]:
+    """``{relative path: BLAKE2b digest}`` of every file under ``folder`` but its stamp."""
+    folder = Path(folder)
+    out = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.relative_to(folder) != Path(stamp):
+            with open(path, "rb") as f:
+                out[str(path.relative_to(folder))] = hashlib.file_digest(f, "blake2b").hexdigest()
+    return out
+
+
+def verify_digests(folder: Path, recorded: dict[str, Any], stamp: str = STAMP) -> str | None:
+    """What differs between the files of ``folder`` and the digests its stamp recorded
+    (``recorded["digests"]``); None when they match."""
+    if "digests" not in recorded:
+        return "its stamp records no content digests (written before they were)"
+    now = digests(folder, stamp)
+    changed = sorted(p for p in set(now) | set(recorded["digests"])
+                     if now.get(p) != recorded["digests"].get(p))
+    if changed:
+        return (f"the content of {', '.join(changed[:3])}{' ...' if len(changed) > 3 else ''} "
+                "differs from what was written")
+    return None
+
+
 def stage_status(final: Path, stage_hash: str, forced: bool,
-                 inputs: dict[str, Any] | None = None) -> tuple[bool, str]:
+                 inputs: dict[str, Any] | None = None,
+                 verify: bool = False) -> tuple[bool, str]:
     """Whether the stage in ``final`` is up to date for ``stage_hash``, and why not (with
-    ``inputs``, what the hash was made of, naming what changed since the stamp)."""
+    ``inputs``, what the hash was made of, naming what changed since the stamp; with
+    ``verify``, the files' content is compared with the digests the stamp recorded)."""
     stamp = final / STAMP
     if not stamp.is_file():
         return False, "running"
@@ -54,7 +84,9 @@ def stage_status(final: Path, stage_hash: str, forced: bool,
     if recorded.get("manifest") != manifest(final):
         return False, ("its files were changed outside the runner (e.g. by `papermill -p "
                        "run_dir` into this run), re-running")
-    return True, "up to date"
+    if verify and (damage := verify_digests(final, recorded)):
+        return False, f"{damage} (--verify), re-running"
+    return True, "up to date" + (" (verified)" if verify else "")
 
 
 def replace_dir(new: Path, final: Path, *, link: bool = False) -> None:
