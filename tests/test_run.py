@@ -898,3 +898,36 @@ def test_verify_finds_damage_that_keeps_size_and_time(tmp_path, cache_dir, capsy
     out = capsys.readouterr().out
     assert (f"dataset: generating the synthetic dataset again: the content of "
             f"{bold.relative_to(dataset)} differs from what was written (--verify)") in out
+
+
+def test_a_text_edit_is_published_without_computing_the_stage_again(tmp_path, cache_dir, capsys):
+    """A markdown-only edit of a chapter re-ran its stage and every stage after it; now the
+    stage stands and the published chapter carries the new text. A code edit still runs
+    it again."""
+    import shutil
+
+    import nbformat
+
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(NOTEBOOK_DIR, notebooks)
+    kwargs = {"run_dir": tmp_path / "run", "stages": ["01_data"], "progress": False,
+              "notebook_dir": notebooks, "book_dir": tmp_path / "executed"}
+    profile = _profile(tmp_path, cache_dir)
+    run(profile, **kwargs)
+    source = notebooks / "01_data.ipynb"
+    nb = nbformat.read(source, as_version=4)
+    text = next(c for c in nb.cells if c.cell_type == "markdown")
+    text.source += "\n\nA sentence added after the run."
+    nbformat.write(nb, source)
+    capsys.readouterr()
+    run(profile, **kwargs)
+    assert "01_data: up to date" in capsys.readouterr().out
+    published = nbformat.read(tmp_path / "executed" / "01_data.ipynb", as_version=4)
+    assert "A sentence added after the run." in next(
+        c.source for c in published.cells if c.cell_type == "markdown")
+    code = next(c for c in nb.cells if c.cell_type == "code" and "parameters" not in
+                c.metadata.get("tags", []))
+    code.source += "\n# a code edit"
+    nbformat.write(nb, source)
+    run(profile, **kwargs)
+    assert "01_data: the notebook changed, re-running" in capsys.readouterr().out

@@ -57,7 +57,8 @@ from .stages import (
 )
 from .state import STAMP, digests, manifest, replace_dir, stage_status
 
-__all__ = ["as_published", "check", "kernel_options", "kernel_startup", "publish_notebooks",
+__all__ = ["as_published", "check", "current_text", "kernel_options", "kernel_startup",
+           "publish_notebooks",
            "reader_view", "run", "shown_path"]
 
 #: Names ``--force`` takes besides the stages.
@@ -394,7 +395,7 @@ def run(
                         replace_dir(entry, final, link=True)
         _record_params(prof, run_dir)
     if publish:
-        publish_notebooks(run_dir, book_dir)
+        publish_notebooks(run_dir, book_dir, notebook_dir)
     return run_dir
 
 
@@ -407,9 +408,12 @@ def _record_params(prof: dict[str, Any], run_dir: Path) -> None:
          "params": prof["params"]}, sort_keys=True))
 
 
-def publish_notebooks(run_dir: str | os.PathLike, book_dir: str | os.PathLike) -> list[Path]:
+def publish_notebooks(run_dir: str | os.PathLike, book_dir: str | os.PathLike,
+                      notebook_dir: str | os.PathLike = NOTEBOOK_DIR) -> list[Path]:
     """Write each finished stage's executed notebook to ``book_dir`` (what the book renders),
-    arranged for a reader (:func:`reader_view`)."""
+    arranged for a reader (:func:`reader_view`), its text (markdown cells) that of the
+    source notebook in ``notebook_dir`` (a text edit does not recompute the stage:
+    :func:`anbn_utils.runner.stages.notebook_hash`)."""
     import nbformat
 
     run_dir, book_dir = Path(run_dir), Path(book_dir)
@@ -419,7 +423,11 @@ def publish_notebooks(run_dir: str | os.PathLike, book_dir: str | os.PathLike) -
         src = run_dir / stage.name / f"{stage.name}.ipynb"
         if src.is_file():
             dst = book_dir / src.name
-            nb = as_published(nbformat.read(src, as_version=4), stage.name, run_dir)
+            nb = nbformat.read(src, as_version=4)
+            source = stage.notebook(notebook_dir)
+            if source.is_file():
+                current_text(nb, nbformat.read(source, as_version=4))
+            nb = as_published(nb, stage.name, run_dir)
             with atomic_path(dst) as tmp:
                 nbformat.write(reader_view(nb), tmp)
             out.append(dst)
@@ -483,6 +491,17 @@ def as_published(nb, stage: str, run_dir: str | os.PathLike):
                 if mime.startswith("text/") and isinstance(value, str):
                     output["data"][mime] = clean(value)
     return nb
+
+
+def current_text(executed, source) -> None:
+    """Give the markdown cells of an executed notebook the text of its source notebook's, in
+    order (nothing when their numbers differ: then the stage's hash differs too and it is
+    computed again)."""
+    cells = [c for c in executed.cells if c.cell_type == "markdown"]
+    texts = [c.source for c in source.cells if c.cell_type == "markdown"]
+    if len(cells) == len(texts):
+        for cell, text in zip(cells, texts):
+            cell.source = text
 
 
 def reader_view(nb):

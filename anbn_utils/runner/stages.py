@@ -121,12 +121,15 @@ def notebook_imports(path: str | os.PathLike) -> list[str]:
 
 
 def notebook_hash(path: str | os.PathLike) -> str:
-    """Hash of a notebook's cell sources and tags (outputs and metadata noise excluded)."""
+    """Hash of what a notebook computes: its cells' types and tags, and the sources of its
+    code cells (outputs, metadata noise and the text of markdown cells excluded: a text edit
+    is re-rendered when the run is published, :func:`anbn_utils.runner.execute.publish_notebooks`,
+    without computing the stage again; adding or removing a cell counts)."""
     import nbformat
 
     nb = nbformat.read(Path(path), as_version=4)
-    return hash_json([(c.cell_type, c.source, sorted(c.metadata.get("tags", [])))
-                      for c in nb.cells])
+    return hash_json([(c.cell_type, None if c.cell_type == "markdown" else c.source,
+                       sorted(c.metadata.get("tags", []))) for c in nb.cells])
 
 
 def stage_values(declared: dict[str, dict[str, Any]], given: dict[str, Any]) -> dict[str, Any]:
