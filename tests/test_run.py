@@ -931,3 +931,37 @@ def test_a_text_edit_is_published_without_computing_the_stage_again(tmp_path, ca
     nbformat.write(nb, source)
     run(profile, **kwargs)
     assert "01_data: the notebook changed, re-running" in capsys.readouterr().out
+
+
+def test_a_generated_dataset_without_room_is_refused_before_anything_is_written(
+        tmp_path, cache_dir, monkeypatch):
+    """The space a generated dataset and its BOLD cache need is estimated from above and
+    checked before the generator writes anything (the paper-size phantom writes about
+    eleven gigabytes; a full disk used to fail in the middle)."""
+    import shutil
+    from collections import namedtuple
+
+    from anbn_utils.errors import DataError
+    from anbn_utils.runner import datasets
+    from anbn_utils.runner.profiles import load_profile
+
+    kwargs = {"stages": ["01_data"], "publish": False, "progress": False}
+    profile = _profile(tmp_path, cache_dir)
+    a = run(profile, run_dir=tmp_path / "runs" / "a", **kwargs)
+    dataset = (a / "dataset").resolve()
+    written = sum(p.stat().st_size for p in dataset.rglob("*_bold.nii.gz"))
+    prof = load_profile(profile)
+    scans, cache = datasets.generated_bytes(datasets.generator("synthetic"),
+                                            datasets.validate_dataset_params(prof))
+    assert written <= scans < 2 * written  # from above, and not wildly
+    cached = sum(p.stat().st_size for p in cache_dir.rglob("*.npy"))
+    assert 0 < cached <= cache
+
+    Usage = namedtuple("Usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: Usage(10**12, 10**12, scans // 2))
+    with pytest.raises(DataError, match=r"the synthetic dataset and the BOLD cache made from it "
+                                        r"need up to .* GiB on the disk of .*, which has .* GiB "
+                                        r"free: free space there, or put the run \(--run-dir\)"):
+        run(profile, run_dir=tmp_path / "runs" / "b", force=["dataset"], **kwargs)
+    assert not list((tmp_path / "runs" / ".store" / "dataset" / ".partial").glob("*/*"))
+    assert dataset.is_dir()  # what was there stays

@@ -17,10 +17,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import TypeAdapter, ValidationError
 
 from ..codehash import code_hash
-from ..config import get_data_root
+from ..config import get_cache_dir, get_data_root
 from ..errors import DataError, ParameterError
 from ..io import file_fingerprint, hash_json, read_json, write_json
 from .lock import hold
@@ -72,6 +73,48 @@ def validate_dataset_params(profile: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def generated_bytes(make, params: dict[str, Any]) -> tuple[int, int]:
+    """Estimates from above of what a generator (``make``, with ``params``) writes and of
+    the BOLD cache the data stage makes from it: every scan's volumes inside the mask as
+    float32 (the zeros outside compress to little, noise does not compress), every scan
+    for the dataset, one per subject for the cache.
+
+    Returns
+    -------
+    (int, int)
+        Bytes of the dataset's scans, bytes of the BOLD cache.
+    """
+    from ..synthetic import EVENTS, brain_mask, scans_of, subjects_per_task
+
+    defaults = {k: p.default for k, p in inspect.signature(make).parameters.items()}
+    given = {**defaults, **params}
+    mask = brain_mask(given.get("resolution"), given.get("shape", (7, 8, 6)),
+                      kind=given.get("mask", "brain"))
+    volume = int(np.count_nonzero(np.asanyarray(mask.dataobj))) * 4
+    per_task = {task: EVENTS[task]["n_volumes"] * volume for task in given["tasks"]}
+    return (sum(len(scans_of(task, given["n_subjects"])) * b for task, b in per_task.items()),
+            sum(subjects_per_task(given["n_subjects"], task) * b for task, b in per_task.items()))
+
+
+def _check_space(folder: Path, cache: Path, sizes: tuple[int, int], kind: str) -> None:
+    """Room for a generated dataset in ``folder`` and its BOLD cache in ``cache``
+    (:func:`generated_bytes`), before anything is written."""
+    def disk(path: Path) -> Path:
+        return next((p for p in (path, *path.parents) if p.exists()), Path("/"))
+
+    data, cached = disk(folder), disk(cache)
+    where = ({data: sum(sizes)} if data.stat().st_dev == cached.stat().st_dev
+             else {data: sizes[0], cached: sizes[1]})
+    for path, need in where.items():
+        free = shutil.disk_usage(path).free
+        if need > free:
+            raise DataError(
+                f"the {kind} dataset and the BOLD cache made from it need up to "
+                f"{need / 2**30:.1f} GiB on the disk of {path}, which has {free / 2**30:.1f} "
+                "GiB free: free space there, or put the run (--run-dir), its store (--store) "
+                "or the cache (cache_dir / $ANBN_CACHE_DIR) on a larger disk")
+
+
 def dataset_hash(root: Path, tasks: Sequence[str]) -> str:
     """Hash of the Narratives files the data stage reads for ``tasks``: the exclusions,
     the dataset description, and per task the mask, the Gentle alignment and every scan's
@@ -121,6 +164,8 @@ def prepare_dataset(profile: dict[str, Any], run_dir: Path, *, force: bool,
                    "deleted or rewritten)" if not force and record.get("hash") == h else ""))
             partial = final.parent / ".partial" / final.name
             shutil.rmtree(partial, ignore_errors=True)
+            _check_space(final.parent, get_cache_dir(profile["params"].get("cache_dir")),
+                         generated_bytes(make, params), spec["kind"])
             t0 = time.perf_counter()
             make(partial, **params)
             if not partial.is_dir():
