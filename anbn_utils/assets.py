@@ -31,6 +31,14 @@ no download (:data:`RANDOM_MODELS`):
   comparison, honestly untrained; where GPT-2 itself is available (the Hugging Face
   cache or a local folder), ``gpt2`` loads the real model and ``random:gpt2`` its
   architecture with its own BPE tokenizer.
+- ``random:llama-wordpiece``: a small Llama (``LlamaConfig``: 4 layers, 8 query heads
+  sharing 2 key-value heads (grouped-query attention), 32 dims per head, rotary position
+  embeddings, causal attention, 512 positions: 1,024 ANs), and
+  ``random:mistral-wordpiece``: the same sizes as a Mistral whose every layer attends
+  within a sliding window of 64 tokens.  Both read the text with the uncased WordPiece
+  tokenizer (no Llama or Mistral tokenizer is available offline); they are the rotary,
+  grouped-query and sliding-window architectures of the pipeline's tests and studies, with
+  random weights.  A real model of these families loads by its name or folder.
 
 Any other model name (e.g. ``bert-base-uncased``) is passed to Hugging Face as is and
 needs internet or a local copy.
@@ -130,8 +138,23 @@ def model_source(name: str | os.PathLike) -> str:
 
 #: Prefix of a model name that asks for random weights (see the module docstring).
 RANDOM_PREFIX = "random:"
-#: Random-weight models whose architecture is built in code, offline (see the module docstring).
-RANDOM_MODELS = ("random:bert-base-uncased", "random:gpt2-wordpiece")
+#: Random-weight models whose architecture is built in code, offline (see the module
+#: docstring): name -> what the untrained control's note adds about it.
+RANDOM_MODELS = {
+    "random:bert-base-uncased": "",
+    "random:gpt2-wordpiece": (
+        "It is GPT-2's architecture (causal, GPT2Config's default sizes) read with the "
+        "uncased WordPiece tokenizer, not GPT-2's own BPE tokenizer; no pretrained GPT-2 is "
+        "available offline."),
+    "random:llama-wordpiece": (
+        "It is a small Llama (4 layers, 8 query heads sharing 2 key-value heads, rotary "
+        "embeddings, causal) read with the uncased WordPiece tokenizer; no Llama tokenizer "
+        "is available offline."),
+    "random:mistral-wordpiece": (
+        "It is a small Mistral (the Llama sizes, every layer attending within a sliding "
+        "window of 64 tokens) read with the uncased WordPiece tokenizer; no Mistral "
+        "tokenizer is available offline."),
+}
 
 
 def is_random_model(name: str | os.PathLike) -> bool:
@@ -156,8 +179,8 @@ def model_layers(name: str | os.PathLike) -> int | None:
     import json
 
     name = str(name)
-    if name in RANDOM_MODELS:  # both are 12-layer architectures (see the module docstring)
-        return 12
+    if name in RANDOM_MODELS:
+        return int(_random_architecture(name)[0].num_hidden_layers)
     if is_random_model(name):
         return model_layers(_random_base(name))
     path = Path(resolve_model(name)) / "config.json"
@@ -188,6 +211,19 @@ def _random_architecture(name: str):
         config = GPT2Config(vocab_size=len(tokenizer), bos_token_id=tokenizer.cls_token_id,
                             eos_token_id=tokenizer.sep_token_id)
         tokenizer.model_max_length = config.n_positions
+        return config, tokenizer
+    if name in ("random:llama-wordpiece", "random:mistral-wordpiece"):
+        from transformers import LlamaConfig, MistralConfig
+
+        tokenizer = AutoTokenizer.from_pretrained(resolve_model(DEFAULT_MODEL))
+        sizes = {"vocab_size": len(tokenizer), "hidden_size": 256, "intermediate_size": 512,
+                 "num_hidden_layers": 4, "num_attention_heads": 8, "num_key_value_heads": 2,
+                 "head_dim": 32, "max_position_embeddings": 512,
+                 "bos_token_id": tokenizer.cls_token_id, "eos_token_id": tokenizer.sep_token_id,
+                 "pad_token_id": tokenizer.pad_token_id}
+        config = (LlamaConfig(**sizes) if name == "random:llama-wordpiece"
+                  else MistralConfig(**sizes, sliding_window=64))
+        tokenizer.model_max_length = config.max_position_embeddings
         return config, tokenizer
     from .errors import DataError
 

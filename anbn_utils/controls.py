@@ -116,12 +116,8 @@ def active_controls(params: Mapping, *, partners: Mapping[str, str] | None = Non
     model = params.get("model")
     seed = params.get("seed", 0)
     if model and is_random_model(model):
-        extra = ""
-        if model == "random:gpt2-wordpiece":
-            extra = (" It is GPT-2's architecture (causal, GPT2Config's default sizes) read with "
-                     "the uncased WordPiece tokenizer, not GPT-2's own BPE tokenizer; no "
-                     "pretrained GPT-2 is available offline.")
-        elif model not in RANDOM_MODELS:
+        extra = f" {RANDOM_MODELS[model]}" if RANDOM_MODELS.get(model) else ""
+        if model not in RANDOM_MODELS:
             extra = f" Its configuration and tokenizer are those of `{model[len(RANDOM_PREFIX):]}`."
         out.append(Control("model", "untrained model", (
             f"**Control: untrained model.** `{model}` has random weights (transformers' own "

@@ -16,6 +16,7 @@ from nilearn.glm.first_level import compute_regressor
 from transformers import AutoModel, AutoTokenizer
 
 from anbn_utils.ans import extract_ans
+from anbn_utils.errors import ParameterError
 from anbn_utils.assets import resolve_model
 from anbn_utils.narratives.transcripts import assign_words_to_trs
 
@@ -195,3 +196,93 @@ def test_extract_ans_equals_the_models_own_queries_and_keys(model_and_tokenizer,
         units = np.arange(qf.shape[1])[:, None]
         at = qf[ans.top_query[s], units] * kf[ans.top_key[s], units]
         np.testing.assert_allclose(at, top, rtol=1e-4, atol=1e-6 * scale)
+
+
+def _small_decoder(kind: str):
+    """A random rotary grouped-query decoder built from its configuration (no download):
+    Llama (causal), or Mistral with a sliding window of 4 tokens (a band the segments
+    exceed), with the bundled WordPiece tokenizer."""
+    from transformers import AutoModel, LlamaConfig, MistralConfig
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model("all-MiniLM-L6-v2"))
+    sizes = {"vocab_size": len(tokenizer), "hidden_size": 64, "intermediate_size": 128,
+             "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+             "head_dim": 16, "max_position_embeddings": 64}
+    config = LlamaConfig(**sizes) if kind == "llama" else MistralConfig(**sizes, sliding_window=4)
+    torch.manual_seed(0)
+    return AutoModel.from_config(config, attn_implementation="eager").eval(), tokenizer
+
+
+@pytest.mark.parametrize("kind", ["llama", "mistral"])
+def test_a_rotary_grouped_query_models_ans_are_the_mean_over_the_pairs_its_mask_allows(kind):
+    """AN (layer, query head h, dim i) of a rotary grouped-query model: the mean over a TR's
+    token pairs that the layer's mask allows of q~_a[i] k~_b[i], the query and key after the
+    rotary embedding, the key that of h's key-value group. The reference takes the rotated
+    queries and keys from the model's own modules (``q_proj``/``k_proj`` and
+    ``apply_rotary_pos_emb`` of its modeling file), checks them against the model's attention
+    weights, and reads the allowed pairs from those weights (zero where masked)."""
+    import sys
+
+    model, tokenizer = _small_decoder(kind)
+    words = _word_table()
+    ans = extract_ans(TRANSCRIPT, words, model, tokenizer, story_start=STORY_START, start=START,
+                      stop=STOP, tr=TR, top_k=5, max_tokens=11, progress=False)
+    meta = ans.meta
+    assert (meta["n_heads"], meta["n_kv_heads"], meta["kv_head_of"]) == (4, 2, [0, 0, 1, 1])
+    assert meta["pairs"] == ("causal" if kind == "llama" else "per layer")
+
+    modeling = sys.modules[type(model.layers[0].self_attn).__module__]
+    n_story = STOP - STORY_START
+    num = np.zeros((n_story, 2, 4, 16))
+    den = np.zeros((n_story, 2))
+    for s, table in ans.tokens.groupby("segment"):
+        ids = torch.tensor(table["token_id"].to_numpy())
+        trs = np.clip(table["volume"].to_numpy() - STORY_START, 0, n_story - 1)
+        with torch.no_grad():
+            out = model(input_ids=ids[None], output_hidden_states=True, output_attentions=True)
+            position = torch.arange(len(ids))[None]
+            cos, sin = model.rotary_emb(out.hidden_states[0], position)
+            for layer, block in enumerate(model.layers):
+                h = block.input_layernorm(out.hidden_states[layer])
+                att = block.self_attn
+                q = att.q_proj(h).view(1, len(ids), 4, 16).transpose(1, 2)
+                k = att.k_proj(h).view(1, len(ids), 2, 16).transpose(1, 2)
+                q, k = modeling.apply_rotary_pos_emb(q, k, cos, sin)
+                k = k.repeat_interleave(2, dim=1)  # query heads 0, 1 meet key head 0; 2, 3 head 1
+                weights = out.attentions[layer][0]
+                allowed = weights > 0
+                logits = torch.einsum("had,hbd->hab", q[0], k[0]) * 16 ** -0.5
+                expected = torch.softmax(logits.masked_fill(~allowed, -torch.inf), -1)
+                torch.testing.assert_close(expected, weights, atol=1e-5, rtol=1e-4)
+                allowed = allowed[0].numpy()  # the same for every head
+                if kind == "mistral":  # the window: 4 tokens, the query's own included
+                    a, b = np.indices(allowed.shape)
+                    assert np.array_equal(allowed, (b <= a) & (b > a - 4))
+                q, k = q[0].double().numpy(), k[0].double().numpy()
+                for t in np.unique(trs):
+                    idx = np.flatnonzero(trs == t)
+                    for a in idx:
+                        for b in idx:
+                            if allowed[a, b]:
+                                num[t, layer] += q[:, a] * k[:, b]
+                                den[t, layer] += 1
+                if layer == 0:  # top pairs: among the allowed pairs of the segment
+                    products = q[:, :, None, :] * k[:, None, :, :]  # (H, T, T, d)
+                    products = np.where(allowed[None, :, :, None], products, -np.inf)
+                    top = -np.sort(-products.transpose(0, 3, 1, 2).reshape(64, -1), axis=1)[:, :5]
+                    np.testing.assert_allclose(ans.top_values[s][:64], top, rtol=1e-4, atol=1e-6)
+    expected = np.divide(num, den[..., None, None], out=np.zeros_like(num),
+                         where=den[..., None, None] > 0)
+    scale = np.abs(expected).max()
+    np.testing.assert_allclose(ans.activations, expected[START - STORY_START:], rtol=1e-4,
+                               atol=1e-6 * scale)
+    with pytest.raises(ParameterError, match="aggregation 'max' has no closed form over the "
+                                             "pairs these layers allow" if kind == "mistral"
+                       else "aggregation 'max' with causal pairs has no closed form"):
+        extract_ans(TRANSCRIPT, words, model, tokenizer, story_start=STORY_START, start=START,
+                    stop=STOP, tr=TR, top_k=5, max_tokens=11, aggregation="max", progress=False)
+    with pytest.raises(ParameterError, match="include_bias=False .* model type 'llama'|"
+                                             "include_bias=False .* model type 'mistral'"):
+        extract_ans(TRANSCRIPT, words, model, tokenizer, story_start=STORY_START, start=START,
+                    stop=STOP, tr=TR, top_k=5, max_tokens=11, include_bias=False,
+                    progress=False)

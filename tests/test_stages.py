@@ -164,3 +164,24 @@ def test_a_stage_folder_of_another_format_is_refused_by_its_loader_and_the_later
     with pytest.raises(DataError, match=r"05_pos/result.json is missing: the run .* has not "
                                         r"finished 05_pos"):
         require(tmp_path / "run", "05_pos")
+
+
+def test_a_rotary_grouped_query_model_runs_through_every_stage(tiny_root, tmp_path):
+    """``model=random:llama-wordpiece`` (rotary embeddings, 8 query heads on 2 key-value
+    heads, causal) through every stage function and the verdict's reader."""
+    from anbn_utils.ans import load_ans
+    from anbn_utils.stages.pipeline import STAGE_FUNCTIONS, run_headless
+    from anbn_utils.verdict import load_run
+
+    overrides = [f"dataset_root={tiny_root}", "model=random:llama-wordpiece",
+                 f"cache_dir={tmp_path / 'cache'}", "device=cpu", "n_jobs=1",
+                 "bn_method=canica", "n_components=3", "top_k=5", "n_permutations=99",
+                 "claim_boot=50", "partition_shifts=5", "exemplar_layers=[1, 4]"]
+    run = run_headless("paper", tmp_path / "llama", overrides=overrides)
+    assert sorted(p.name for p in run.iterdir()) == list(STAGE_FUNCTIONS)
+    ans = load_ans(run / "02_ans" / "pieman")
+    assert ans.meta["model_type"] == "llama" and ans.meta["pairs"] == "causal"
+    assert (ans.meta["n_layers"], ans.meta["n_heads"], ans.meta["n_kv_heads"]) == (4, 8, 2)
+    assert ans.n_ans == 4 * 8 * 32 and ans.names[-1] == "L4H8D32"
+    real = load_run(run, "llama")
+    assert set(real.summary["stories"]) == {"pieman", "shapessocial"}

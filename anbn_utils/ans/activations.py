@@ -15,6 +15,8 @@ A TR whose tokens come from two segments (run through the model separately) pool
 pairs *within* each segment: for ``mean`` the activation is
 ``sum_s (sum_a q_a)(sum_b k_b) / sum_s m_s^2``.  A TR with no token gets 0.  For causal
 models (GPT-2) with ``pairs='causal'`` only pairs with ``b <= a`` count (``mean`` only).
+Models whose layers allow other pairs (a sliding-window band, or layers that differ) get
+the mean over the pairs each layer's mask allows (:func:`masked_mean_trs`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from ..choices import AGGREGATIONS, HRF_MODELS
 from ..errors import ParameterError
 
 __all__ = ["AGGREGATIONS", "HRF_MODELS", "aggregate_trs", "an_index", "an_names", "convolve_hrf",
-           "hrf_kernel"]
+           "hrf_kernel", "masked_mean_trs"]
 
 
 
@@ -115,6 +117,41 @@ def aggregate_trs(
         seg = torch.nan_to_num(seg, nan=-torch.inf if how == "max" else torch.inf)
         out = torch.maximum(out, seg) if how == "max" else torch.minimum(out, seg)
     return torch.where(torch.isfinite(out), out, 0.0)
+
+
+def masked_mean_trs(segments: list[tuple], n_volumes: int) -> torch.Tensor:
+    """Per TR, the mean of ``q_a[i] * k_b[i]`` over the pairs of its tokens that each layer's
+    mask allows (both tokens in the TR and the segment; :func:`anbn_utils.ans.pairs.pair_mean`,
+    closed forms for all, causal and banded masks).
+
+    Parameters
+    ----------
+    segments : list of (q, k, volume, structures)
+        Per segment: ``q`` and ``k`` of shape (n_layers, n_heads, n_tokens, head_dim) (the
+        key each query head meets), ``volume`` of shape (n_tokens,) (each token's TR, in
+        ``[0, n_volumes)``, contiguous), and per layer its
+        :class:`~anbn_utils.ans.pairs.MaskStructure`.
+    n_volumes : int
+
+    Returns
+    -------
+    Tensor of shape (n_volumes, n_layers * n_heads * head_dim)
+        Units in the order of :func:`an_names`; 0 for a TR with no allowed pair.
+    """
+    from .pairs import group_sums, pair_mean
+
+    n_layers, n_heads, _, d = segments[0][0].shape
+    kw = {"device": segments[0][0].device, "dtype": segments[0][0].dtype}
+    num = torch.zeros(n_volumes, n_layers, n_heads, d, **kw)
+    den = torch.zeros(n_volumes, n_layers, **kw)
+    for q, k, vol, structures in segments:
+        for layer, structure in enumerate(structures):
+            s, c = group_sums(pair_mean(q[layer], k[layer], structure, groups=vol), vol,
+                              n_volumes)
+            num[:, layer] += s
+            den[:, layer] += c
+    mean = torch.where(den[..., None, None] > 0, num / den.clamp(min=1)[..., None, None], 0.0)
+    return mean.reshape(n_volumes, -1)
 
 
 def _within_tr_cumsum(k: torch.Tensor, vol: torch.Tensor) -> torch.Tensor:

@@ -1,8 +1,17 @@
-"""Queries and keys of stock Hugging Face models, captured with forward hooks.
+"""Queries and keys of a segment, as the attention multiplies them.
 
+:func:`capture_segment` is what the AN stage uses: for any model whose attention goes
+through transformers' registry (BERT, GPT-2, Llama, Mistral, Qwen, Gemma, GPT-NeoX, OPT, ...)
+it records the query and key each attention call receives (after rotary embeddings and
+query/key norms; :mod:`anbn_utils.ans.attention`) with the pairs the model's own mask allows
+per layer (all, causal, a sliding-window band; :mod:`anbn_utils.ans.pairs`).
+
+The per-family forward hooks below remain for one case only: ``include_bias=False``, the
+projections' outputs without their bias, which is defined only where the query and key *are*
+the projections' outputs (no rotary or norm after them): BERT, RoBERTa, DistilBERT, GPT-2.
 No model code is forked: a forward hook on each layer's query and key projections
 (or on GPT-2's fused ``c_attn``) copies their outputs, and the hooks are removed when the
-context exits, also on error.  Supported architectures:
+context exits, also on error.  Hooked architectures:
 
 =====================  ==============================================  ======================
 family                 modules hooked (per layer)                      pairs a query attends
@@ -23,7 +32,7 @@ import torch
 
 from ..errors import ParameterError
 
-__all__ = ["SUPPORTED", "QKAdapter", "adapter_for", "capture_qk"]
+__all__ = ["SUPPORTED", "QKAdapter", "SegmentQK", "adapter_for", "capture_qk", "capture_segment"]
 
 
 @dataclass(frozen=True)
@@ -158,3 +167,66 @@ def capture_qk(
     n_layers, n_tokens, width = q.shape
     shape = (n_layers, n_tokens, n_heads, width // n_heads)
     return q.reshape(shape).transpose(1, 2), k.reshape(shape).transpose(1, 2)
+
+
+@dataclass(frozen=True)
+class SegmentQK:
+    """Queries and keys of one segment and the pairs each layer's attention allows.
+
+    Attributes
+    ----------
+    q, k : Tensor of shape (n_layers, n_heads, n_tokens, head_dim)
+        ``k[l, h]`` is the key query head ``h`` meets (its key-value head's, repeated over
+        the group): AN ``(l, h, i)`` of the pair ``(a, b)`` is ``q[l, h, a, i] * k[l, h, b, i]``.
+    structures : list of MaskStructure
+        Per layer, the token pairs the model's mask allows
+        (:func:`anbn_utils.ans.pairs.allowed_pairs`).
+    n_kv_heads : int
+        Key-value heads per layer (``n_heads`` without grouped-query attention).
+    """
+
+    q: torch.Tensor
+    k: torch.Tensor
+    structures: list
+    n_kv_heads: int
+
+
+@torch.no_grad()
+def capture_segment(model, input_ids: torch.Tensor, *, include_bias: bool = True) -> SegmentQK:
+    """The queries, keys and allowed pairs of one segment (see the module docstring).
+
+    Parameters
+    ----------
+    model : transformers.PreTrainedModel
+        In eval mode.
+    input_ids : Tensor of shape (n_tokens,)
+        One segment, special tokens included, on the model's device.
+    include_bias : bool
+        True (default): what the attention multiplies, through the registry.  False: the
+        projections without their bias, through the hooks (:data:`SUPPORTED` only).
+
+    Raises
+    ------
+    ParameterError
+        A model whose logit is not ``q . k`` times a scale, or whose attention does not go
+        through the registry; ``include_bias=False`` for a model that is not hooked.
+    """
+    from .attention import capture_attention_qk
+    from .pairs import MaskStructure, allowed_pairs
+
+    if not include_bias:
+        family = getattr(model.config, "model_type", None)
+        if family not in SUPPORTED:
+            raise ParameterError(
+                f"include_bias=False takes the projections' bias out of the queries and keys, "
+                f"which is defined only where they are the projections' outputs "
+                f"({', '.join(sorted(SUPPORTED))}); model type {family!r} transforms them "
+                "after the projection (rotary embedding, norm): use include_bias=True")
+        q, k = capture_qk(model, input_ids, include_bias=False)
+        kind = "causal" if SUPPORTED[family].causal else "all"
+        return SegmentQK(q, k, [MaskStructure(kind)] * q.shape[0], q.shape[1])
+    record = capture_attention_qk(model, input_ids)
+    q, k = record.qk_per_head()
+    n = q.shape[2]
+    structures = [allowed_pairs(None if m is None else m[0], n) for m in record.masks]
+    return SegmentQK(q, k, structures, record.n_kv_heads())

@@ -14,10 +14,10 @@ from tqdm import tqdm
 
 from ..assets import is_random_model, model_source, random_model, resolve_model
 from ..config import resolve_device
-from ..errors import DataError
+from ..errors import DataError, ParameterError
 from ..io import read_json, read_table, save_array, write_json, write_table, write_text
-from .activations import aggregate_trs, an_names, convolve_hrf
-from .capture import adapter_for, capture_qk
+from .activations import aggregate_trs, an_names, convolve_hrf, masked_mean_trs
+from .capture import capture_segment
 from .tokens import tokenize_story
 from .toppairs import top_pairs
 
@@ -45,8 +45,19 @@ def load_model(name: str, device: str = "auto", seed: int = 0):
         except OSError as e:
             raise DataError(f"model {name!r} could not be loaded from {model_source(name)}: "
                             f"{str(e).splitlines()[0]}") from None
-    adapter_for(model)  # fail early on an unsupported architecture
-    return model.eval().to(resolve_device(device)), tokenizer
+    model = model.eval().to(resolve_device(device))
+    _check_capture(model, tokenizer)  # fail early on a model whose ANs are not defined
+    return model, tokenizer
+
+
+def _check_capture(model, tokenizer) -> None:
+    """One forward pass of two words through the capture: a model whose attention logit is
+    not ``q . k`` times a scale, or whose attention bypasses the registry, is refused here
+    (:mod:`anbn_utils.ans.attention`), before any story is read."""
+    from .attention import capture_attention_qk
+
+    ids = tokenizer("a test", return_tensors="pt")["input_ids"][0]
+    capture_attention_qk(model, ids.to(next(model.parameters()).device))
 
 
 @dataclass
@@ -131,9 +142,13 @@ def extract_ans(
     aggregation : {'mean', 'absmean', 'max', 'min'}
         How the products of a TR's token pairs become one value (paper: ``mean``).
     pairs : {'all', 'causal'} or None
-        Token pairs that count; None: ``'causal'`` for causal models, else ``'all'``.
+        Token pairs that count; None: those each layer's own mask allows (all for an
+        encoder, causal for a decoder, a band for a sliding-window layer); a value applies
+        to every layer.
     include_bias : bool
-        Use the query/key projections with their bias (what the model computes).
+        True: the queries and keys the attention multiplies (after rotary embeddings and
+        norms; what the model computes).  False: the projections without their bias
+        (BERT- and GPT-2-like models only, :func:`~anbn_utils.ans.capture.capture_segment`).
     hrf_model : {'spm', 'glover', 'none'}
     top_k : int
         Pairs kept per AN and segment (paper: 500).
@@ -144,8 +159,8 @@ def extract_ans(
     progress : bool
         tqdm bar over segments.
     """
-    adapter = adapter_for(model)
-    pairs = pairs or ("causal" if adapter.causal else "all")
+    from .pairs import MaskStructure
+
     device = next(model.parameters()).device
     max_tokens = max_tokens or int(getattr(model.config, "max_position_embeddings",
                                            getattr(model.config, "n_positions", 512)))
@@ -154,19 +169,33 @@ def extract_ans(
     n_story = stop - story_start
     rel = np.clip(tokens["volume"].to_numpy() - story_start, 0, n_story - 1)
     tokens["tr"] = rel - (start - story_start)  # TR relative to the kept volumes
-    segs, tops = [], []
-    shape = None
+    segs, tops, kinds = [], [], []
+    shape = n_kv_heads = None
     for seg, table in tqdm(tokens.groupby("segment"), desc="segments", disable=not progress):
         ids = torch.tensor(table["token_id"].to_numpy(), device=device)
-        q, k = capture_qk(model, ids, include_bias=include_bias)  # (L, H, T, d)
+        cap = capture_segment(model, ids, include_bias=include_bias)  # (L, H, T, d)
+        q, k, n_kv_heads = cap.q, cap.k, cap.n_kv_heads
+        structures = (cap.structures if pairs is None
+                      else [MaskStructure(pairs)] * len(cap.structures))
         shape = (q.shape[0], q.shape[1], q.shape[3])
-        qf = q.permute(2, 0, 1, 3).reshape(len(ids), -1)  # (T, n_ans)
-        kf = k.permute(2, 0, 1, 3).reshape(len(ids), -1)
         vol = torch.tensor(rel[table.index.to_numpy()], device=device)
-        segs.append((qf, kf, vol))
-        tops.append(top_pairs(qf.T.contiguous(), kf.T.contiguous(), top_k,
-                              causal=pairs == "causal"))
-    series = aggregate_trs(segs, n_story, how=aggregation, pairs=pairs).cpu().numpy()
+        segs.append((q, k, vol, structures))
+        tops.append(_top_pairs(q, k, structures, top_k))
+        kinds.append([_describe(s) for s in structures])
+    layer_pairs = [" / ".join(dict.fromkeys(per_layer)) for per_layer in zip(*kinds)]
+    uniform = set(layer_pairs) if len(set(layer_pairs)) == 1 else set()
+    if uniform & {"all", "causal"}:  # one structure everywhere: every aggregation
+        pairs = layer_pairs[0]
+        flat = [(_units(q), _units(k), vol) for q, k, vol, _ in segs]
+        series = aggregate_trs(flat, n_story, how=aggregation, pairs=pairs)
+    else:  # layers masked otherwise (a sliding window): the mean over what each allows
+        if aggregation != "mean":
+            raise ParameterError(
+                f"aggregation {aggregation!r} has no closed form over the pairs these layers "
+                f"allow ({', '.join(dict.fromkeys(layer_pairs))}); use aggregation='mean'")
+        pairs = "per layer"
+        series = masked_mean_trs(segs, n_story)
+    series = series.cpu().numpy()
     hrf = convolve_hrf(series, tr, hrf_model)
     keep = slice(start - story_start, n_story)
     n_layers, n_heads, head_dim = shape
@@ -182,7 +211,10 @@ def extract_ans(
         meta={
             "model_type": model.config.model_type, "n_layers": n_layers, "n_heads": n_heads,
             "head_dim": head_dim, "n_ans": n_layers * n_heads * head_dim, "tr": tr,
-            "aggregation": aggregation, "pairs": pairs, "include_bias": include_bias,
+            "n_kv_heads": n_kv_heads,
+            "kv_head_of": [h // (n_heads // n_kv_heads) for h in range(n_heads)],
+            "aggregation": aggregation, "pairs": pairs, "layer_pairs": layer_pairs,
+            "include_bias": include_bias,
             "hrf_model": hrf_model, "top_k": k_eff, "segmentation": segmentation,
             "max_tokens": max_tokens, "start": start, "stop": stop, "story_start": story_start,
             "segment_lengths": tokens.groupby("segment").size().tolist(),
@@ -191,6 +223,32 @@ def extract_ans(
         transcript=transcript,
         words=words.reset_index(drop=True),
     )
+
+
+def _units(t: torch.Tensor) -> torch.Tensor:
+    """(n_layers, n_heads, n_tokens, head_dim) -> (n_tokens, n_ans), units as :func:`an_names`."""
+    return t.permute(2, 0, 1, 3).reshape(t.shape[2], -1)
+
+
+def _describe(structure) -> str:
+    """A layer's allowed pairs in words: ``all``, ``causal``, ``band <w>`` or ``general``."""
+    return f"band {structure.window}" if structure.kind == "band" else structure.kind
+
+
+def _top_pairs(q: torch.Tensor, k: torch.Tensor, structures: list, top: int):
+    """Each AN's top pairs within one segment, among the pairs its layer's mask allows:
+    ``(values, query, key)`` of shape (n_ans, top_k)."""
+    qf, kf = _units(q).T.contiguous(), _units(k).T.contiguous()
+    kinds = {s.kind for s in structures}
+    if kinds == {"all"} or kinds == {"causal"}:
+        return top_pairs(qf, kf, top, causal=kinds == {"causal"})
+    per_layer = q.shape[1] * q.shape[3]
+    parts = [top_pairs(qf[u:u + per_layer], kf[u:u + per_layer], top,
+                       causal=s.kind == "causal",
+                       allowed=s.allowed if s.kind in ("band", "general") else None)
+             for u, s in zip(range(0, qf.shape[0], per_layer), structures, strict=True)]
+    n = min(p[0].shape[1] for p in parts)
+    return tuple(torch.cat([p[j][:, :n] for p in parts]) for j in range(3))
 
 
 def save_ans(ans: ANs, folder: str | os.PathLike) -> Path:

@@ -37,7 +37,8 @@ def _candidates(n: int, k: int, device) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def top_pairs_bruteforce(
-    q: torch.Tensor, k: torch.Tensor, top: int, *, causal: bool = False, chunk: int = 256
+    q: torch.Tensor, k: torch.Tensor, top: int, *, causal: bool = False, chunk: int = 256,
+    allowed: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Top ``top`` products ``q[u, a] * k[u, b]`` per unit ``u`` over all pairs, chunked.
 
@@ -49,6 +50,9 @@ def top_pairs_bruteforce(
         Only pairs with ``b <= a``.
     chunk : int
         Units per batch (memory: ``chunk * n_tokens**2`` floats).
+    allowed : Tensor of shape (n_tokens, n_tokens), bool, optional
+        Only the pairs ``(a, b)`` it marks True (a model's mask, e.g. a sliding window;
+        :func:`anbn_utils.ans.pairs.allowed_pairs`); replaces ``causal``.
 
     Returns
     -------
@@ -56,11 +60,11 @@ def top_pairs_bruteforce(
     query, key : Tensor (n_units, top), int64 token positions
     """
     n_units, n = q.shape
-    top = min(top, n * (n + 1) // 2 if causal else n * n)
+    if allowed is None and causal:
+        allowed = torch.ones(n, n, dtype=torch.bool, device=q.device).tril()
+    mask = None if allowed is None else allowed.to(q.device).logical_not()
+    top = min(top, n * n if allowed is None else int(allowed.sum()))
     vals, idx = [], []
-    mask = None
-    if causal:
-        mask = torch.ones(n, n, dtype=torch.bool, device=q.device).tril().logical_not()
     for s in range(0, n_units, chunk):
         prod = q[s:s + chunk, :, None] * k[s:s + chunk, None, :]
         if mask is not None:
@@ -73,16 +77,20 @@ def top_pairs_bruteforce(
 
 
 def top_pairs(
-    q: torch.Tensor, k: torch.Tensor, top: int, *, causal: bool = False, chunk: int = 1024
+    q: torch.Tensor, k: torch.Tensor, top: int, *, causal: bool = False, chunk: int = 1024,
+    allowed: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Top ``top`` query-key pairs per unit, using the rank-1 structure (see module doc).
 
     Same inputs and outputs as :func:`top_pairs_bruteforce`; values are sorted in
-    descending order.
+    descending order.  A mask (``causal``, or ``allowed`` pairs other than all) breaks the
+    structure: brute force.
     """
     n_units, n = q.shape
-    if causal:
-        return top_pairs_bruteforce(q, k, top, causal=True)
+    if allowed is not None and bool(allowed.all()):
+        allowed = None
+    if causal or allowed is not None:
+        return top_pairs_bruteforce(q, k, top, causal=causal, allowed=allowed)
     rows, cols = _candidates(n, top, q.device)
     if 2 * len(rows) >= n * n:  # short segments: the full product is as cheap
         return top_pairs_bruteforce(q, k, top)

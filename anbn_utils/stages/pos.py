@@ -227,7 +227,8 @@ def run_pos(run_dir: str | os.PathLike, params: PosParameters) -> PosResult:
                                tags)
         categories = an_tags(counts)
         shares = top_pair_shares(counts)
-        chance = text_baseline(ans.tokens, tags, causal=ans.meta["pairs"] == "causal")
+        # a decoder's layers (causal, or a sliding-window band within it): its causal pairs
+        chance = text_baseline(ans.tokens, tags, causal=ans.meta["pairs"] != "all")
         coupling = {key: np.load(run_dir / "04_coupling" / task / f"{key}.npy")
                     for key in ("an_to_bn", "an_max")}
         out.stories[task] = PosStory(
