@@ -16,8 +16,8 @@ from nilearn.glm.first_level import compute_regressor
 from transformers import AutoModel, AutoTokenizer
 
 from anbn_utils.ans import extract_ans
-from anbn_utils.errors import ParameterError
 from anbn_utils.assets import resolve_model
+from anbn_utils.errors import ParameterError
 from anbn_utils.narratives.transcripts import assign_words_to_trs
 
 TR = 1.5

@@ -281,9 +281,11 @@ def test_a_dask_scheduler_without_workers_is_named_not_waited_on(study_file, tmp
 
 
 _DRIVER = '''
-import os, subprocess, sys
+import os, signal, subprocess, sys
 from pathlib import Path
 import anbn_utils.study as study_module
+
+signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started with it ignored
 
 marks = Path(sys.argv[1])
 real = study_module._run_variant
@@ -321,8 +323,7 @@ def test_a_stopped_or_killed_study_ends_its_workers_and_their_kernels(study_file
     marks.mkdir()
     study = subprocess.Popen([sys.executable, str(driver), str(marks),
                               str(study_file({"a": [], "b": []}))],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 120
     while len(list(marks.glob("*.pids"))) < 2:  # both variants' workers have a kernel running
         assert study.poll() is None and time.monotonic() < deadline, study.stdout.read()
