@@ -5,6 +5,7 @@ Tiny random models built from config classes (no download).  For each family the
 returns with ``output_attentions=True``, to ``ATOL`` in float32.
 """
 
+import numpy as np
 import pytest
 import torch
 
@@ -288,3 +289,22 @@ def test_soft_capped_logits_are_refused():
                                      attn_logit_softcapping=50.0)).eval()
     with pytest.raises(ParameterError, match="'gemma2'.*soft-capped"):
         capture_attention_qk(model, torch.arange(1, T + 1))
+
+
+def test_fig2s_head_decomposition_comes_back_to_the_models_attention(recorded):
+    """Chapter 02's Fig. 2 for every family: the softmax of the scaled, masked sum of one
+    head's AN maps is the model's own attention of that head (its ``output_attentions``)."""
+    from scipy.special import softmax
+
+    from anbn_utils.ans.attention import head_decomposition
+
+    _, model, ids, _, out, _ = recorded
+    layer = model.config.num_hidden_layers - 1
+    n_heads = out.attentions[layer].shape[1]
+    head = head_decomposition(model, ids[0], layer, n_heads - 1)
+    logits = (head["q"] @ head["k"].T) * head["scaling"]
+    if head["mask"] is not None:
+        logits = logits + head["mask"]
+    np.testing.assert_allclose(head["weights"], out.attentions[layer][0, -1].double().numpy(),
+                               atol=1e-6)
+    np.testing.assert_allclose(softmax(logits, axis=-1), head["weights"], atol=2e-5)

@@ -202,7 +202,8 @@ def test_figures_are_legible_at_the_books_width():
         "over": plot_over_representation(shares / shares.sum(), np.log2(shares), TAGS, story="s"),
         "fig10": plot_exemplars(exemplars, _counts(), TAGS, story="pieman"),
         "fig2": plot_qk_decomposition(list("abcdef"), rng.standard_normal((6, 4)),
-                                      rng.standard_normal((6, 4))),
+                                      rng.standard_normal((6, 4)), np.full((6, 6), 1 / 6),
+                                      scaling=0.5),
         "heatmaps": plot_an_heatmaps(rng.standard_normal((30, 6, 4, 4))),
         "methods": plot_method_comparison(pd.DataFrame({
             "run": ["this run", "vsdbn_paper_rules", "canica"], "map_r": [0.4, 0.2, 0.9],

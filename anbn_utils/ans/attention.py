@@ -51,6 +51,7 @@ __all__ = [
     "QKRecorder",
     "capture_attention_qk",
     "generic_eager_attention",
+    "head_decomposition",
     "record_attention",
     "repeat_kv",
 ]
@@ -382,3 +383,27 @@ def capture_attention_qk(model, input_ids: torch.Tensor,
     with record_attention(model) as recorder:
         model(input_ids=input_ids, **kwargs)
     return recorder.result()
+
+
+@torch.no_grad()
+def head_decomposition(model, input_ids: torch.Tensor, layer: int, head: int) -> dict:
+    """What Fig. 2 shows of one head on one sentence (``layer`` and ``head`` 0-based).
+
+    Returns
+    -------
+    dict
+        ``q``, ``k`` (ndarray of shape (n, d)): the query and the key the head multiplies
+        (:func:`capture_attention_qk`; the key of its key-value group); ``scaling``; ``mask``
+        (ndarray of shape (n, n)) or None; ``weights`` (ndarray of shape (n, n)): the model's
+        own attention weights (``output_attentions=True`` of the eager model), to which the
+        softmax of the scaled, masked sum of the AN maps must come back.
+    """
+    record = capture_attention_qk(model, input_ids)
+    q, k = record.qk_per_head()
+    kwargs = {"use_cache": False} if getattr(model.config, "use_cache", None) is not None else {}
+    out = model(input_ids=input_ids[None], output_attentions=True, **kwargs)
+    mask = record.masks[layer]
+    return {"q": q[layer, head].double().cpu().numpy(), "k": k[layer, head].double().cpu().numpy(),
+            "scaling": record.scaling[layer],
+            "mask": None if mask is None else mask[0, 0].double().cpu().numpy(),
+            "weights": out.attentions[layer][0, head].double().cpu().numpy()}

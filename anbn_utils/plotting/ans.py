@@ -20,29 +20,42 @@ __all__ = [
 
 
 def plot_qk_decomposition(
-    tokens: list[str], q: np.ndarray, k: np.ndarray, *, dims: tuple[int, ...] = (0, 1, 2),
-    title: str = "",
+    tokens: list[str], q: np.ndarray, k: np.ndarray, weights: np.ndarray, *, scaling: float,
+    mask: np.ndarray | None = None, dims: tuple[int, ...] = (0, 1, 2), title: str = "",
 ) -> plt.Figure:
-    """Fig. 2 of the paper on a real sentence: the score map is a sum of one map per AN.
+    """Fig. 2 of the paper on a real sentence: the attention of one head is the softmax of a
+    sum of one map per AN.
 
     Parameters
     ----------
     tokens : list of str
         The sentence's tokens (n).
     q, k : ndarray of shape (n, d)
-        Queries and keys of one head.
+        Queries and keys of one head as its attention multiplies them
+        (:func:`anbn_utils.ans.attention.head_decomposition`).
+    weights : ndarray of shape (n, n)
+        The model's own attention weights of that head (``output_attentions``): panel (a).
+    scaling : float
+        The factor of ``q . k`` in the logit.
+    mask : ndarray of shape (n, n), optional
+        The additive mask of the logit (0 where allowed).
     dims : tuple of int
-        Dimensions (0-based) whose product maps are drawn.
+        Dimensions (0-based) whose product maps are drawn (b).
+
+    Panel (c) is ``softmax(scaling * sum_i q_a[i] k_b[i] + mask)`` minus (a): zero up to
+    float rounding when the AN maps make up what the model computes.
     """
+    from scipy.special import softmax
+
     d = q.shape[1]
-    products = q[:, None, :] * k[None, :, :]  # (n, n, d)
-    score = products.sum(-1) / np.sqrt(d)
-    panels = [("(a) scores $q_a^\\top k_b/\\sqrt{d}$", score)]
+    products = q[:, None, :].astype(np.float64) * k[None, :, :]  # (n, n, d)
+    logits = products.sum(-1) * scaling + (0.0 if mask is None else mask.astype(np.float64))
+    diff = softmax(logits, axis=-1) - weights
+    panels = [("(a) the model's attention weights", weights)]
     panels += [(f"(b) AN {i + 1}: $q_a[{i + 1}]\\,k_b[{i + 1}]$", products[..., i])
                for i in dims]
-    panels.append(((f"(c) sum of the {d} maps $/\\sqrt{{d}}$ - (a)\n"
-                    f"max |diff.| = {np.abs(products.sum(-1) / np.sqrt(d) - score).max():.1e}"),
-                   products.sum(-1) / np.sqrt(d) - score))
+    panels.append(((f"(c) softmax of the {d} maps' sum (scaled, masked) - (a)\n"
+                    f"max |diff.| = {np.abs(diff).max():.1e}"), diff))
     cols = 2
     rows = int(np.ceil(len(panels) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, 3.3 * rows), squeeze=False,
