@@ -185,3 +185,24 @@ def test_a_rotary_grouped_query_model_runs_through_every_stage(tiny_root, tmp_pa
     assert ans.n_ans == 4 * 8 * 32 and ans.names[-1] == "L4H8D32"
     real = load_run(run, "llama")
     assert set(real.summary["stories"]) == {"pieman", "shapessocial"}
+
+
+def test_planted_pairs_are_scored_only_in_the_model_whose_ans_the_phantom_planted(tmp_path):
+    """The phantom plants couplings in ANs of one model; a run of another model (an
+    untrained twin, another architecture) has ANs of the same names that are other units,
+    and the scoring failed (``L3H9D18`` absent from a Llama) or, worse, scored them."""
+    import nibabel as nib
+    import numpy as np
+
+    from anbn_utils.stages.coupling import _planted
+
+    truth = tmp_path / "run" / "dataset" / "phantom_truth"
+    truth.mkdir(parents=True)
+    (truth / "truth.json").write_text(json.dumps({
+        "parameters": {"model": "sentence-transformers/all-MiniLM-L6-v2"},
+        "planted": [{"an": "L3H9D18", "network": 1, "network_name": "auditory"}],
+        "networks": []}))
+    nib.save(nib.Nifti1Image(np.zeros((2, 2, 2, 1), np.float32), np.eye(4)),
+             truth / "maps.nii.gz")
+    for model in ("random:sentence-transformers/all-MiniLM-L6-v2", "random:llama-wordpiece"):
+        assert _planted(tmp_path / "run", {}, ["L1H1D1"], model) is None

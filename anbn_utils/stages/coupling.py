@@ -219,14 +219,17 @@ class CouplingResult:
         return folder
 
 
-def _planted(run_dir: Path, tests: dict[str, dict], names: list[str]) -> pd.DataFrame | None:
-    """The planted pairs' tests of a phantom run that plants some, else None."""
+def _planted(run_dir: Path, tests: dict[str, dict], names: list[str],
+             model: str) -> pd.DataFrame | None:
+    """The planted pairs' tests of a phantom run that plants some, else None; None too when
+    the run's ANs are another model's than those the phantom planted (the same names there
+    are other units: an untrained twin, another architecture)."""
     from ..coupling.recovery import coupling_recovery
     from ..io import read_table
     from ..recovery import load_truth
 
     truth = load_truth(run_dir / "dataset") if (run_dir / "dataset").is_dir() else None
-    if truth is None or not truth["planted"]:
+    if truth is None or not truth["planted"] or truth["parameters"].get("model") != model:
         return None
     matched = read_table(run_dir / "03_bns" / "map_recovery.tsv")
     planted = pd.concat([coupling_recovery(truth, matched, r, names).assign(story=task)
@@ -309,5 +312,5 @@ def run_coupling(run_dir: str | os.PathLike, params: CouplingParameters) -> Coup
     out.controls = active_controls(first.meta) + active_controls(
         {"bn_pairing": p.bn_pairing, "an_surrogate": p.an_surrogate, "seed": p.seed},
         partners=partners, n_trs=out.n_trs)
-    out.planted = _planted(run_dir, out.tests, out.an_names)
+    out.planted = _planted(run_dir, out.tests, out.an_names, first.meta.get("model"))
     return out
