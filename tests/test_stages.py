@@ -157,7 +157,7 @@ def test_a_stage_folder_of_another_format_is_refused_by_its_loader_and_the_later
     with pytest.raises(DataError, match=message):
         require(tmp_path / "run", "02_ans")  # what 04_coupling, 05_pos, 06_layers check first
     (old / RECORD).unlink()  # a folder of before the record
-    with pytest.raises(DataError, match=r"written in format 1 of 02_ans \(no result.json\)"):
+    with pytest.raises(DataError, match=r"written in format 1 of 02_ans \(no result.json: "):
         AnsResult.load(old)
     with pytest.raises(DataError, match=r"records stage '02_ans', not '03_bns'"):
         _result_classes()["03_bns"].load(run / "02_ans")

@@ -183,9 +183,8 @@ def extract_ans(
         tops.append(_top_pairs(q, k, structures, top_k))
         kinds.append([_describe(s) for s in structures])
     layer_pairs = [" / ".join(dict.fromkeys(per_layer)) for per_layer in zip(*kinds)]
-    uniform = set(layer_pairs) if len(set(layer_pairs)) == 1 else set()
-    if uniform & {"all", "causal"}:  # one structure everywhere: every aggregation
-        pairs = layer_pairs[0]
+    if len(set(layer_pairs)) == 1 and layer_pairs[0] in ("all", "causal"):
+        pairs = layer_pairs[0]  # one structure everywhere: every aggregation
         flat = [(_units(q), _units(k), vol) for q, k, vol, _ in segs]
         series = aggregate_trs(flat, n_story, how=aggregation, pairs=pairs)
     else:  # layers masked otherwise (a sliding window): the mean over what each allows

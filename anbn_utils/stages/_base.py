@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
 from ..errors import ParameterError
-from .formats import RECORD, read_record
+from .formats import FORMATS, RECORD, read_record
 
 
 class StageParameters:
@@ -43,7 +43,6 @@ class StageResult:
 
     def write_record(self, folder: str | os.PathLike, **extra) -> None:
         from ..io import write_json
-        from .formats import FORMATS
 
         params = {k: list(v) if isinstance(v, tuple) else v
                   for k, v in asdict(self.parameters).items()}

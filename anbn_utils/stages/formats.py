@@ -46,7 +46,8 @@ def read_record(folder: str | os.PathLike, stage: str) -> dict[str, Any]:
     path = folder / RECORD
     if not path.is_file():
         if folder.is_dir() and any(folder.iterdir()):
-            raise DataError(f"{folder} was written in format 1 of {stage} (no {RECORD}), this "
+            raise DataError(f"{folder} was written in format 1 of {stage} (no {RECORD}: an "
+                            f"older version's folder, or one whose writing stopped), this "
                             f"version reads format {FORMATS[stage]}: recompute it "
                             f"({_recompute(folder)})")
         raise DataError(f"{path} is missing: the run {folder.parent} has not finished "
