@@ -88,8 +88,8 @@ def generated_bytes(make, params: dict[str, Any]) -> tuple[int, int]:
 
     defaults = {k: p.default for k, p in inspect.signature(make).parameters.items()}
     given = {**defaults, **params}
-    mask = brain_mask(given.get("resolution"), given.get("shape", (7, 8, 6)),
-                      kind=given.get("mask", "brain"))
+    grid = {"shape": given["shape"]} if "shape" in given else {}  # the phantom has none
+    mask = brain_mask(given.get("resolution"), kind=given.get("mask", "brain"), **grid)
     volume = int(np.count_nonzero(np.asanyarray(mask.dataobj))) * 4
     per_task = {task: EVENTS[task]["n_volumes"] * volume for task in given["tasks"]}
     return (sum(len(scans_of(task, given["n_subjects"])) * b for task, b in per_task.items()),
