@@ -46,7 +46,7 @@ import yaml
 
 from .errors import DataError, ParameterError, RunError
 from .io import read_json, read_table, write_json, write_table
-from .runner.processes import Interrupted
+from .runner.processes import Interrupted, die_with_parent, owning_descendants
 from .stages.formats import load_coupling_summary
 
 __all__ = ["STUDY_DIR", "Study", "Variant", "finished_variants", "headline", "load_study", "main",
@@ -236,7 +236,6 @@ def _run_variant(base: str, variant: Variant, study_dir: str, stages: Sequence[s
     ``study_pid``); its runner log is appended to ``<variant>.log``, one section per
     attempt."""
     from .runner.execute import run
-    from .runner.processes import die_with_parent
 
     if study_pid is not None:
         die_with_parent(study_pid)
@@ -336,7 +335,6 @@ def run_study(study: str | os.PathLike | Study, *, study_dir: str | os.PathLike 
     from joblib import Parallel, delayed
 
     from .runner.lock import hold
-    from .runner.processes import owning_descendants
 
     if not isinstance(study, Study):
         study = load_study(study)

@@ -28,26 +28,27 @@ __all__ = ["STAMP", "changed_inputs", "digests", "manifest", "prune_store", "rep
 STAMP = "stage.json"
 
 
+def _files(folder: str | os.PathLike, stamp: str) -> dict[str, Path]:
+    """``{relative path: path}`` of every file under ``folder`` but its stamp (``stamp``,
+    relative to ``folder``), sorted."""
+    folder = Path(folder)
+    return {str(path.relative_to(folder)): path for path in sorted(folder.rglob("*"))
+            if path.is_file() and path.relative_to(folder) != Path(stamp)}
+
+
 def manifest(folder: str | os.PathLike, stamp: str = STAMP) -> dict[str, list[int]]:
     """``{relative path: [size, mtime_ns]}`` of every file under ``folder`` but its stamp
     (``stamp``, relative to ``folder``)."""
-    folder = Path(folder)
-    out = {}
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and path.relative_to(folder) != Path(stamp):
-            st = path.stat()
-            out[str(path.relative_to(folder))] = [st.st_size, st.st_mtime_ns]
-    return out
+    return {name: [(st := path.stat()).st_size, st.st_mtime_ns]
+            for name, path in _files(folder, stamp).items()}
 
 
 def digests(folder: str | os.PathLike, stamp: str = STAMP) -> dict[str, str]:
     """``{relative path: BLAKE2b digest}`` of every file under ``folder`` but its stamp."""
-    folder = Path(folder)
     out = {}
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and path.relative_to(folder) != Path(stamp):
-            with open(path, "rb") as f:
-                out[str(path.relative_to(folder))] = hashlib.file_digest(f, "blake2b").hexdigest()
+    for name, path in _files(folder, stamp).items():
+        with open(path, "rb") as f:
+            out[name] = hashlib.file_digest(f, "blake2b").hexdigest()
     return out
 
 

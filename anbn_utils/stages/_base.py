@@ -38,21 +38,21 @@ class StageResult:
     :meth:`read_record` reads it back, refusing a folder of another stage or format version
     (:func:`anbn_utils.stages.formats.read_record`)."""
 
-    STAGE: ClassVar[str] = ""
-    PARAMETERS: ClassVar[type] = StageParameters
+    PARAMETERS: ClassVar[type] = StageParameters  # its STAGE names the stage
 
     def write_record(self, folder: str | os.PathLike, **extra) -> None:
         from ..io import write_json
 
         params = {k: list(v) if isinstance(v, tuple) else v
                   for k, v in asdict(self.parameters).items()}
-        write_json(Path(folder) / RECORD, {"stage": self.STAGE, "format": FORMATS[self.STAGE],
+        stage = self.PARAMETERS.STAGE
+        write_json(Path(folder) / RECORD, {"stage": stage, "format": FORMATS[stage],
                                            "parameters": params, **extra})
 
     @classmethod
     def read_record(cls, folder: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
         """The parameters and the whole record of a stage folder."""
-        record = read_record(folder, cls.STAGE)
+        record = read_record(folder, cls.PARAMETERS.STAGE)
         return cls.PARAMETERS.from_mapping(record["parameters"]), record
 
 

@@ -88,7 +88,6 @@ class AnsResult(StageResult):
         Per story, the nuisance regressors of its TRs.
     """
 
-    STAGE = STAGE
     PARAMETERS = AnsParameters
 
     parameters: AnsParameters

@@ -104,7 +104,6 @@ class BnsResult(StageResult):
         Per planted network and story, the matched BN's time course against the planted one.
     """
 
-    STAGE = STAGE
     PARAMETERS = BnsParameters
 
     parameters: BnsParameters

@@ -76,7 +76,6 @@ class DataResult(StageResult):
     stories : dict of str -> Story
     """
 
-    STAGE = STAGE
     PARAMETERS = DataParameters
 
     parameters: DataParameters

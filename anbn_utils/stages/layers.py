@@ -58,7 +58,6 @@ class LayersResult(StageResult):
         query and key tags; ``story`` first.
     """
 
-    STAGE = STAGE
     PARAMETERS = LayersParameters
 
     parameters: LayersParameters

@@ -117,7 +117,6 @@ class PosResult(StageResult):
         The first story's exemplar ANs (:func:`anbn_utils.interpret.exemplar_ans`).
     """
 
-    STAGE = STAGE
     PARAMETERS = PosParameters
 
     parameters: PosParameters
