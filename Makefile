@@ -27,7 +27,7 @@ book: notebooks html
 # verdict chapter, the variants of a small study (controls, BN methods, aggregations): both
 # run first, side by side (they share no stage; the null run, one thread, fills the core
 # the study leaves idle while its variants wait for the stages they share; it runs the
-# stages the book reads of it, to 05_pos). The paper
+# stages the book reads of it, to 05_pos, headless: their files, no notebook). The paper
 # profile's verdicts need the verdict-paper study (a null at the real data's shape and the
 # four controls): it runs first too. Runs share the stages they have in common
 # (runs/.store); the last run removes the shared stages that no run uses any more.
@@ -35,7 +35,7 @@ STUDY ?= verdict-small
 notebooks: venv
 	if [ "$(PROFILE)" = phantom ]; then \
 	  OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m anbn_utils.run --profile phantom-null \
-	    --stage 05_pos --no-publish --no-progress & \
+	    --stage 05_pos --no-publish --headless --no-progress & \
 	  null=$$!; $(BIN)/python -m anbn_utils.study $(STUDY); study=$$?; \
 	  wait $$null && [ $$study -eq 0 ]; fi
 	if [ "$(PROFILE)" = paper ]; then $(BIN)/python -m anbn_utils.study verdict-paper; fi

@@ -50,7 +50,7 @@ from .runner.processes import Interrupted, die_with_parent, owning_descendants
 from .stages.formats import load_coupling_summary
 
 __all__ = ["STUDY_DIR", "Study", "Variant", "finished_variants", "headline", "load_study", "main",
-           "run_study"]
+           "run_study", "shared_with_base"]
 
 STUDY_DIR = Path(__file__).resolve().parent / "studies"
 _STUDY_KEYS = {"description", "base", "set", "stages", "variants", "n_jobs"}
@@ -229,12 +229,48 @@ def _cause(error: Exception) -> str:
     return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
+def shared_with_base(study_base: str, base: str, overrides: Sequence[str]) -> list[str]:
+    """The stages a variant shares with its study's base profile as the book runs it (no
+    study or variant override): those whose values (but :data:`EXECUTION_ONLY
+    <anbn_utils.runner.execute.EXECUTION_ONLY>` ones), and those of every stage they read,
+    are the base's, on the same dataset.  Only these can be the ones a published run of
+    the base reuses from the store; a study computes every other stage of its variants
+    headless (:func:`anbn_utils.runner.execute.run`), without the notebook no one reads.
+
+    Parameters
+    ----------
+    study_base : str
+        The study's base profile (name or path).
+    base : str
+        The variant's profile (the study's, or its own ``base``).
+    overrides : sequence of str
+        The variant's overrides (the study's ``set`` first).
+    """
+    from .runner.execute import EXECUTION_ONLY
+    from .runner.profiles import apply_overrides, load_profile
+    from .runner.stages import STAGES, closure
+    from .stages.pipeline import stage_parameters
+
+    book, own = load_profile(study_base), apply_overrides(load_profile(base), overrides)
+    if own["dataset"] != book["dataset"]:
+        return []
+    book_values, own_values = stage_parameters(book), stage_parameters(own)
+
+    def same(stage: str) -> bool:
+        kept = [{k: v for k, v in values[stage].items() if k not in EXECUTION_ONLY}
+                for values in (book_values, own_values)]
+        return kept[0] == kept[1]
+
+    return [s.name for s in STAGES if all(same(n.name) for n in closure([s.name]))]
+
+
 def _run_variant(base: str, variant: Variant, study_dir: str, stages: Sequence[str] | None,
                  force: Sequence[str], share: bool = True,
-                 study_pid: int | None = None) -> dict[str, Any]:
+                 study_pid: int | None = None, study_base: str | None = None) -> dict[str, Any]:
     """Run one variant (in a worker process, which ends with the study process
     ``study_pid``); its runner log is appended to ``<variant>.log``, one section per
-    attempt."""
+    attempt.  The stages it does not share with the study's base profile
+    (:func:`shared_with_base`) are computed headless."""
     from .runner.execute import run
 
     if study_pid is not None:
@@ -251,9 +287,13 @@ def _run_variant(base: str, variant: Variant, study_dir: str, stages: Sequence[s
         print(f"=== attempt of {datetime.now():%Y-%m-%d %H:%M:%S} (process {os.getpid()}) ===",
               flush=True)
         try:
+            from .stages.pipeline import STAGE_FUNCTIONS
+
+            shared = shared_with_base(study_base or base, base, variant.overrides)
             run(base, run_dir=study_dir / variant.name, stages=stages, force=force,
                 overrides=variant.overrides, publish=False, progress=False,
-                store=study_dir.parent / ".store" if share else False)
+                store=study_dir.parent / ".store" if share else False,
+                headless=[s for s in STAGE_FUNCTIONS if s not in shared])
             row["status"] = "done"
         except Exception as e:  # noqa: BLE001 (any failure is the variant's: recorded, the table written)
             row["status"] = "failed"
@@ -355,7 +395,7 @@ def run_study(study: str | os.PathLike | Study, *, study_dir: str | os.PathLike 
             "finish (or stop it), or give this one another --study-dir")
     with hold(study_dir / ".study.lock", busy=busy):  # two studies into one folder: refused
         args = [(v.base or study.base, v, str(study_dir), v.stages or study.stages, tuple(force),
-                 share, os.getpid())
+                 share, os.getpid(), study.base)
                 for v in chosen]
         t0 = time.perf_counter()
         log(f"study {study.name}: {len(chosen)} variant(s) into {study_dir}")

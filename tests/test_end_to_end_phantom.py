@@ -7,7 +7,9 @@ in ``04_coupling``.  The datasets are the shipped ``phantom`` and ``phantom-null
 (the same stories, subjects, grid, networks, planted ANs and SNR); only the BN method
 changes, to nilearn's CanICA (see :func:`test_planted_couplings_are_recovered`), and the
 settings that do not change what is tested are made cheaper (one top pair per AN, fewer
-randomizations).  The two runs go in two processes at once.
+randomizations), and the stages run headless (their functions, no notebook: the runner's
+notebooks are tested through chapter 07 by ``test_end_to_end_narratives``).  The runs go
+in two processes at once.
 """
 
 import json
@@ -69,7 +71,7 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     profiles = {"phantom": _profile(folder, "phantom", list(NULLS), nuisance="none"),
                 "phantom-null": _profile(folder, "phantom-null", [*NULLS, "shuffle"]),
                 "phantom-regress": _profile(folder, "phantom", list(NULLS))}
-    kwargs = {"stages": ["04_coupling"], "publish": False, "progress": False}
+    kwargs = {"stages": ["04_coupling"], "publish": False, "progress": False, "headless": True}
     with pytest.MonkeyPatch.context() as env:
         for name, value in _ONE_THREAD.items():
             env.setenv(name, value)  # read by the spawned workers and their kernels

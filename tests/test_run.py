@@ -965,3 +965,60 @@ def test_a_generated_dataset_without_room_is_refused_before_anything_is_written(
         run(profile, run_dir=tmp_path / "runs" / "b", force=["dataset"], **kwargs)
     assert not list((tmp_path / "runs" / ".store" / "dataset" / ".partial").glob("*/*"))
     assert dataset.is_dir()  # what was there stays
+
+
+def test_a_headless_stage_writes_the_notebooks_files_and_is_published_with_its_notebook(
+        tmp_path, cache_dir, tiny_bert_dir, capsys):
+    """``headless`` computes a stage with its package function alone: the same files, byte
+    for byte, as its notebook writes (no notebook, no figures), under the same hash (a run
+    that publishes finds the headless stages in the store, and computes them again with
+    their notebooks); a headless run cannot publish."""
+    profile = _profile(tmp_path, cache_dir, model=str(tiny_bert_dir), device="cpu",
+                       bn_method="canica", n_components=3, top_k=5, nulls=["circular"],
+                       n_permutations=99, predictive_check=False, claim_boot=20)
+    stages = ("01_data", "02_ans", "03_bns", "04_coupling")
+    kwargs = {"stages": ["04_coupling"], "progress": False}
+    notebooks = run(profile, run_dir=tmp_path / "runs" / "notebooks", publish=False, **kwargs)
+    stamps = {s: json.loads((notebooks / s / "stage.json").read_text()) for s in stages}
+    # the same stages of the same store, computed again (forced) by their functions
+    headless = run(profile, run_dir=tmp_path / "runs" / "headless", publish=False,
+                   headless=True, force=list(stages), **kwargs)
+    for stage in stages:
+        nb, fn = stamps[stage], json.loads((headless / stage / "stage.json").read_text())
+        assert (nb["executed"], fn["executed"]) == ("notebook", "function")
+        assert nb["hash"] == fn["hash"], stage
+        assert {k: v for k, v in nb["digests"].items() if k != f"{stage}.ipynb"} == \
+            fn["digests"], stage
+        assert not (headless / stage / f"{stage}.ipynb").exists()
+    assert (headless / "04_coupling" / "significance.tsv").is_file()
+    capsys.readouterr()
+    book = tmp_path / "book"
+    run(profile, run_dir=tmp_path / "runs" / "published", book_dir=book, stages=["01_data"],
+        progress=False)
+    assert ("01_data: computed by its function alone (headless), without the notebook this run "
+            "publishes: running it") in capsys.readouterr().out
+    assert [p.name for p in book.glob("*.ipynb")] == ["01_data.ipynb"]
+    with pytest.raises(ParameterError, match="a headless stage has no notebook to publish"):
+        run(profile, run_dir=tmp_path / "runs" / "x", headless=["02_ans"], **kwargs)
+    with pytest.raises(ParameterError, match=r"headless \['07_verdict'\]: these stages have no "
+                                             "function"):
+        run(profile, run_dir=tmp_path / "runs" / "x", headless=["07_verdict"], publish=False,
+            **kwargs)
+
+
+def test_a_failed_headless_stage_names_its_error_and_its_log(tmp_path):
+    """A headless stage's error is the runner's short account (the exception's last line)
+    with the path of the full traceback; nothing is put in the run."""
+    from anbn_utils.runner.execute import HEADLESS_LOG, _execute_function
+    from anbn_utils.runner.stages import stage_named
+    from anbn_utils.stages.pipeline import stage_parameters
+
+    values = stage_parameters("phantom")["02_ans"]
+    with pytest.raises(RunError) as err:
+        _execute_function(stage_named("02_ans"), values, tmp_path)
+    log = tmp_path / ".partial" / "02_ans" / HEADLESS_LOG
+    assert f"The full traceback: {log}" in str(err.value)
+    assert ("DataError: " in str(err.value) and "01_data/result.json is missing"
+            in str(err.value)), str(err.value)
+    assert "Traceback (most recent call last)" in log.read_text()
+    assert not (tmp_path / "02_ans").exists()

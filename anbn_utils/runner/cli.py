@@ -45,6 +45,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "(reads every file)")
     parser.add_argument("--no-publish", action="store_true",
                         help="do not copy executed notebooks into book/executed")
+    parser.add_argument("--headless", action="store_true",
+                        help="compute each stage that has a package function with it alone: "
+                             "the same files, no notebook and no figures (faster; with "
+                             "--no-publish, for runs that are read, not shown)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     try:
@@ -60,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                       publish=not args.no_publish, progress=not args.no_progress,
                       overrides=args.overrides,
                       store=False if args.no_store else (args.store or True),
-                      verify=args.verify)
+                      verify=args.verify, headless=args.headless)
         if args.prune_store:
             store = Path(args.store) if args.store else run_dir.parent / ".store"
             removed = prune_store(store)

@@ -27,7 +27,7 @@ import platform
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,10 @@ from .state import STAMP, digests, manifest, replace_dir, stage_status
 __all__ = ["as_published", "check", "current_text", "kernel_options", "kernel_startup",
            "publish_notebooks",
            "reader_view", "run", "shown_path"]
+
+#: The log of a headless stage (:func:`_execute_function`), kept in ``.partial`` when it
+#: fails.
+HEADLESS_LOG = "function.log"
 
 #: Names ``--force`` takes besides the stages.
 FORCE_EXTRA = ("dataset",)
@@ -254,9 +258,41 @@ def _execute(stage: Stage, params: dict[str, Any], run_dir: Path, notebook_dir: 
     return partial
 
 
+def _execute_function(stage: Stage, values: dict[str, Any], run_dir: Path) -> Path:
+    """Compute one stage with its package function alone (no notebook, no figures) into
+    ``.partial/<stage>``, in a process of its own started where the notebooks run (the
+    repository root, so relative paths mean the same) with the kernels' environment; return
+    that folder.  Its log (a failure's traceback) is ``.partial/<stage>/function.log``."""
+    import subprocess
+    import sys
+
+    partial = run_dir / ".partial" / stage.name
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    given = partial.parent / f"{stage.name}.values.json"
+    write_json(given, {**values, "run_dir": str(run_dir), "stage_dir": str(partial)})
+    log = partial / HEADLESS_LOG
+    env = {**KERNEL_ENV, **os.environ}
+    with open(log, "w", encoding="utf-8") as out:
+        done = subprocess.run(
+            [sys.executable, "-m", "anbn_utils.stages.pipeline", stage.name, str(given),
+             str(run_dir), str(partial)], cwd=REPO_ROOT, env=env, stdout=out,
+            stderr=subprocess.STDOUT, check=False)
+    given.unlink()
+    if done.returncode:
+        lines = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+        raise RunError(f"stage {stage.name} failed (computed by its function, headless):\n  "
+                       f"{lines[-1] if lines else f'exit status {done.returncode}'}\n"
+                       f"The full traceback: {log}\n"
+                       "Earlier results are untouched; fix the cause and run again to resume.")
+    log.unlink()
+    return partial
+
+
 def _compute(stage, params, h, inputs, hashes, prof, root, run_dir, entry, notebook_dir,
-             progress, forced) -> None:
-    """Execute a stage and put its folder, stamped, at ``entry``."""
+             progress, forced, values=None) -> None:
+    """Execute a stage (its notebook; given its ``values``, the notebook's defaults with
+    ``params``, its function alone) and put its folder, stamped, at ``entry``."""
     checkpoints = run_dir / ".checkpoints" / stage.name
     if forced:
         shutil.rmtree(checkpoints, ignore_errors=True)
@@ -272,7 +308,8 @@ def _compute(stage, params, h, inputs, hashes, prof, root, run_dir, entry, noteb
             print(msg, flush=True)
 
     try:
-        partial = _execute(stage, params, run_dir, notebook_dir, progress)
+        partial = (_execute_function(stage, values, run_dir) if values is not None else
+                   _execute(stage, params, run_dir, notebook_dir, progress))
     except BaseException:
         end(": failed")  # the error follows
         raise
@@ -282,7 +319,8 @@ def _compute(stage, params, h, inputs, hashes, prof, root, run_dir, entry, noteb
         "overrides": prof.get("overrides", []), "run": str(run_dir), "needs": stage.needs,
         "needs_hashes": {n: hashes[n] for n in stage.needs}, "dataset": str(root),
         "versions": _versions(), "inputs": inputs, "started": started,
-        "wall_s": round(wall, 2), "manifest": manifest(partial), "digests": digests(partial),
+        "wall_s": round(wall, 2), "executed": "notebook" if values is None else "function",
+        "manifest": manifest(partial), "digests": digests(partial),
     })
     entry.parent.mkdir(parents=True, exist_ok=True)
     replace_dir(partial, entry)
@@ -303,6 +341,7 @@ def run(
     overrides: Sequence[str] = (),
     store: str | os.PathLike | bool | None = True,
     verify: bool = False,
+    headless: bool | Collection[str] = False,
 ) -> Path:
     """Execute the stages of a profile; skip those whose inputs and parameters are unchanged.
 
@@ -336,6 +375,13 @@ def run(
         Before a stage (or the generated dataset) is reused, compare its files' content with
         the digests recorded when it was written (``--verify``; reading every file: slower),
         and recompute what differs.  Without it, files are compared by size and time.
+    headless : bool or collection of str
+        Stages to compute with their package function alone (:mod:`anbn_utils.stages`):
+        the same files, no notebook and none of its figures, in a fraction of the time (for
+        runs that are read, not shown: a study's variants, the null phantom); ``True``: every
+        stage that has a function (00_phantom and 07_verdict have none and run their
+        notebooks).  A stage computed so has no notebook to publish: a publishing run that
+        finds it computes it again with its notebook (and cannot be headless itself).
 
     Returns
     -------
@@ -354,6 +400,7 @@ def run(
     notebook_dir = Path(notebook_dir)
     prof, selected, declared, per_stage = _prepare(profile, overrides, stages, force,
                                                    notebook_dir)
+    headless = _headless_stages(headless, publish)
     run_dir = Path(run_dir or Path("runs") / prof["name"]).resolve()
     problems, _ = preflight(prof, {s.name: per_stage[s.name] for s in selected}, declared)
     if problems:
@@ -379,6 +426,9 @@ def run(
                       _log(f"{s.name}: waiting for {who}, which computes the same stage")):
                 done, why = stage_status(entry, h, forced=stage.name in force, inputs=inputs,
                                          verify=verify)
+                if done and publish and not (entry / f"{stage.name}.ipynb").is_file():
+                    done, why = False, ("computed by its function alone (headless), without "
+                                        "the notebook this run publishes: running it")
                 if not done and entry != final and (final / STAMP).is_file():
                     why = stage_status(final, h, forced=stage.name in force, inputs=inputs,
                                        verify=verify)[1]
@@ -390,13 +440,32 @@ def run(
                 _log(f"{stage.name}: {why}", end="" if not (done or progress) else "\n")
                 if not done:
                     _compute(stage, params, h, inputs, hashes, prof, root, run_dir, entry,
-                             notebook_dir, progress, forced=stage.name in force)
+                             notebook_dir, progress, forced=stage.name in force,
+                             values=stage_values(declared[stage.name], params)
+                             if stage.name in headless else None)
                     if entry != final:
                         replace_dir(entry, final, link=True)
         _record_params(prof, run_dir)
     if publish:
         publish_notebooks(run_dir, book_dir, notebook_dir)
     return run_dir
+
+
+def _headless_stages(headless: bool | Collection[str], publish: bool) -> frozenset[str]:
+    """The stages a run computes with their functions (``run``'s ``headless``), checked."""
+    from ..stages.pipeline import STAGE_FUNCTIONS
+
+    if headless is True:
+        headless = STAGE_FUNCTIONS
+    headless = frozenset(headless or ())
+    unknown = sorted(headless - set(STAGE_FUNCTIONS))
+    if unknown:
+        raise ParameterError(f"headless {unknown}: these stages have no function; those that "
+                             f"do: {', '.join(STAGE_FUNCTIONS)}")
+    if headless and publish:
+        raise ParameterError("a headless stage has no notebook to publish: run it with "
+                             "--no-publish (publish=False), or without --headless")
+    return headless
 
 
 def _record_params(prof: dict[str, Any], run_dir: Path) -> None:

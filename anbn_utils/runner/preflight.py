@@ -195,6 +195,7 @@ def preflight(profile: dict[str, Any], stage_params: dict[str, dict[str, Any]],
         problems += _check_narratives(values["01_data"])
         notes.append(f"dataset: {get_data_root(values['01_data'].get('dataset_root'))}")
     models = {v["model"] for v in values.values() if v.get("model")}
+    models |= {m for v in values.values() for m in v.get("compare_models") or ()}
     if profile["dataset"]["kind"] == "phantom":
         models.add(profile["dataset"]["params"].get("model") or "")
     for model in sorted(models - {""}):

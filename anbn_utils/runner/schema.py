@@ -107,6 +107,7 @@ PARAMETERS: dict[str, Any] = {
     "fig2_layer": PosInt,
     "fig2_head": PosInt,
     "example_ans": _list_of(Annotated[str, Field(pattern=r"^L\d+H\d+D\d+$")]) | None,
+    "compare_models": list[Text],
     "word_order": _choices(WORD_ORDERS),
     # brain networks (03)
     "bn_method": _choices(BN_METHODS),

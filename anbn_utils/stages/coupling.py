@@ -35,6 +35,10 @@ FILES = (
               'see below'),
     StageFile('`planted_recovery.tsv`',
               "phantom runs with planted couplings; one row per story and planted pair: `story`, `planted_an`, `an` (index), `network`, `network_name`, `bn` (matched BN, from `03_bns/map_recovery.tsv`), `r`, `rank` (the AN's rank among all ANs for that BN by r; rank one is its Eq. 2 anchor), `rank_abs` (by \\|r\\|), `eq1_anchor_is_bn` (the AN's Eq. 1 anchor, in the run's `mode`, is that BN), and per null model `q_<null>` (the AN's FDR q-value), `p_fwer_<null>` (the pair's family-wise p-value) and `family_null_q95_<null>` (the {value}`anbn_utils.coupling.recovery.FAMILY_NULL_QUANTILE#` quantile of the family's null maximum). `anbn_utils.coupling.recovery.coupling_recovery`"),
+    StageFile('`significance.tsv`',
+              "one row per story, null model and level (and the paper's row beside its level, `null` = `paper`): `story`, `null`, `alpha`, `ans_significant_pct`, `bns_significant` (FDR), `ans_fwer_pct`, `bns_fwer` (family-wise), `resolution` (the null's smallest p-value), `n_bns`, `bn_max_pcc_mean`, `bn_max_pcc_sd`. `anbn_utils.coupling.summaries.significance_table`"),
+    StageFile('`false_positives.tsv`',
+              "when `null_run_dir` points to a finished `phantom-null` run: its `significance.tsv` rows (every significant AN or BN there is a false positive)"),
     StageFile('`<story>/pcc.npy`',
               'float32, shape `(n_ans, n_bns)`: Pearson correlations, ANs in `an_names` order'),
     StageFile('`<story>/an_to_bn.npy`, `<story>/an_max.npy`',
@@ -135,6 +139,10 @@ class CouplingResult:
     planted : DataFrame or None
         The planted pairs' tests (:func:`anbn_utils.coupling.recovery.coupling_recovery`); None
         when the run's dataset plants none.
+    false_positives : DataFrame or None
+        The :func:`~anbn_utils.coupling.summaries.significance_table` of the null phantom's
+        finished ``04_coupling`` that ``null_run_dir`` names (every significant AN or BN
+        there is a false positive); None without one.
     """
 
     parameters: CouplingParameters
@@ -152,6 +160,17 @@ class CouplingResult:
     r2: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     partitions: dict[str, tuple] = field(default_factory=dict)
     planted: pd.DataFrame | None = None
+    false_positives: pd.DataFrame | None = None
+
+    @property
+    def significance(self) -> pd.DataFrame:
+        """The rows of ``significance.tsv``: per story, null model and level, the share of
+        significant ANs and the significant BNs, with the paper's rows
+        (:func:`anbn_utils.coupling.summaries.significance_table`)."""
+        from ..coupling.summaries import significance_table
+        from ..paper import COUPLING
+
+        return significance_table(self.summary, paper=COUPLING)
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -215,6 +234,9 @@ class CouplingResult:
                 save_partition(*self.partitions[story], folder / story)
         if self.planted is not None:
             write_table(folder / "planted_recovery.tsv", self.planted)
+        if self.false_positives is not None:
+            write_table(folder / "false_positives.tsv", self.false_positives)
+        write_table(folder / "significance.tsv", self.significance)
         write_json(folder / "summary.json", self.summary)
         return folder
 
@@ -237,7 +259,8 @@ def _planted(run_dir: Path, tests: dict[str, dict], names: list[str],
     return planted[["story", *planted.columns.drop("story")]]
 
 
-def run_coupling(run_dir: str | os.PathLike, params: CouplingParameters) -> CouplingResult:
+def run_coupling(run_dir: str | os.PathLike, params: CouplingParameters, *,
+                 null_run_dir: str | os.PathLike | None = None) -> CouplingResult:
     """Compute ``04_coupling`` of a run from its ``02_ans`` and ``03_bns``.
 
     Every story's randomizations are checked before any computation; then, per story, the
@@ -250,6 +273,9 @@ def run_coupling(run_dir: str | os.PathLike, params: CouplingParameters) -> Coup
     ----------
     run_dir : path
     params : CouplingParameters
+    null_run_dir : path, optional
+        A null phantom's run: the significance table of its finished ``04_coupling`` becomes
+        :attr:`CouplingResult.false_positives` (nothing when it has not finished).
 
     Returns
     -------
@@ -313,4 +339,9 @@ def run_coupling(run_dir: str | os.PathLike, params: CouplingParameters) -> Coup
         {"bn_pairing": p.bn_pairing, "an_surrogate": p.an_surrogate, "seed": p.seed},
         partners=partners, n_trs=out.n_trs)
     out.planted = _planted(run_dir, out.tests, out.an_names, first.meta.get("model"))
+    null_stage = Path(null_run_dir) / STAGE if null_run_dir else None
+    if null_stage is not None and (null_stage / "summary.json").is_file():
+        from ..coupling.summaries import significance_table
+
+        out.false_positives = significance_table(load_coupling_summary(null_stage))
     return out

@@ -7,7 +7,12 @@ values are those the runner would give its notebook (the notebook's defaults, th
 profile's, checked by the same schema), each stage's result is written by its own ``save``,
 and a stage whose inputs another run already holds can be linked instead of recomputed.
 The runner (:mod:`anbn_utils.runner`) stays the way to make a book: it hashes, shares,
-resumes and publishes; this does none of that.
+resumes and publishes; :func:`run_headless` does none of that.
+
+The runner's own headless stages (``run(..., headless=...)``, ``--headless``) run
+:func:`run_stage` in a process of their own, the notebook's way (``python -m
+anbn_utils.stages.pipeline <stage> <values.json> <run_dir> <out_dir>``, from the repository
+root, where the notebooks run): the same files as the notebook writes, without its figures.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from pathlib import Path
 
 from ..errors import ParameterError
 
-__all__ = ["STAGE_FUNCTIONS", "run_headless", "stage_parameters"]
+__all__ = ["STAGE_FUNCTIONS", "run_headless", "run_stage", "stage_parameters"]
 
 #: The stages that have a function, in order (00_phantom and 07_verdict compute nothing that
 #: another stage reads).
@@ -110,16 +115,33 @@ def run_headless(profile: Mapping | str | os.PathLike, run_dir: str | os.PathLik
         if stage in reuse:
             folder.symlink_to(Path(reuse[stage]).resolve(), target_is_directory=True)
             continue
-        _run_stage(stage, {**values[stage], "dataset_root": str(root)}, run_dir).save(folder)
+        run_stage(stage, {**values[stage], "dataset_root": str(root)}, run_dir).save(folder)
     return run_dir
 
 
-def _run_stage(stage: str, values: dict, run_dir: Path):
-    """The result of one stage's function (not yet saved)."""
+def run_stage(stage: str, values: Mapping, run_dir: str | os.PathLike,
+              folder: str | os.PathLike | None = None):
+    """The result of one stage's function (not yet saved: its ``save(folder)`` writes the
+    stage folder).
+
+    Parameters
+    ----------
+    stage : str
+        One of :data:`STAGE_FUNCTIONS`.
+    values : mapping
+        The stage's values, as its notebook receives them (:func:`stage_parameters`).
+    run_dir : path
+        The run whose earlier stages it reads.
+    folder : path, optional
+        Where the result will be saved (``01_data`` writes surrogate scans there as it
+        computes them); default ``<run_dir>/<stage>``.
+    """
+    run_dir = Path(run_dir)
+    folder = Path(folder) if folder is not None else run_dir / stage
     if stage == "01_data":
         from .data import DataParameters, run_data
 
-        return run_data(DataParameters.from_mapping(values), run_dir / stage)
+        return run_data(DataParameters.from_mapping(values), folder)
     if stage == "02_ans":
         from .ans import AnsParameters, run_ans
 
@@ -131,7 +153,8 @@ def _run_stage(stage: str, values: dict, run_dir: Path):
     if stage == "04_coupling":
         from .coupling import CouplingParameters, run_coupling
 
-        return run_coupling(run_dir, CouplingParameters.from_mapping(values))
+        return run_coupling(run_dir, CouplingParameters.from_mapping(values),
+                            null_run_dir=values.get("null_run_dir"))
     if stage == "05_pos":
         from .pos import PosParameters, run_pos
 
@@ -139,3 +162,19 @@ def _run_stage(stage: str, values: dict, run_dir: Path):
     from .layers import LayersParameters, run_layers
 
     return run_layers(run_dir, LayersParameters.from_mapping(values))
+
+
+def _main(argv: Sequence[str]) -> None:
+    """``python -m anbn_utils.stages.pipeline <stage> <values.json> <run_dir> <out_dir>``: one
+    stage's function, its result saved into ``out_dir`` (the runner's headless stages)."""
+    import json
+
+    stage, values, run_dir, out = argv
+    values = json.loads(Path(values).read_text(encoding="utf-8"))
+    run_stage(stage, values, run_dir, out).save(out)
+
+
+if __name__ == "__main__":
+    import sys
+
+    _main(sys.argv[1:])
