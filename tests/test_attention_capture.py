@@ -308,3 +308,28 @@ def test_fig2s_head_decomposition_comes_back_to_the_models_attention(recorded):
     np.testing.assert_allclose(head["weights"], out.attentions[layer][0, -1].double().numpy(),
                                atol=1e-6)
     np.testing.assert_allclose(softmax(logits, axis=-1), head["weights"], atol=2e-5)
+
+
+#: The pairs each family's layers allow on a sequence of T tokens, in layer order.
+PAIRS = {"bert": "all", "mistral": f"band {WINDOW}", "gemma3_text": f"band {WINDOW} / causal"}
+
+
+def test_the_architecture_table_reads_each_familys_attention(recorded):
+    """Chapter 02's table of architectures (:func:`describe_architecture`): the shapes and
+    rotary dimensions of the config, the pairs of its masks, and the softmax of the
+    recorded products back at the model's own attention weights."""
+    from anbn_utils.ans.architecture import describe_architecture
+
+    family, model, ids, _, _, _ = recorded
+    config = model.config
+    n_heads = config.num_attention_heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // n_heads
+    rotary = {"bert": 0, "gpt2": 0, "opt": 0, "gpt_neox": head_dim // 2}.get(family, head_dim)
+    row = describe_architecture(model, lambda text, return_tensors: {"input_ids": ids},
+                                "a sentence")
+    assert row == {**row, "model_type": family, "layers": config.num_hidden_layers,
+                   "query heads": n_heads, "head dim": head_dim, "rotary dims": rotary,
+                   "key-value heads": 2 if family in GQA else n_heads,
+                   "ANs": config.num_hidden_layers * n_heads * head_dim,
+                   "pairs": PAIRS.get(family, "causal")}
+    assert row["attention check"] < 2e-5

@@ -14,6 +14,7 @@ __all__ = [
     "plot_an_distributions",
     "plot_an_examples",
     "plot_an_heatmaps",
+    "plot_model_distributions",
     "plot_nuisance",
     "plot_qk_decomposition",
 ]
@@ -135,14 +136,38 @@ def plot_an_distributions(activations: np.ndarray, *, title: str = "") -> plt.Fi
     activations : ndarray of shape (n_trs, n_layers, n_heads, head_dim)
     """
     n_layers = activations.shape[1]
-    data = [activations[:, layer].ravel() for layer in range(n_layers)]
     fig, ax = plt.subplots(figsize=(min(WIDTH, 0.5 * n_layers + 2), 3.0), layout="constrained")
-    ax.boxplot(data, showfliers=False, whis=(1, 99))
+    _layer_boxes(ax, activations)
+    ax.set_title(title, fontsize=SMALL)
+    return fig
+
+
+def plot_model_distributions(activations: dict[str, np.ndarray]) -> plt.Figure:
+    """Per model, the distribution of its AN activations per layer (box plots, one panel
+    per model; each panel its own scale: the models' activations differ in size).
+
+    Parameters
+    ----------
+    activations : dict of str to ndarray of shape (n_trs, n_layers, n_heads, head_dim)
+        Per model (the panel's title), its ANs on one story.
+    """
+    fig, axes = plt.subplots(1, len(activations), figsize=(WIDTH, 3.0), layout="constrained",
+                             squeeze=False)
+    for ax, (name, act), letter in zip(axes[0], activations.items(), "abcdefgh"):
+        _layer_boxes(ax, act)
+        n = act.shape[1] * act.shape[2] * act.shape[3]
+        ax.set_title(f"({letter}) {name}: {n:,} ANs", fontsize=SMALL)
+    return fig
+
+
+def _layer_boxes(ax, activations: np.ndarray) -> None:
+    """Box plots of all ANs and TRs of each layer on ``ax`` (whiskers 1-99 %)."""
+    n_layers = activations.shape[1]
+    ax.boxplot([activations[:, layer].ravel() for layer in range(n_layers)], showfliers=False,
+               whis=(1, 99))
     ax.set_xticks(range(1, n_layers + 1), [f"L{layer + 1}" for layer in range(n_layers)])
     ax.axhline(0, color="0.7", lw=0.8)
     ax.set_ylabel("activation (whiskers: 1-99 %)")
-    ax.set_title(title, fontsize=SMALL)
-    return fig
 
 
 def plot_nuisance(r2: dict[str, np.ndarray], n_layers: int, *,
