@@ -84,6 +84,7 @@ def test_ans_notebook_runs_with_every_parameter(tiny_root, tiny_bert_dir, tmp_pa
         "include_bias": False, "hrf_model": "glover", "top_k": 20, "segmentation": "balanced",
         "split_long_sentences": True, "max_tokens": 100, "fig2_sentence": "A man ran.",
         "fig2_layer": 2, "fig2_head": 3, "example_ans": ["L2H3D8"],
+        "compare_models": [f"random:{tiny_bert_dir}"],
     }
     assert set(params) == set(notebook_parameters(REPO_ROOT / "notebooks" / "02_ans.ipynb"))
     import papermill
@@ -93,6 +94,8 @@ def test_ans_notebook_runs_with_every_parameter(tiny_root, tiny_bert_dir, tmp_pa
                                progress_bar=False, cwd=str(REPO_ROOT))
     ans = load_ans(tmp_path / "stage" / "pieman")
     assert ans.activations.shape == (282, 2, 3, 8) and ans.n_ans == 48
+    executed = (tmp_path / "out.ipynb").read_text()
+    assert f"random:{tiny_bert_dir}</th>" in executed  # the architecture table's second row
     assert ans.top_values.shape[1:] == (48, 20)
     lengths = ans.meta["segment_lengths"]
     assert max(lengths) <= 100 and len(lengths) >= 10
