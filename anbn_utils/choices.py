@@ -7,12 +7,14 @@ stage of the book.
 """
 
 __all__ = ["AGGREGATIONS", "AN_SURROGATES", "BETWEEN_LAYERS", "BN_METHODS", "BN_PAIRINGS",
-           "BOLD_SURROGATES", "HRF_MODELS", "NUISANCE_MODELS", "NULL_MODELS", "TASKS",
-           "WORD_ORDERS"]
+           "BOLD_SURROGATES", "HRF_MODELS", "MODEL_DTYPES", "NUISANCE_MODELS", "NULL_MODELS",
+           "TASKS", "WORD_ORDERS"]
 
 #: Narratives tasks this project knows.  ``shapessocial`` is the default "Shapes" of the
 #: paper (its 910 words match); ``shapesphysical`` has the paper's 270 volumes.
 TASKS = ("pieman", "shapessocial", "shapesphysical")
+#: Types of a model's weights (``model_dtype``): ``auto`` is the checkpoint's own.
+MODEL_DTYPES = ("float32", "bfloat16", "float16", "auto")
 #: Per-TR aggregations of an AN's query-key products.
 AGGREGATIONS = ("mean", "absmean", "max", "min")
 #: Hemodynamic response models.

@@ -333,3 +333,17 @@ def test_the_architecture_table_reads_each_familys_attention(recorded):
                    "ANs": config.num_hidden_layers * n_heads * head_dim,
                    "pairs": PAIRS.get(family, "causal")}
     assert row["attention check"] < 2e-5
+
+
+def test_a_half_precision_model_gives_its_queries_and_keys_exactly_in_float32():
+    """A bfloat16 model (how large LLMs load) recorded bfloat16 queries and keys, and the
+    per-TR means of their products were summed in bfloat16 (8 bits of mantissa): the
+    segment's queries and keys are its own values, cast to float32."""
+    from anbn_utils.ans.capture import capture_segment
+
+    model = _build("llama").to(torch.bfloat16)
+    ids = torch.randint(1, VOCAB, (T,), generator=torch.Generator().manual_seed(3))
+    q, k = capture_attention_qk(model, ids).qk_per_head()
+    segment = capture_segment(model, ids)
+    assert q.dtype == torch.bfloat16 and segment.q.dtype == segment.k.dtype == torch.float32
+    assert torch.equal(segment.q, q.float()) and torch.equal(segment.k, k.float())

@@ -79,7 +79,8 @@ def test_ans_notebook_runs_with_every_parameter(tiny_root, tiny_bert_dir, tmp_pa
     run_data(DataParameters.from_mapping(data), run_dir / "01_data").save(run_dir / "01_data")
     params = {
         "run_dir": str(run_dir), "stage_dir": str(tmp_path / "stage"), "tasks": ["pieman"],
-        "model": str(tiny_bert_dir), "device": "cpu", "seed": 4, "word_order": "shuffled",
+        "model": str(tiny_bert_dir), "model_dtype": "bfloat16", "device": "cpu", "seed": 4,
+        "word_order": "shuffled",
         "aggregation": "max", "pairs": "all",
         "include_bias": False, "hrf_model": "glover", "top_k": 20, "segmentation": "balanced",
         "split_long_sentences": True, "max_tokens": 100, "fig2_sentence": "A man ran.",
@@ -94,6 +95,7 @@ def test_ans_notebook_runs_with_every_parameter(tiny_root, tiny_bert_dir, tmp_pa
                                progress_bar=False, cwd=str(REPO_ROOT))
     ans = load_ans(tmp_path / "stage" / "pieman")
     assert ans.activations.shape == (282, 2, 3, 8) and ans.n_ans == 48
+    assert ans.meta["model_dtype"] == "bfloat16" and ans.activations.dtype == np.float32
     executed = (tmp_path / "out.ipynb").read_text()
     assert f"random:{tiny_bert_dir}</th>" in executed  # the architecture table's second row
     assert ans.top_values.shape[1:] == (48, 20)

@@ -175,9 +175,12 @@ class SegmentQK:
 
     Attributes
     ----------
-    q, k : Tensor of shape (n_layers, n_heads, n_tokens, head_dim)
+    q, k : Tensor of shape (n_layers, n_heads, n_tokens, head_dim), float32
         ``k[l, h]`` is the key query head ``h`` meets (its key-value head's, repeated over
         the group): AN ``(l, h, i)`` of the pair ``(a, b)`` is ``q[l, h, a, i] * k[l, h, b, i]``.
+        A model in half precision (bfloat16, float16) gives its queries and keys exactly,
+        cast to float32, so that the products and the per-TR means over many pairs are not
+        rounded to its 8 or 11 bits.
     structures : list of MaskStructure
         Per layer, the token pairs the model's mask allows
         (:func:`anbn_utils.ans.pairs.allowed_pairs`).
@@ -224,9 +227,9 @@ def capture_segment(model, input_ids: torch.Tensor, *, include_bias: bool = True
                 "after the projection (rotary embedding, norm): use include_bias=True")
         q, k = capture_qk(model, input_ids, include_bias=False)
         kind = "causal" if SUPPORTED[family].causal else "all"
-        return SegmentQK(q, k, [MaskStructure(kind)] * q.shape[0], q.shape[1])
+        return SegmentQK(q.float(), k.float(), [MaskStructure(kind)] * q.shape[0], q.shape[1])
     record = capture_attention_qk(model, input_ids)
     q, k = record.qk_per_head()
     n = q.shape[2]
     structures = [allowed_pairs(None if m is None else m[0], n) for m in record.masks]
-    return SegmentQK(q, k, structures, record.n_kv_heads())
+    return SegmentQK(q.float(), k.float(), structures, record.n_kv_heads())

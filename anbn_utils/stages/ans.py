@@ -61,6 +61,7 @@ class AnsParameters(StageParameters):
     STAGE = STAGE
     tasks: tuple[str, ...]
     model: str
+    model_dtype: str
     device: str
     seed: int
     aggregation: str
@@ -132,7 +133,7 @@ def run_ans(run_dir: str | os.PathLike, params: AnsParameters, *,
     params : AnsParameters
     model : (model, tokenizer), optional
         The parameters' model already loaded (:func:`anbn_utils.ans.load_model` with their
-        ``model``, ``device`` and ``seed``); default: loaded here.
+        ``model``, ``device``, ``seed`` and ``model_dtype``); default: loaded here.
 
     Returns
     -------
@@ -145,7 +146,8 @@ def run_ans(run_dir: str | os.PathLike, params: AnsParameters, *,
 
     p = params
     require(run_dir, "01_data")
-    net, tokenizer = model if model is not None else load_model(p.model, p.device, seed=p.seed)
+    net, tokenizer = model if model is not None else load_model(p.model, p.device, seed=p.seed,
+                                                                   dtype=p.model_dtype)
     out = AnsResult(parameters=p)
     for task in p.tasks:
         story = load_story(Path(run_dir) / "01_data", task)
@@ -158,7 +160,8 @@ def run_ans(run_dir: str | os.PathLike, params: AnsParameters, *,
             hrf_model=p.hrf_model, top_k=p.top_k, segmentation=p.segmentation,
             split_long_sentences=p.split_long_sentences, max_tokens=p.max_tokens,
             progress=False)
-        ans.meta.update(model=p.model, seed=p.seed, word_order=p.word_order)
+        ans.meta.update(model=p.model, model_dtype=p.model_dtype, seed=p.seed,
+                        word_order=p.word_order)
         out.ans[task] = ans
         out.nuisance[task] = nuisance_regressors(ans.tokens, ans.meta)
     return out

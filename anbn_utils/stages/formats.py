@@ -23,8 +23,8 @@ COUPLING_FORMAT = 2
 
 #: Each stage's file-format version (1: before it was recorded); a folder of another
 #: version is refused with the command that recomputes it.  04_coupling records its own in
-#: ``summary.json``.
-FORMATS = {"01_data": 2, "02_ans": 2, "03_bns": 2, "04_coupling": COUPLING_FORMAT,
+#: ``summary.json``.  02_ans 3: the record holds ``model_dtype``.
+FORMATS = {"01_data": 2, "02_ans": 3, "03_bns": 2, "04_coupling": COUPLING_FORMAT,
            "05_pos": 2, "06_layers": 2}
 
 #: The file of a stage folder that records its stage, format version and parameters
