@@ -71,12 +71,14 @@ bench: venv
 	$(BENCH)/bench_scaling.py
 	$(BENCH)/bench_profile.py
 	$(BENCH)/bench_stages.py --profile phantom --repeats 3
+	$(BENCH)/bench_memory.py
 
 # Paper scale, a GPU job (about 11 GB of generated data): the paper-synthetic profile stage
 # by stage (the second repeat from cached data) and the paper's whole VS-DBN fit.
 bench-paper: venv
 	$(BENCH)/bench_stages.py --profile paper-synthetic --repeats 2 --keep-data --no-book
 	$(BENCH)/bench_vsdbn.py --full-fit
+	$(BENCH)/bench_memory.py --device cuda
 
 # The calibration of the coupling inference: false-positive rates on null data and power on
 # planted data, every null model and correction (hours on 2 cores; results in

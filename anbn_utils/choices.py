@@ -6,7 +6,7 @@ that schema's import closure small, so editing, say, the VS-DBN does not re-run 
 stage of the book.
 """
 
-__all__ = ["AGGREGATIONS", "AN_SURROGATES", "BETWEEN_LAYERS", "BN_METHODS", "BN_PAIRINGS",
+__all__ = ["AGGREGATIONS", "AN_SURROGATES", "AN_UNITS", "BETWEEN_LAYERS", "BN_METHODS", "BN_PAIRINGS",
            "BOLD_SURROGATES", "HRF_MODELS", "MODEL_DTYPES", "NUISANCE_MODELS", "NULL_MODELS",
            "TASKS", "WORD_ORDERS"]
 
@@ -15,6 +15,10 @@ __all__ = ["AGGREGATIONS", "AN_SURROGATES", "BETWEEN_LAYERS", "BN_METHODS", "BN_
 TASKS = ("pieman", "shapessocial", "shapesphysical")
 #: Types of a model's weights (``model_dtype``): ``auto`` is the checkpoint's own.
 MODEL_DTYPES = ("float32", "bfloat16", "float16", "auto")
+#: What one AN of a head is: one query/key dimension (the paper), or the two dimensions a
+#: rotary embedding turns together, summed (their product depends on the distance between
+#: the tokens only).
+AN_UNITS = ("dimension", "rotary_pair")
 #: Per-TR aggregations of an AN's query-key products.
 AGGREGATIONS = ("mean", "absmean", "max", "min")
 #: Hemodynamic response models.

@@ -286,3 +286,45 @@ def test_a_rotary_grouped_query_models_ans_are_the_mean_over_the_pairs_its_mask_
         extract_ans(TRANSCRIPT, words, model, tokenizer, story_start=STORY_START, start=START,
                     stop=STOP, tr=TR, top_k=5, max_tokens=11, include_bias=False,
                     progress=False)
+
+
+@pytest.mark.parametrize("kind", ["llama", "mistral"])
+def test_rotary_pair_units_sum_the_dimensions_the_rotation_turns_together(kind):
+    """``an_unit='rotary_pair'``: unit j < d/2 of a head is dimensions j and j + d/2 summed
+    (the pair ``rotate_half`` turns together), so its per-TR mean is the sum of theirs (the
+    dimension ANs, checked against brute force above); its top pairs are the largest sums
+    ``q_a[j] k_b[j] + q_a[j + d/2] k_b[j + d/2]`` over the pairs the mask allows, brute
+    force here from the segment's queries and keys.  The unit is refused for a model
+    without a rotary embedding and with another aggregation than the mean."""
+    from anbn_utils.ans.capture import capture_segment
+
+    model, tokenizer = _small_decoder(kind)
+    words = _word_table()
+    kwargs = {"story_start": STORY_START, "start": START, "stop": STOP, "tr": TR, "top_k": 5,
+              "max_tokens": 11, "progress": False}
+    dims = extract_ans(TRANSCRIPT, words, model, tokenizer, **kwargs)
+    pairs = extract_ans(TRANSCRIPT, words, model, tokenizer, an_unit="rotary_pair", **kwargs)
+    assert pairs.activations.shape == (6, 2, 4, 8)
+    assert pairs.names[:2] == ["L1H1P1", "L1H1P2"] and pairs.n_ans == 64
+    assert (pairs.meta["an_unit"], pairs.meta["rotary_dims"], pairs.meta["units_per_head"]) == \
+        ("rotary_pair", 16, 8)
+    np.testing.assert_allclose(pairs.activations,
+                               dims.activations[..., :8] + dims.activations[..., 8:],
+                               rtol=1e-5, atol=1e-6 * np.abs(dims.activations).max())
+    for s, table in pairs.tokens.groupby("segment"):
+        ids = torch.tensor(table["token_id"].to_numpy())
+        seg = capture_segment(model, ids)
+        q, k = seg.q[0].double(), seg.k[0].double()  # layer 1: (heads, T, 16)
+        products = torch.einsum("hai,hbi->hiab", q, k)
+        units = products[:, :8] + products[:, 8:]  # (heads, 8, T, T)
+        allowed = torch.as_tensor(seg.structures[0].allowed if seg.structures[0].allowed
+                                  is not None else np.tril(np.ones((len(ids),) * 2, bool)))
+        units = units.masked_fill(~allowed, -torch.inf).reshape(32, -1)
+        top = units.topk(5, dim=1).values.numpy()
+        np.testing.assert_allclose(pairs.top_values[s][:32], top, rtol=1e-4, atol=1e-6)
+    with pytest.raises(ParameterError, match="an_unit='rotary_pair' with aggregation 'max'"):
+        extract_ans(TRANSCRIPT, words, model, tokenizer, an_unit="rotary_pair",
+                    aggregation="max", **kwargs)
+    bert = AutoModel.from_pretrained(resolve_model("all-MiniLM-L6-v2"), attn_implementation="eager")
+    with pytest.raises(ParameterError, match="model type 'bert' has no rotary embedding"):
+        extract_ans(TRANSCRIPT, words, bert.eval(), tokenizer, an_unit="rotary_pair", **kwargs)

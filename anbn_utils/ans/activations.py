@@ -28,22 +28,29 @@ from scipy.signal import lfilter
 from ..choices import AGGREGATIONS, HRF_MODELS
 from ..errors import ParameterError
 
-__all__ = ["AGGREGATIONS", "HRF_MODELS", "aggregate_trs", "an_index", "an_names", "convolve_hrf",
-           "hrf_kernel", "masked_mean_trs"]
+__all__ = ["AGGREGATIONS", "HRF_MODELS", "UNIT_LETTERS", "aggregate_trs", "an_index", "an_names",
+           "convolve_hrf", "hrf_kernel", "masked_mean_trs"]
 
 
 
-def an_names(n_layers: int, n_heads: int, head_dim: int) -> list[str]:
-    """AN names in the order of a flattened ``(n_layers, n_heads, head_dim)`` array."""
-    return [f"L{l + 1}H{h + 1}D{d + 1}"
+#: The letter of a head's unit in AN names, per ``an_unit``: ``D``imension (the paper's),
+#: rotary ``P``air (:func:`anbn_utils.ans.pairs.rotary_pair_units`).
+UNIT_LETTERS = {"dimension": "D", "rotary_pair": "P"}
+
+
+def an_names(n_layers: int, n_heads: int, head_dim: int, an_unit: str = "dimension") -> list[str]:
+    """AN names in the order of a flattened ``(n_layers, n_heads, head_dim)`` array
+    (``head_dim``: the units per head; ``L8H2P3`` for the rotary pair units)."""
+    letter = UNIT_LETTERS[an_unit]
+    return [f"L{l + 1}H{h + 1}{letter}{d + 1}"
             for l in range(n_layers) for h in range(n_heads) for d in range(head_dim)]
 
 
 def an_index(name: str) -> tuple[int, int, int]:
-    """0-based ``(layer, head, dim)`` of an AN name such as ``L8H2D51``."""
+    """0-based ``(layer, head, unit)`` of an AN name such as ``L8H2D51`` (or ``L8H2P3``)."""
     import re
 
-    m = re.fullmatch(r"L(\d+)H(\d+)D(\d+)", name)
+    m = re.fullmatch(r"L(\d+)H(\d+)[DP](\d+)", name)
     if m is None or min(int(g) for g in m.groups()) < 1:
         raise ParameterError(f"{name!r} is not an AN name like 'L8H2D51' (1-based numbers)")
     return tuple(int(g) - 1 for g in m.groups())

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["describe_architecture", "rotary_dims"]
+__all__ = ["ans_per_head", "describe_architecture", "head_dim_of", "rotary_dims"]
 
 
 def rotary_dims(config, head_dim: int) -> int:
@@ -28,6 +28,23 @@ def rotary_dims(config, head_dim: int) -> int:
         return 0
     factor = rope.get("partial_rotary_factor", getattr(config, "partial_rotary_factor", 1.0))
     return int(head_dim * (factor if factor is not None else 1.0))
+
+
+def head_dim_of(config) -> int:
+    """Dimensions per attention head of a model's config (its ``head_dim``, else the hidden
+    size over the heads)."""
+    return getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+
+
+def ans_per_head(config, an_unit: str = "dimension") -> int:
+    """ANs per query head: its dimensions, or with ``an_unit='rotary_pair'`` the rotary pair
+    units (``r/2`` pairs of the ``r`` rotated dimensions, then each dimension not rotated;
+    :func:`anbn_utils.ans.pairs.rotary_pair_units`)."""
+    d = head_dim_of(config)
+    if an_unit != "rotary_pair":
+        return d
+    r = rotary_dims(config, d)
+    return r // 2 + d - r
 
 
 @torch.no_grad()

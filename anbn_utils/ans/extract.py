@@ -20,7 +20,7 @@ from ..io import read_json, read_table, save_array, write_json, write_table, wri
 from .activations import aggregate_trs, an_names, convolve_hrf, masked_mean_trs
 from .capture import capture_segment
 from .tokens import tokenize_story
-from .toppairs import top_pairs
+from .toppairs import top_pairs, top_pairs_bruteforce
 
 __all__ = ["ANs", "extract_ans", "load_ans", "load_model", "save_ans"]
 
@@ -106,8 +106,9 @@ class ANs:
 
     @property
     def names(self) -> list[str]:
-        """AN names (``L{l}H{h}D{d}``, 1-based) in flattened order."""
-        return an_names(*self.activations.shape[1:])
+        """AN names (``L{l}H{h}D{d}``, or ``L{l}H{h}P{j}`` for rotary pair units; 1-based) in
+        flattened order."""
+        return an_names(*self.activations.shape[1:], an_unit=self.meta.get("an_unit", "dimension"))
 
     @property
     def n_ans(self) -> int:
@@ -125,6 +126,7 @@ def extract_ans(
     stop: int,
     tr: float = 1.5,
     aggregation: str = "mean",
+    an_unit: str = "dimension",
     pairs: str | None = None,
     include_bias: bool = True,
     hrf_model: str = "spm",
@@ -150,6 +152,12 @@ def extract_ans(
         Repetition time (s).
     aggregation : {'mean', 'absmean', 'max', 'min'}
         How the products of a TR's token pairs become one value (paper: ``mean``).
+    an_unit : {'dimension', 'rotary_pair'}
+        What one AN of a head is: one query/key dimension (the paper), or, for a model with
+        rotary position embeddings, the two dimensions ``i`` and ``i + r/2`` that the
+        embedding turns together (``r`` the rotated dimensions per head), their products
+        summed (:func:`~anbn_utils.ans.pairs.rotary_pair_units`: ``r/2`` units per head, then
+        the ``d - r`` dimensions it does not rotate, each alone); only with the mean.
     pairs : {'all', 'causal'} or None
         Token pairs that count; None: those each layer's own mask allows (all for an
         encoder, causal for a decoder, a band for a sliding-window layer); a value applies
@@ -168,8 +176,9 @@ def extract_ans(
     progress : bool
         tqdm bar over segments.
     """
-    from .pairs import MaskStructure
+    from .pairs import MaskStructure, rotary_pair_units
 
+    rotary = _rotary_units(model, an_unit, aggregation)
     device = next(model.parameters()).device
     max_tokens = max_tokens or int(getattr(model.config, "max_position_embeddings",
                                            getattr(model.config, "n_positions", 512)))
@@ -189,7 +198,7 @@ def extract_ans(
         shape = (q.shape[0], q.shape[1], q.shape[3])
         vol = torch.tensor(rel[table.index.to_numpy()], device=device)
         segs.append((q, k, vol, structures))
-        tops.append(_top_pairs(q, k, structures, top_k))
+        tops.append(_top_pairs(q, k, structures, top_k, rotary=rotary))
         kinds.append([_describe(s) for s in structures])
     layer_pairs = [" / ".join(dict.fromkeys(per_layer)) for per_layer in zip(*kinds)]
     if len(set(layer_pairs)) == 1 and layer_pairs[0] in ("all", "causal"):
@@ -203,14 +212,19 @@ def extract_ans(
                 f"allow ({', '.join(dict.fromkeys(layer_pairs))}); use aggregation='mean'")
         pairs = "per layer"
         series = masked_mean_trs(segs, n_story)
+    n_layers, n_heads, head_dim = shape
+    units = head_dim
+    if rotary:
+        series = rotary_pair_units(series.reshape(n_story, n_layers, n_heads, head_dim),
+                                   head_dim, rotary).reshape(n_story, -1)
+        units = series.shape[1] // (n_layers * n_heads)
     series = series.cpu().numpy()
     hrf = convolve_hrf(series, tr, hrf_model)
     keep = slice(start - story_start, n_story)
-    n_layers, n_heads, head_dim = shape
     k_eff = min(t[0].shape[1] for t in tops)
     return ANs(
-        activations=series[keep].reshape(-1, n_layers, n_heads, head_dim).astype(np.float32),
-        activations_hrf=hrf[keep].reshape(-1, n_layers, n_heads, head_dim),
+        activations=series[keep].reshape(-1, n_layers, n_heads, units).astype(np.float32),
+        activations_hrf=hrf[keep].reshape(-1, n_layers, n_heads, units),
         volumes=np.arange(start, stop),
         tokens=tokens,
         top_values=np.stack([t[0][:, :k_eff].cpu().numpy() for t in tops]).astype(np.float32),
@@ -218,7 +232,8 @@ def extract_ans(
         top_key=np.stack([t[2][:, :k_eff].cpu().numpy() for t in tops]).astype(np.int16),
         meta={
             "model_type": model.config.model_type, "n_layers": n_layers, "n_heads": n_heads,
-            "head_dim": head_dim, "n_ans": n_layers * n_heads * head_dim, "tr": tr,
+            "head_dim": head_dim, "an_unit": an_unit, "units_per_head": units,
+            "rotary_dims": rotary, "n_ans": n_layers * n_heads * units, "tr": tr,
             "n_kv_heads": n_kv_heads,
             "kv_head_of": [h // (n_heads // n_kv_heads) for h in range(n_heads)],
             "aggregation": aggregation, "pairs": pairs, "layer_pairs": layer_pairs,
@@ -243,17 +258,58 @@ def _describe(structure) -> str:
     return f"band {structure.window}" if structure.kind == "band" else structure.kind
 
 
-def _top_pairs(q: torch.Tensor, k: torch.Tensor, structures: list, top: int):
+def _rotary_units(model, an_unit: str, aggregation: str) -> int | None:
+    """The rotated dimensions per head with ``an_unit='rotary_pair'`` (None for
+    ``'dimension'``), checked before any compute."""
+    from ..choices import AN_UNITS
+    from .architecture import head_dim_of, rotary_dims
+
+    if an_unit not in AN_UNITS:
+        raise ParameterError(f"an_unit={an_unit!r}: expected one of {', '.join(AN_UNITS)}")
+    if an_unit == "dimension":
+        return None
+    cfg = model.config
+    rotary = rotary_dims(cfg, head_dim_of(cfg))
+    if not rotary:
+        raise ParameterError(f"an_unit='rotary_pair' sums the dimensions a rotary embedding "
+                             f"turns together; model type {cfg.model_type!r} has no rotary "
+                             "embedding: use an_unit='dimension'")
+    if aggregation != "mean":
+        raise ParameterError(f"an_unit='rotary_pair' with aggregation {aggregation!r}: a pair "
+                             "unit's product is a sum of two dimensions' products, whose "
+                             "per-TR mean is the sum of their means and whose maximum is "
+                             "not; use aggregation='mean'")
+    return rotary
+
+
+def _pair_parts(t: torch.Tensor, rotary: int) -> torch.Tensor:
+    """(n_layers, n_heads, n_tokens, head_dim) -> (n_units, 2, n_tokens): each rotary pair
+    unit's two dimensions (a dimension not rotated: itself and zeros), units in
+    :func:`an_names` order, so that the sum over the parts of ``q * k`` is the unit's
+    product."""
+    half = rotary // 2
+    rest = t[..., rotary:]
+    first = torch.cat([t[..., :half], rest], -1)
+    second = torch.cat([t[..., half:rotary], torch.zeros_like(rest)], -1)
+    parts = torch.stack([first, second], -2)  # (L, H, T, 2, u)
+    return parts.permute(0, 1, 4, 3, 2).reshape(-1, 2, t.shape[2])
+
+
+def _top_pairs(q: torch.Tensor, k: torch.Tensor, structures: list, top: int,
+               rotary: int | None = None):
     """Each AN's top pairs within one segment, among the pairs its layer's mask allows:
-    ``(values, query, key)`` of shape (n_ans, top_k)."""
-    qf, kf = _units(q).T.contiguous(), _units(k).T.contiguous()
-    kinds = {s.kind for s in structures}
-    if kinds == {"all"} or kinds == {"causal"}:
-        return top_pairs(qf, kf, top, causal=kinds == {"causal"})
-    per_layer = q.shape[1] * q.shape[3]
-    parts = [top_pairs(qf[u:u + per_layer], kf[u:u + per_layer], top,
-                       causal=s.kind == "causal",
-                       allowed=s.allowed if s.kind in ("band", "general") else None)
+    ``(values, query, key)`` of shape (n_ans, top_k); with ``rotary``, of the rotary pair
+    units (by brute force: their products are no longer rank one)."""
+    if rotary:
+        qf, kf, find = _pair_parts(q, rotary), _pair_parts(k, rotary), top_pairs_bruteforce
+    else:
+        qf, kf, find = _units(q).T.contiguous(), _units(k).T.contiguous(), top_pairs
+        kinds = {s.kind for s in structures}
+        if kinds == {"all"} or kinds == {"causal"}:
+            return top_pairs(qf, kf, top, causal=kinds == {"causal"})
+    per_layer = qf.shape[0] // q.shape[0]
+    parts = [find(qf[u:u + per_layer], kf[u:u + per_layer], top, causal=s.kind == "causal",
+                  allowed=s.allowed if s.kind in ("band", "general") else None)
              for u, s in zip(range(0, qf.shape[0], per_layer), structures, strict=True)]
     n = min(p[0].shape[1] for p in parts)
     return tuple(torch.cat([p[j][:, :n] for p in parts]) for j in range(3))

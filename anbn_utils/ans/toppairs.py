@@ -44,7 +44,9 @@ def top_pairs_bruteforce(
 
     Parameters
     ----------
-    q, k : Tensor of shape (n_units, n_tokens)
+    q, k : Tensor of shape (n_units, n_tokens), or (n_units, n_parts, n_tokens)
+        With parts, a unit's product is the sum over its parts, ``sum_c q[u, c, a] *
+        k[u, c, b]`` (the rotary pair units: :func:`anbn_utils.ans.pairs.rotary_pair_units`).
     top : int
     causal : bool
         Only pairs with ``b <= a``.
@@ -59,14 +61,15 @@ def top_pairs_bruteforce(
     values : Tensor (n_units, top)
     query, key : Tensor (n_units, top), int64 token positions
     """
-    n_units, n = q.shape
+    n_units, n = q.shape[0], q.shape[-1]
     if allowed is None and causal:
         allowed = torch.ones(n, n, dtype=torch.bool, device=q.device).tril()
     mask = None if allowed is None else allowed.to(q.device).logical_not()
     top = min(top, n * n if allowed is None else int(allowed.sum()))
     vals, idx = [], []
     for s in range(0, n_units, chunk):
-        prod = q[s:s + chunk, :, None] * k[s:s + chunk, None, :]
+        prod = (q[s:s + chunk, :, None] * k[s:s + chunk, None, :] if q.dim() == 2 else
+                torch.einsum("uca,ucb->uab", q[s:s + chunk], k[s:s + chunk]))
         if mask is not None:
             prod = prod.masked_fill(mask, -torch.inf)
         v, i = prod.flatten(1).topk(top, dim=1)

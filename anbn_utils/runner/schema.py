@@ -23,6 +23,7 @@ from pydantic import AfterValidator, Field, TypeAdapter, ValidationError
 from ..choices import (
     AGGREGATIONS,
     AN_SURROGATES,
+    AN_UNITS,
     BETWEEN_LAYERS,
     BN_METHODS,
     BN_PAIRINGS,
@@ -98,6 +99,7 @@ PARAMETERS: dict[str, Any] = {
     "model_dtype": _choices(MODEL_DTYPES),
     "device": Annotated[str, Field(pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$")],
     "aggregation": _choices(AGGREGATIONS),
+    "an_unit": _choices(AN_UNITS),
     "pairs": Literal["all", "causal"] | None,
     "include_bias": bool,
     "hrf_model": _choices(HRF_MODELS),
@@ -108,7 +110,7 @@ PARAMETERS: dict[str, Any] = {
     "fig2_sentence": Text,
     "fig2_layer": PosInt,
     "fig2_head": PosInt,
-    "example_ans": _list_of(Annotated[str, Field(pattern=r"^L\d+H\d+D\d+$")]) | None,
+    "example_ans": _list_of(Annotated[str, Field(pattern=r"^L\d+H\d+[DP]\d+$")]) | None,
     "compare_models": list[Text],
     "word_order": _choices(WORD_ORDERS),
     # brain networks (03)

@@ -26,7 +26,7 @@ STAGE = "02_ans"
 #: The stage folder's files (the book's Artifacts page renders them).
 FILES = (
     StageFile('`activations.npy`',
-              'float32, shape `(n_trs, n_layers, n_heads, head_dim)`: AN activations per kept TR, before the HRF; AN `L{l}H{h}D{d}` is `[:, l-1, h-1, d-1]` (`anbn_utils.ans.an_names` gives the flattened order)', per_story=True),
+              'float32, shape `(n_trs, n_layers, n_heads, units_per_head)`: AN activations per kept TR, before the HRF; AN `L{l}H{h}D{d}` is `[:, l-1, h-1, d-1]` (units per head: `head_dim`; with `an_unit=rotary_pair`, AN `L{l}H{h}P{j}`, the rotary pair units; `anbn_utils.ans.an_names` gives the flattened order)', per_story=True),
     StageFile('`activations_hrf.npy`',
               'the same after convolution with the HRF (convolved from the story onset, then cropped to the kept TRs)', per_story=True),
     StageFile('`volumes.npy`',
@@ -65,6 +65,7 @@ class AnsParameters(StageParameters):
     device: str
     seed: int
     aggregation: str
+    an_unit: str
     pairs: str | None
     include_bias: bool
     hrf_model: str
@@ -156,7 +157,7 @@ def run_ans(run_dir: str | os.PathLike, params: AnsParameters, *,
         ans = extract_ans(
             transcript, words, net, tokenizer, story_start=story.story_start,
             start=story.start, stop=story.start + story.n_trs, tr=story.tr,
-            aggregation=p.aggregation, pairs=p.pairs, include_bias=p.include_bias,
+            aggregation=p.aggregation, an_unit=p.an_unit, pairs=p.pairs, include_bias=p.include_bias,
             hrf_model=p.hrf_model, top_k=p.top_k, segmentation=p.segmentation,
             split_long_sentences=p.split_long_sentences, max_tokens=p.max_tokens,
             progress=False)

@@ -23,7 +23,7 @@ COUPLING_FORMAT = 2
 
 #: Each stage's file-format version (1: before it was recorded); a folder of another
 #: version is refused with the command that recomputes it.  04_coupling records its own in
-#: ``summary.json``.  02_ans 3: the record holds ``model_dtype``.
+#: ``summary.json``.  02_ans 3: the record holds ``model_dtype`` and ``an_unit``.
 FORMATS = {"01_data": 2, "02_ans": 3, "03_bns": 2, "04_coupling": COUPLING_FORMAT,
            "05_pos": 2, "06_layers": 2}
 
