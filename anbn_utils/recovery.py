@@ -18,8 +18,9 @@ import pandas as pd
 from .errors import DataError
 from .stats import zscore
 
-__all__ = ["load_truth", "map_recovery", "match_by_abs_correlation", "matched_correlation",
-           "signal_check", "timecourse_recovery", "true_timecourses", "vsdbn_ablation"]
+__all__ = ["label_reading", "label_recovery", "load_truth", "map_recovery", "match_by_abs_correlation",
+           "matched_correlation", "signal_check", "timecourse_recovery", "true_timecourses",
+           "vsdbn_ablation"]
 
 
 def load_truth(root: str | os.PathLike) -> dict | None:
@@ -183,6 +184,75 @@ def map_recovery(maps: np.ndarray, truth: dict, mask_img) -> pd.DataFrame:
     return pd.DataFrame([{"network": int(r), "network_name": truth["networks"][r]["name"],
                           "planted_an": planted.get(int(r)), "bn": int(c),
                           "spatial_r": float(corr[r, c])} for r, c in zip(rows, cols)])
+
+
+def label_recovery(truth: dict, labels: pd.DataFrame, an_to_bn: dict[str, np.ndarray],
+                   names: list[str], mask_img) -> pd.DataFrame:
+    """Whether the network label of the BN a planted AN anchors to names the network the
+    phantom planted it in: the test, on data whose truth is known, of reading a BN's label
+    as what its ANs are about (the paper's Fig. 6, 8 and 9).
+
+    The planted network's own label is the one the book's labeller
+    (:func:`anbn_utils.bns.networks.label_networks`, the same atlas vote) gives its true
+    map; a planted AN's BN is its Eq. 1 anchor in each story.
+
+    Parameters
+    ----------
+    truth : dict
+        From :func:`load_truth`.
+    labels : DataFrame
+        ``03_bns/labels.tsv``: per BN (in order), its ``network`` label.
+    an_to_bn : dict of str to ndarray of shape (n_ans,)
+        Per story, each AN's Eq. 1 BN (0-based), ANs in ``names`` order.
+    names : list of str
+        The run's AN names.
+    mask_img
+        The voxels of the BN maps.
+
+    Returns
+    -------
+    DataFrame
+        One row per story and planted AN: ``story``, ``planted_an``, ``network_name`` (as the
+        phantom names it), ``true_label`` and ``true_share`` (the labeller on the planted
+        network's map), ``bn`` (the AN's anchor, 0-based), ``bn_label`` and ``agrees``
+        (whether the two labels are the same).
+    """
+    from nilearn.masking import apply_mask
+
+    from .bns.networks import label_networks
+
+    true = label_networks(apply_mask(truth["maps_img"], mask_img).T, mask_img)
+    index = {name: i for i, name in enumerate(names)}
+    rows = []
+    for story, anchors in an_to_bn.items():
+        for planted in truth["planted"]:
+            if planted["an"] not in index:
+                raise DataError(f"planted AN {planted['an']} is not among this run's ANs: "
+                                "they are another model's")
+            bn = int(anchors[index[planted["an"]]])
+            own = true.iloc[planted["network"]]
+            rows.append({"story": story, "planted_an": planted["an"],
+                         "network_name": planted["network_name"], "true_label": own["network"],
+                         "true_share": float(own["share"]), "bn": bn,
+                         "bn_label": labels["network"].iloc[bn],
+                         "agrees": bool(labels["network"].iloc[bn] == own["network"])})
+    return pd.DataFrame(rows)
+
+
+def label_reading(table: pd.DataFrame) -> str:
+    """What :func:`label_recovery`'s table says, in a sentence computed from it."""
+    k, n = int(table["agrees"].sum()), len(table)
+    wrong = table[~table["agrees"]]
+    if k == n:
+        return (f"The BN each planted AN anchors to carries the planted network's own label "
+                f"in all {n} cases (story x planted AN): on this phantom the labels name what "
+                "was planted.")
+    cases = "; ".join(f"{r.planted_an} ({r.story}): {r.bn_label} for {r.true_label}"
+                      for r in wrong.itertuples())
+    return (f"The BN a planted AN anchors to carries the planted network's own label in {k} "
+            f"of {n} cases (story x planted AN); the others read {cases}. On this phantom, "
+            "where the truth is known, a BN's network label is not a reliable reading of what "
+            "its ANs drive, which the paper's readings of its Fig. 6, 8 and 9 assume.")
 
 
 def timecourse_recovery(matched: pd.DataFrame, true_courses: dict[str, np.ndarray],

@@ -133,3 +133,49 @@ def test_planted_found_counts_pairs_per_null_and_level_and_names_the_missed():
     assert found.missed[3] == ""
     text = planted_found_text(pd.concat({"this run": found}))
     assert text.startswith("this run: circular 1 of 2 at 0.01, circular 1 of 2 at 0.05")
+
+
+def test_label_recovery_compares_the_anchor_bns_label_with_the_planted_maps_own():
+    """Two planted networks drawn on the ROIs of two networks of the Seitzman atlas (MNI
+    space, 8 mm): each planted map's own label is the network most of the ROIs inside it
+    belong to (counted here by hand: every value is one, so a vote is a count); a planted
+    AN agrees when its anchor BN carries that label."""
+    from nilearn.datasets import fetch_coords_seitzman_2018, load_mni152_brain_mask
+
+    from anbn_utils.recovery import label_reading, label_recovery
+
+    mask = load_mni152_brain_mask(resolution=8)
+    atlas = fetch_coords_seitzman_2018()
+    networks = np.asarray(atlas.networks)
+    ijk = np.rint(nib.affines.apply_affine(np.linalg.inv(mask.affine),
+                                           atlas.rois[["x", "y", "z"]].to_numpy())).astype(int)
+    inside = np.all((ijk >= 0) & (ijk < mask.shape), axis=1)
+    inside[inside] = np.asarray(mask.dataobj)[tuple(ijk[inside].T)] > 0
+    maps = np.zeros((*mask.shape, 2), np.float32)
+    expected = []
+    for k, name in enumerate(("Auditory", "DefaultMode")):
+        chosen = inside & (networks == name)
+        maps[(*ijk[chosen].T, np.full(chosen.sum(), k))] = 1
+        covered = maps[..., k][tuple(ijk[inside].T)] > 0
+        counts = pd.Series(networks[inside][covered]).value_counts().drop("unassigned",
+                                                                          errors="ignore")
+        expected.append(counts.idxmax())
+    assert expected == ["Auditory", "DefaultMode"]
+    truth = {"maps_img": nib.Nifti1Image(maps, mask.affine),
+             "planted": [{"an": "L1H1D2", "network": 0, "network_name": "auditory"},
+                         {"an": "L2H1D1", "network": 1, "network_name": "default mode"}]}
+    labels = pd.DataFrame({"network": ["Visual", "DefaultMode", "Auditory"]})
+    names = ["L1H1D1", "L1H1D2", "L2H1D1", "L2H1D2"]
+    anchors = {"pieman": np.array([0, 2, 1, 0]), "shapessocial": np.array([0, 0, 1, 0])}
+    table = label_recovery(truth, labels, anchors, names, mask)
+    assert table.true_label.tolist() == expected * 2
+    assert table.bn.tolist() == [2, 1, 0, 1]
+    assert table.bn_label.tolist() == ["Auditory", "DefaultMode", "Visual", "DefaultMode"]
+    assert table.agrees.tolist() == [True, True, False, True]
+    reading = label_reading(table)
+    assert reading.startswith("The BN a planted AN anchors to carries the planted network's "
+                              "own label in 3 of 4 cases")
+    assert "L1H1D2 (shapessocial): Visual for Auditory" in reading
+    assert "all 2 cases" in label_reading(table.iloc[:2])
+    with pytest.raises(DataError, match="planted AN L1H1D2 is not among this run's ANs"):
+        label_recovery(truth, labels, anchors, ["L1H1D1"], mask)

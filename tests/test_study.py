@@ -342,3 +342,25 @@ def test_a_stopped_or_killed_study_ends_its_workers_and_their_kernels(study_file
                  and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
         time.sleep(0.2)
     assert alive == [], f"left running after {sig}: {alive}"
+
+
+def test_a_variant_shares_with_the_base_only_the_stages_a_published_run_reuses():
+    """A study computes headless the stages of its variants that the book's run of the base
+    profile cannot reuse (``shared_with_base``): those whose values, or those of a stage
+    they read, differ from the base's (a study-wide ``set`` included), and every stage of
+    a variant on another dataset."""
+    from anbn_utils.runner.stages import STAGES
+    from anbn_utils.study import load_study, shared_with_base
+
+    study = load_study("verdict-small")
+    shared = {v.name: shared_with_base(study.base, v.base or study.base, v.overrides)
+              for v in study.variants}
+    book_stages = ["00_phantom", "01_data"]
+    assert shared["other_story"] == [*book_stages, "02_ans", "03_bns"]  # 04's pairing differs
+    assert shared["shuffled_words"] == [*book_stages, "03_bns"]  # the text the model reads
+    assert shared["canica"] == [*book_stages, "02_ans"]  # other BNs
+    assert shared["agg_max"] == [*book_stages, "03_bns"]
+    every = [s.name for s in STAGES]
+    assert shared_with_base("phantom", "phantom", []) == every
+    assert shared_with_base("phantom", "phantom", ["n_jobs=1"]) == every  # execution only
+    assert shared_with_base("phantom", "phantom-null", []) == []  # another dataset

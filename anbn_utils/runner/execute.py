@@ -426,12 +426,12 @@ def run(
                       _log(f"{s.name}: waiting for {who}, which computes the same stage")):
                 done, why = stage_status(entry, h, forced=stage.name in force, inputs=inputs,
                                          verify=verify)
-                if done and publish and not (entry / f"{stage.name}.ipynb").is_file():
-                    done, why = False, ("computed by its function alone (headless), without "
-                                        "the notebook this run publishes: running it")
                 if not done and entry != final and (final / STAMP).is_file():
                     why = stage_status(final, h, forced=stage.name in force, inputs=inputs,
                                        verify=verify)[1]
+                if done and publish and not (entry / f"{stage.name}.ipynb").is_file():
+                    done, why = False, ("computed by its function alone (headless), without "
+                                        "the notebook this run publishes: running it")
                 if done and entry != final and final.resolve() != entry.resolve():
                     replace_dir(entry, final, link=True)
                     why = f"reused from {entry} (computed by {read_json(entry / STAMP)['run']})"
