@@ -104,9 +104,9 @@ class LayersResult(StageResult):
 
 def run_layers(run_dir: str | os.PathLike, params: LayersParameters) -> LayersResult:
     """Compute ``06_layers`` of a run (see :class:`LayersResult`)."""
-    from ..ans import load_ans
     import nibabel as nib
 
+    from ..ans import load_ans
     from ..interpret import best_pairs
     from ..io import read_table
     from ..recovery import label_recovery, load_truth
