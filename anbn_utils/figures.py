@@ -313,19 +313,15 @@ PROVENANCE = re.compile(r"Run `[^`]*`, profile `[^`]*`(?: with `[^`]*`(?:, `[^`]
 
 
 def show_figure(fig, label: str, run_dir: str | os.PathLike, *, story: str | None = None,
-                note: str = "") -> str:
+                note: str = "") -> None:
     """Show ``fig`` in a chapter as a numbered figure with its caption, and close it.
 
     The figure (a matplotlib figure, or any object a notebook can display, e.g.
     ``IPython.display.HTML``) is glued under its key (:func:`glue_key`) without being
     displayed, then a MyST ``{glue:figure}`` directive with :func:`caption` is displayed
     as Markdown (the cell's ``mystnb.markdown_format`` metadata is ``myst``, which
-    ``tests/test_figures.py`` checks).
-
-    Returns
-    -------
-    str
-        The glue key (the figure's anchor in the book).
+    ``tests/test_figures.py`` checks).  Nothing is returned, so that a cell ending with it
+    prints no stray value; the figure's anchor in the book is :func:`glue_key`.
     """
     import matplotlib.pyplot as plt
     from IPython.display import Markdown, display
@@ -337,7 +333,6 @@ def show_figure(fig, label: str, run_dir: str | os.PathLike, *, story: str | Non
         plt.close(fig)
     display(Markdown(f"```{{glue:figure}} {key}\n:name: {key}\n\n"
                      f"{caption(label, run_dir, story=story, note=note)}\n```"))
-    return key
 
 
 def min_displayed_fontsize(fig, *, content_px: int = CONTENT_PX) -> float:

@@ -219,6 +219,20 @@ def test_no_library_paths_in_the_page_or_its_download(page):
         assert found == [], f"{path.relative_to(HTML)}: {len(found)} library path(s): {found[:2]}"
 
 
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_no_cell_prints_a_stray_value(page):
+    """A cell that ended with a call returning a value printed it: nine figures had
+    ``'fig-04-an-max'`` and the like under them.  No output of a chapter is a bare string."""
+    import json
+
+    nb = json.loads((HTML / "_sources" / f"{page}.ipynb").read_text(encoding="utf-8"))
+    strays = ["".join(o["data"]["text/plain"]) for cell in nb["cells"]
+              for o in cell.get("outputs", []) if o.get("output_type") == "execute_result"
+              and set(o.get("data", {})) == {"text/plain"}
+              and re.fullmatch(r"'[^']*'|\"[^\"]*\"", "".join(o["data"]["text/plain"]).strip())]
+    assert strays == [], f"{page}: {len(strays)} stray value(s) printed: {strays[:3]}"
+
+
 #: Chapters that read a study's runs by design (``compare_run_dir``: chapter 04 shows the
 #: planted pairs of the study's CanICA variant; ``study_run_dir``: chapter 07's controls).
 STUDY_READERS = ("book/executed/04_coupling", "book/executed/07_verdict")

@@ -167,7 +167,8 @@ def test_show_figure_glues_the_figure_and_displays_a_numbered_myst_figure(run_di
     monkeypatch.setattr(myst_nb, "glue", lambda name, obj, display=True: glued.update({name: (obj, display)}))
     monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj.data))
     fig, _ = plt.subplots()
-    key = show_figure(fig, "fig-04-an-max", run_dir, note="A note")
+    assert show_figure(fig, "fig-04-an-max", run_dir, note="A note") is None  # no stray output
+    key = glue_key("fig-04-an-max")
     assert key == "fig-04-an-max" and glued == {key: (fig, False)}
     assert not plt.fignum_exists(fig.number)  # closed: not drawn a second time by the backend
     expected = (f"```{{glue:figure}} {key}\n:name: {key}\n\n"

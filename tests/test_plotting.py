@@ -288,3 +288,22 @@ def test_claims_figure_draws_one_glyph_per_claim_and_run_and_the_verdict():
     assert verdicts == ["holds on this data", "not reproduced on this data", "untested", "verdict"]
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["a", "b", "c"]
     plt.close(fig)
+
+
+def test_bn_and_layer_axes_have_whole_ticks_only():
+    """Fig. 5's and Fig. 6's BN axes showed BN 2.5 and the like."""
+    from anbn_utils.plotting.coupling import plot_fig5
+    from anbn_utils.plotting.pos import plot_anchor_counts
+
+    rng = np.random.default_rng(0)
+    pcc = rng.uniform(-0.5, 0.6, size=(12, 3))  # three bars: matplotlib ticks every 0.5
+    fig5 = plot_fig5({"pieman": {"bn_max": pcc.max(0), "pcc": pcc, "bn_to_an": pcc.argmax(0)}}, 3)
+    counts = pd.DataFrame({"story": "pieman", "bn": range(3), "n_ans": [3, 1, 6],
+                           "most_anchored": [False, False, True]})
+    fig6 = plot_anchor_counts(counts, threshold=0.1)
+    for fig in (fig5, fig6):
+        fig.canvas.draw()
+        for ax in fig.axes:
+            ticks = ax.get_xticks()
+            assert np.allclose(ticks, np.round(ticks)), (ax.get_title(), ticks)
+    plt.close("all")

@@ -10,6 +10,14 @@ WIDTH = 7.8
 SMALL = 9
 
 
+def integer_ticks(ax, axis: str = "x") -> None:
+    """Ticks at whole numbers only on ``axis`` of ``ax`` (BN and layer indices: a tick at
+    BN 2.5 names nothing)."""
+    from matplotlib.ticker import MaxNLocator
+
+    getattr(ax, f"{axis}axis").set_major_locator(MaxNLocator(integer=True))
+
+
 def _shared_colorbar(fig, vmin: float, vmax: float, *, label: str, cmap: str = "inferno"):
     """One colour bar at the right of a mosaic of brain maps drawn with these limits."""
     from matplotlib.cm import ScalarMappable

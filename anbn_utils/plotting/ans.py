@@ -43,20 +43,22 @@ def plot_qk_decomposition(
     dims : tuple of int
         Dimensions (0-based) whose product maps are drawn (b).
 
-    Panel (c) is ``softmax(scaling * sum_i q_a[i] k_b[i] + mask)`` minus (a): zero up to
-    float rounding when the AN maps make up what the model computes.
+    Panel (c) is ``softmax(scaling * sum_i q_a[i] k_b[i] + mask)``, on (a)'s colour scale:
+    the same map when the AN maps make up what the model computes; its title gives the
+    largest absolute difference from (a) (a panel of the difference itself was blank: zero
+    up to float rounding).
     """
     from scipy.special import softmax
 
     d = q.shape[1]
     products = q[:, None, :].astype(np.float64) * k[None, :, :]  # (n, n, d)
     logits = products.sum(-1) * scaling + (0.0 if mask is None else mask.astype(np.float64))
-    diff = softmax(logits, axis=-1) - weights
+    rebuilt = softmax(logits, axis=-1)
     panels = [("(a) the model's attention weights", weights)]
     panels += [(f"(b) AN {i + 1}: $q_a[{i + 1}]\\,k_b[{i + 1}]$", products[..., i])
                for i in dims]
-    panels.append(((f"(c) softmax of the {d} maps' sum (scaled, masked) - (a)\n"
-                    f"max |diff.| = {np.abs(diff).max():.1e}"), diff))
+    panels.append(((f"(c) softmax of the {d} maps' sum (scaled, masked)\n"
+                    f"max |(c) - (a)| = {np.abs(rebuilt - weights).max():.1e}"), rebuilt))
     cols = 2
     rows = int(np.ceil(len(panels) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(WIDTH, 3.3 * rows), squeeze=False,
@@ -64,8 +66,8 @@ def plot_qk_decomposition(
     for ax in axes.flat[len(panels):]:
         ax.axis("off")
     axes = axes.ravel()
-    for ax, (name, mat) in zip(axes, panels):
-        lim = np.abs(mat).max() or 1.0
+    for j, (ax, (name, mat)) in enumerate(zip(axes, panels)):
+        lim = np.abs(weights if j == len(panels) - 1 else mat).max() or 1.0  # (c) on (a)'s
         im = ax.imshow(mat, cmap="RdBu_r", vmin=-lim, vmax=lim)
         ax.set_xticks(range(len(tokens)), tokens, rotation=90, fontsize=SMALL)
         ax.set_yticks(range(len(tokens)), tokens, fontsize=SMALL)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..units import an_layers
-from ._base import SMALL, WIDTH
+from ._base import SMALL, WIDTH, integer_ticks
 
 __all__ = [
     "plot_calibration",
@@ -64,6 +64,7 @@ def plot_fig5(results: dict, n_layers: int, *, title: str = "") -> plt.Figure:
                        title=f"({'cd'[j % 2]}) {task}: layers of the BNs' anchors")
         for ax in axes[:, j]:
             ax.title.set_fontsize(10)
+            integer_ticks(ax)
     fig.suptitle(title, fontsize=SMALL)
     return fig
 

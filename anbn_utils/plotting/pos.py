@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..units import bn_name
-from ._base import SMALL, WIDTH
+from ._base import SMALL, WIDTH, integer_ticks
 
 __all__ = [
     "plot_anchor_counts",
@@ -83,6 +83,7 @@ def plot_anchor_counts(counts: pd.DataFrame, *, threshold: float, title: str = "
         what = (f"most anchored {bn_name(top['bn'].iloc[0])} ({top['n_ans'].iloc[0]} ANs)"
                 if len(top) else f"no AN reaches PCC {threshold}")
         ax.set(xlabel="BN", ylabel=f"ANs anchored (PCC >= {threshold})")
+        integer_ticks(ax)
         ax.set_title(f"(a) {task}: {what}", fontsize=SMALL)
     fig.suptitle(title, fontsize=SMALL)
     return fig
