@@ -73,7 +73,8 @@ def test_coupling_recovery_uses_the_runs_own_anchors():
     truth = _truth(np.random.default_rng(2))
     names = ["L1H1D1", "L1H1D2", "L1H1D3"]
     pcc = np.array([[0.1, 0.2, 0.0], [0.3, -0.8, 0.1], [0.0, 0.5, 0.2]])
-    matched = pd.DataFrame({"network": [0, 1, 2], "bn": [0, 1, 2]})
+    matched = pd.DataFrame({"network": [0, 1, 2], "bn": [0, 1, 2],
+                            "spatial_r": [0.5, -0.4, 0.6]})
     import torch
 
     anch = {k: v.numpy() for k, v in anchors(torch.tensor(pcc), "abs").items()}
@@ -85,11 +86,13 @@ def test_coupling_recovery_uses_the_runs_own_anchors():
     assert (row.planted_an, row.an, row.network, row.bn) == ("L1H1D2", 1, 1, 1)
     assert row.r == -0.8 and row["rank"] == 3 and row.rank_abs == 1
     assert row.eq1_anchor_is_bn  # by |r|, as the run anchored
+    assert (row.map_sign, row.eq1_anchor, row.eq1_r) == (-1, 1, -0.8)
     assert row.q_circular == 0.004 and row.p_fwer_circular == 0.02
     # 100 randomizations: at most floor(0.05 x 101) - 1 = 4 may reach it, the 5th largest
     assert row.family_null_q95_circular == pytest.approx(0.95)
     signed = {**result, **{k: v.numpy() for k, v in anchors(torch.tensor(pcc)).items()}}
-    assert not coupling_recovery(truth, matched, signed, names).iloc[0].eq1_anchor_is_bn
+    row = coupling_recovery(truth, matched, signed, names).iloc[0]
+    assert not row.eq1_anchor_is_bn and (row.eq1_anchor, row.eq1_r) == (0, 0.3)  # the other BN
     with pytest.raises(DataError, match="'L1H1D2' is not among this run's ANs"):
         coupling_recovery(truth, matched, result, ["A", "B", "C"])
 
@@ -179,3 +182,17 @@ def test_label_recovery_compares_the_anchor_bns_label_with_the_planted_maps_own(
     assert "all 2 cases" in label_reading(table.iloc[:2])
     with pytest.raises(DataError, match="planted AN L1H1D2 is not among this run's ANs"):
         label_recovery(truth, labels, anchors, ["L1H1D1"], mask)
+
+
+def test_the_anchor_reading_names_each_planted_an_anchored_elsewhere():
+    from anbn_utils.coupling.recovery import anchor_reading
+
+    planted = pd.DataFrame({"story": ["pieman", "pieman"], "planted_an": ["L5H2D30", "L1H4D7"],
+                            "bn": [12, 1], "r": [-0.575, 0.41], "map_sign": [-1, 1],
+                            "eq1_anchor_is_bn": [False, True], "eq1_anchor": [2, 1],
+                            "eq1_r": [0.62, 0.41]})
+    text = anchor_reading(planted)
+    assert text.startswith("In 1 of 2 cases (story x planted pair)")
+    assert ("L5H2D30 (pieman) anchors to BN3 (r = 0.62), its network is BN13 (r = -0.57, the "
+            "BN's map carrying the network with its sign flipped)") in text
+    assert anchor_reading(planted.iloc[1:]).startswith("Every planted AN's own Eq. 1 anchor")

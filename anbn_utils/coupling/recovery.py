@@ -9,7 +9,8 @@ import pandas as pd
 from ..errors import DataError
 from ..inference.familywise import single_step_threshold
 
-__all__ = ["FAMILY_NULL_QUANTILE", "coupling_recovery", "planted_found", "planted_found_text"]
+__all__ = ["FAMILY_NULL_QUANTILE", "anchor_reading", "coupling_recovery", "planted_found",
+           "planted_found_text"]
 
 #: The quantile of the family's null maximum reported beside each planted pair
 #: (``family_null_q95_<null>``): what a pair must exceed to be significant family-wise at
@@ -40,8 +41,12 @@ def coupling_recovery(truth: dict, matched: pd.DataFrame, result: dict,
     DataFrame, one row per planted pair: ``planted_an``, ``an`` (index), ``network``,
     ``network_name``, ``bn`` (the matched BN, 0-based), ``r`` (the pair's PCC), ``rank``
     (the AN's rank among all ANs for that BN by r; 1 = the BN's anchor, Eq. 2),
-    ``rank_abs`` (the same by |r|), ``eq1_anchor_is_bn`` (the AN's own Eq. 1 anchor is that
-    BN), and under each null model ``q_<null>`` (the AN's FDR q-value), ``p_fwer_<null>``
+    ``rank_abs`` (the same by |r|), ``map_sign`` (the sign of the matched BN's map against
+    the network's, ``matched``'s ``spatial_r``: -1 when the BN carries the network with its
+    sign flipped, so that the planted pair comes out anti-correlated), ``eq1_anchor_is_bn``
+    (the AN's own Eq. 1 anchor is that BN), ``eq1_anchor`` and ``eq1_r`` (that anchor,
+    0-based, and the PCC there: the BN a reader of the coupling sees, shown beside the
+    matched one where they differ), and under each null model ``q_<null>`` (the AN's FDR q-value), ``p_fwer_<null>``
     (the pair's family-wise adjusted p-value, step-down over all AN x BN pairs) and
     ``family_null_q95_<null>`` (what a pair's statistic must exceed to be significant
     family-wise at 0.05 in a single step: the order statistic of the family's null maxima
@@ -50,6 +55,7 @@ def coupling_recovery(truth: dict, matched: pd.DataFrame, result: dict,
     """
     pcc = result["pcc"]
     bn_of = dict(zip(matched["network"].astype(int), matched["bn"].astype(int)))
+    sign_of = dict(zip(matched["network"].astype(int), np.sign(matched["spatial_r"])))
     rows = []
     for p in truth["planted"]:
         if p["an"] not in names:
@@ -60,7 +66,10 @@ def coupling_recovery(truth: dict, matched: pd.DataFrame, result: dict,
                "network_name": p["network_name"], "bn": k, "r": float(pcc[i, k]),
                "rank": int((pcc[:, k] > pcc[i, k]).sum() + 1),
                "rank_abs": int((np.abs(pcc[:, k]) > abs(pcc[i, k])).sum() + 1),
-               "eq1_anchor_is_bn": bool(result["an_to_bn"][i] == k)}
+               "map_sign": int(sign_of[p["network"]]),
+               "eq1_anchor_is_bn": bool(result["an_to_bn"][i] == k),
+               "eq1_anchor": int(result["an_to_bn"][i]),
+               "eq1_r": float(pcc[i, result["an_to_bn"][i]])}
         for null, t in result["tests"].items():
             row[f"q_{null}"] = float(t["an_q"][i])
             row[f"p_fwer_{null}"] = float(t["pair_p_fwer"][i, k])
@@ -68,6 +77,27 @@ def coupling_recovery(truth: dict, matched: pd.DataFrame, result: dict,
                                                                    1 - FAMILY_NULL_QUANTILE)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def anchor_reading(planted: pd.DataFrame) -> str:
+    """Where a planted AN's own Eq. 1 anchor (what chapters 05 and 06 show of it) is not the
+    BN matched to its network by the maps (what this table scores), in a sentence computed
+    from :func:`coupling_recovery`'s rows."""
+    from ..units import bn_name
+
+    other = planted[~planted["eq1_anchor_is_bn"].astype(bool)]
+    if other.empty:
+        return ("Every planted AN's own Eq. 1 anchor is the BN matched to its network: the "
+                "chapters that show anchors (05, 06) show these pairs.")
+    cases = "; ".join(
+        f"{r.planted_an} ({r.story}) anchors to {bn_name(r.eq1_anchor)} (r = {r.eq1_r:.2f}), "
+        f"its network is {bn_name(r.bn)} (r = {r.r:.2f}"
+        + (", the BN's map carrying the network with its sign flipped)" if r.map_sign < 0
+           else ")")
+        for r in other.itertuples())
+    return (f"In {len(other)} of {len(planted)} cases (story x planted pair) the planted AN's "
+            f"own Eq. 1 anchor is not the BN matched to its network by the maps: {cases}. "
+            "Chapters 05 and 06 show anchors, so they show these pairs under the other BN.")
 
 
 def planted_found(planted: pd.DataFrame, nulls, alphas) -> pd.DataFrame:
