@@ -307,3 +307,32 @@ def test_bn_and_layer_axes_have_whole_ticks_only():
             ticks = ax.get_xticks()
             assert np.allclose(ticks, np.round(ticks)), (ax.get_title(), ticks)
     plt.close("all")
+
+
+def _legends_off_the_data(fig) -> list[str]:
+    """The legends of ``fig`` that overlap an axes' data area (in display pixels)."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend())]
+    boxes = [ax.get_window_extent(renderer) for ax in fig.axes if ax.has_data()]
+    return [", ".join(t.get_text() for t in legend.get_texts()) for legend in legends
+            if any(legend.get_window_extent(renderer).overlaps(box) for box in boxes)]
+
+
+def test_legends_name_every_story_and_stay_off_the_data():
+    """Fig. 4 (b-d) drew a line per story with no legend, and the best pairs' legend sat on
+    their time courses."""
+    from anbn_utils.plotting.coupling import plot_fig4
+
+    rng = np.random.default_rng(0)
+    results = {t: {"an_max": rng.uniform(0, 0.6, 24)} for t in ("pieman", "shapessocial")}
+    fig4 = plot_fig4(results, 3)
+    assert [t.get_text() for t in fig4.legends[0].get_texts()] == ["pieman", "shapessocial"]
+    img = nib.Nifti1Image(rng.random((5, 6, 5, 2)).astype(np.float32), np.diag([8.0] * 3 + [1]))
+    pairs = pd.DataFrame({"layer": [1, 2], "an": [3, 4], "an_name": ["L1H1D4", "L2H1D1"],
+                          "bn": [1, 0], "pcc": [0.5, 0.4]})
+    best = plot_best_pairs(pairs, img, rng.standard_normal((40, 6)),
+                           rng.standard_normal((40, 2)), tr=1.5)
+    for fig in (fig4, best):
+        assert _legends_off_the_data(fig) == []
+    plt.close("all")

@@ -40,9 +40,13 @@ def plot_fig4(results: dict, n_layers: int, *, threshold: float = 0.25, title: s
     axes[1].set(xlabel="layer", ylabel="mean max PCC", title="(b) per layer")
     axes[2].set(xlabel="layer", ylabel=f"% ANs with max PCC < {threshold}",
                 title=f"(c-d) ANs below {threshold} per layer")
-    axes[0].legend(fontsize=SMALL)
     for ax in axes:
         ax.title.set_fontsize(10)
+    for ax in axes[1:]:
+        integer_ticks(ax)
+    # one legend for the three panels (each draws every story), outside the data
+    fig.legend(*axes[1].get_legend_handles_labels(), loc="outside lower center",
+               ncol=len(results), fontsize=SMALL, frameon=False)
     fig.suptitle(title, fontsize=SMALL)
     return fig
 

@@ -78,7 +78,8 @@ def plot_best_pairs(pairs: pd.DataFrame, maps_img, an_series: np.ndarray,
                          fontsize=SMALL)
         ax_tc.plot(t, zscore(an_series[:, row.an]), color="tab:red", lw=1, label=row.an_name)
         ax_tc.plot(t, zscore(bn_series[:, row.bn]), color="tab:blue", lw=1, label=bn_name(row.bn))
-        ax_tc.legend(fontsize=SMALL, loc="upper right", ncol=2)
+        ax_tc.legend(fontsize=SMALL, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2,
+                     frameon=False, borderaxespad=0.1)  # above the panel, off the series
         ax_tc.set_yticks([])
         ax_tc.tick_params(labelsize=SMALL)
     axes[-1, 1].set_xlabel("time from the first kept volume (s)")
