@@ -82,6 +82,7 @@ def test_ans_notebook_runs_with_every_parameter(tiny_root, tiny_bert_dir, tmp_pa
         "model": str(tiny_bert_dir), "model_dtype": "bfloat16", "device": "cpu", "seed": 4,
         "word_order": "shuffled",
         "aggregation": "max", "pairs": "all",
+        "an_unit": "dimension",  # a BERT has no rotary pairs (test_end_to_end_ans: a Llama's)
         "include_bias": False, "hrf_model": "glover", "top_k": 20, "segmentation": "balanced",
         "split_long_sentences": True, "max_tokens": 100, "fig2_sentence": "A man ran.",
         "fig2_layer": 2, "fig2_head": 3, "example_ans": ["L2H3D8"],

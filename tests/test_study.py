@@ -13,7 +13,7 @@ from anbn_utils.study import load_study, run_study
 def study_file(tmp_path, cache_dir):
     base = {"description": "test", "dataset": {"kind": "synthetic", "params": {
         "tasks": ["pieman"], "n_subjects": 2, "shape": [2, 2, 2], "random_state": 1}},
-        "params": {"cache_dir": str(cache_dir), "tasks": ["pieman"]}}
+        "params": {"cache_dir": str(cache_dir), "tasks": ["pieman"], "compare_models": []}}
     (tmp_path / "base.yaml").write_text(yaml.safe_dump(base))
     base["dataset"]["params"]["random_state"] = 2
     (tmp_path / "other.yaml").write_text(yaml.safe_dump(base))
@@ -359,7 +359,7 @@ def test_a_variant_shares_with_the_base_only_the_stages_a_published_run_reuses()
     assert shared["other_story"] == [*book_stages, "02_ans", "03_bns"]  # 04's pairing differs
     assert shared["shuffled_words"] == [*book_stages, "03_bns"]  # the text the model reads
     assert shared["canica"] == [*book_stages, "02_ans"]  # other BNs
-    assert shared["agg_max"] == [*book_stages, "03_bns"]
+    assert shared["random_llama"] == [*book_stages, "03_bns"]  # another model
     every = [s.name for s in STAGES]
     assert shared_with_base("phantom", "phantom", []) == every
     assert shared_with_base("phantom", "phantom", ["n_jobs=1"]) == every  # execution only
