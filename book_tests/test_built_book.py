@@ -122,6 +122,24 @@ def test_page_loads_offline_and_completely(browser, page):
     assert raw_math == 0, f"{page}: {raw_math} equation(s) not rendered by MathJax"
 
 
+#: The least width (CSS px) of a chapter's content column in a 1920 px window: the theme
+#: kept it near 700 px, so figures and tables were drawn small on a wide screen.
+MIN_WIDE_COLUMN_PX = 1100
+
+
+def test_the_content_column_grows_on_a_wide_screen(browser):
+    page = "book/executed/04_coupling"
+    widths = {}
+    for width in (1280, 1920):
+        tab = browser.new_page(viewport={"width": width, "height": 1000})
+        tab.goto((HTML / f"{page}.html").as_uri(), wait_until="load")
+        widths[width] = tab.evaluate("document.querySelector('article').clientWidth")
+        overflow = tab.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        tab.close()
+        assert overflow <= 0, f"{page} at {width} px: {overflow} px wider than the window"
+    assert widths[1920] >= MIN_WIDE_COLUMN_PX, widths
+
+
 #: Elements of the article reaching past its left or right edge, unless a box between them
 #: and the article scrolls sideways (``overflow-x: auto`` or ``scroll``: a wide table or
 #: code block the reader scrolls).  Hidden elements (closed toggles) have no box.
