@@ -1023,3 +1023,23 @@ def test_a_failed_headless_stage_names_its_error_and_its_log(tmp_path):
             in str(err.value)), str(err.value)
     assert "Traceback (most recent call last)" in log.read_text()
     assert not (tmp_path / "02_ans").exists()
+
+
+def test_a_default_marked_as_the_papers_names_the_papers_value_when_the_run_differs():
+    """Chapter 03's parameters read ``n_epochs = 30  # ... (paper)``: the run's value beside
+    the marker of the default, which is the paper's (100)."""
+    import nbformat
+
+    from anbn_utils.runner.execute import reader_view
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell('# Parameters\nn_epochs = 100  # epochs per layer (paper)\n'
+                                  'n_hidden = [512, 256]  # units (paper)\n'
+                                  'batch_size = 20  # volumes per step (paper)',
+                                  metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("# Parameters\nn_epochs = 30\nn_hidden = [512,256]\n",
+                                  metadata={"tags": ["injected-parameters"]})])
+    assert reader_view(nb).cells[0].source.splitlines()[1:] == [
+        "n_epochs = 30  # epochs per layer (the paper: 100)",
+        "n_hidden = [512,256]  # units (paper)",  # the same list: still the paper's
+        "batch_size = 20  # volumes per step (paper)"]

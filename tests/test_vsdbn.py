@@ -502,3 +502,12 @@ def test_transform_of_a_layer_is_that_layers_activations():
     np.testing.assert_array_equal(model.transform(X, layer=3), model.transform(X))
     with pytest.raises(ParameterError, match="layer must be an int from 1 to 3"):
         model.transform(X, layer=0)
+
+
+def test_chapter_03_names_what_each_between_layers_choice_feeds_the_next_layer():
+    """Chapter 03 said "row-normalised inputs" whatever ``between_layers`` the run used."""
+    from anbn_utils.bns.vsdbn import BETWEEN_LAYERS_INPUTS
+    from anbn_utils.choices import BETWEEN_LAYERS
+
+    assert set(BETWEEN_LAYERS_INPUTS) == set(BETWEEN_LAYERS)
+    assert "z-scored" in BETWEEN_LAYERS_INPUTS["zscore"]

@@ -43,7 +43,15 @@ from ..io import atomic_path, hash_json
 from ._kernels import between, between_stats, cd1_step
 from ._streaming import Rows, as_parts, check_finite, fingerprint, keep_resident, layer_pass
 
-__all__ = ["VSDBN"]
+__all__ = ["BETWEEN_LAYERS_INPUTS", "VSDBN"]
+
+#: What a layer above the first reads, per ``between_layers`` (chapter 03's words).
+BETWEEN_LAYERS_INPUTS = {
+    "rownorm": "row-normalised inputs (each sample has unit norm across units)",
+    "zscore": "z-scored inputs (each unit standardized with its mean and standard deviation "
+              "over the training samples)",
+    "sigmoid": "the lower layer's probabilities (between 0 and 1)",
+}
 
 POSITIVE_PHASES = ("sample", "prob")
 UPPER_LAYERS = ("trained", "initial")

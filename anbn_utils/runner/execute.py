@@ -573,12 +573,24 @@ def current_text(executed, source) -> None:
             cell.source = text
 
 
+def _same_literal(a: str, b: str) -> bool:
+    """Whether two Python literals (a parameter's default and its value) are equal."""
+    import ast
+
+    try:
+        return ast.literal_eval(a.strip()) == ast.literal_eval(b.strip())
+    except (ValueError, SyntaxError):
+        return a.strip() == b.strip()
+
+
 def reader_view(nb):
     """An executed notebook as the book shows it (Jupyter Book's cell tags): one parameters
     block with the values this run used (the declared cell, each value papermill injected
     written in place of the default, its comment kept; the injected cell removed), the
     setup cell (parameter check, imports) removed, every other code cell collapsed behind a
-    click (its output shown)."""
+    click (its output shown).  A comment that marks the default as the paper's, ``(paper)``,
+    names the paper's value instead where this run's differs (``n_epochs = 30  # ...
+    (the paper: 100)``)."""
     import ast
 
     injected = next((c for c in nb.cells
@@ -597,7 +609,10 @@ def reader_view(nb):
             for line in cell.source.splitlines():
                 name, sep, rest = line.partition(" = ")
                 if sep and name.isidentifier() and name in values:
-                    comment = rest.partition("  # ")[2]
+                    default, _, comment = rest.partition("  # ")
+                    if "(paper)" in comment and not _same_literal(default, values[name]):
+                        # the default is the paper's value, this run's is not
+                        comment = comment.replace("(paper)", f"(the paper: {default.strip()})")
                     line = f"{name} = {values[name]}" + (f"  # {comment}" if comment else "")
                 lines.append(line)
             header = "# The parameters of this run (defaults, and the values the runner set)"
