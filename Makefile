@@ -6,7 +6,7 @@ PROFILE ?= phantom
 STAMP := $(VENV)/.anbn-installed
 TEST_WORKERS ?= 2
 
-.PHONY: venv book notebooks html check-book test bench bench-paper calibrate clean
+.PHONY: venv book notebooks html check-book pdf test bench bench-paper calibrate clean
 
 venv: $(STAMP)
 
@@ -58,6 +58,11 @@ test: venv
 # screenshots of every page go to _build/screenshots/.
 check-book: venv
 	$(BIN)/python -m pytest book_tests
+
+# The built book as one PDF (_build/anbn-book.pdf), offline: Chromium prints every page,
+# pypdf joins them with a bookmark per page (make book first).
+pdf: venv
+	$(BIN)/python book/pdf.py
 
 clean:
 	rm -rf _build book/executed

@@ -308,3 +308,24 @@ def test_equations_and_embedded_views_render(browser):
     assert frames, "the interactive view_img of chapter 03 is missing"
     assert frames[0].evaluate("document.body.innerHTML.length") > 1000
     tab.close()
+
+
+def test_the_book_prints_to_one_pdf_with_every_page_and_its_figures(tmp_path):
+    """``make pdf``: every page of the table of contents, in order, one bookmark each, and
+    at least as many images as the pages hold figures (Chromium prints them, pypdf joins
+    the pages)."""
+    sys.path.insert(0, str(ROOT / "book"))
+    try:
+        from pdf import print_book, toc_pages
+    finally:
+        sys.path.remove(str(ROOT / "book"))
+    from pypdf import PdfReader
+
+    reader = PdfReader(print_book(tmp_path / "book.pdf"))
+    pages = toc_pages()
+    assert [item.title for item in reader.outline][0].startswith("anbn")
+    assert len(reader.outline) == len(pages) and len(reader.pages) > len(pages)
+    images = sum(1 for page in reader.pages
+                 for obj in page.get("/Resources", {}).get("/XObject", {}).values()
+                 if obj.get_object().get("/Subtype") == "/Image")
+    assert images >= sum(MIN_FIGURES.values()), images
