@@ -329,3 +329,13 @@ def test_the_book_prints_to_one_pdf_with_every_page_and_its_figures(tmp_path):
                  for obj in page.get("/Resources", {}).get("/XObject", {}).values()
                  if obj.get_object().get("/Subtype") == "/Image")
     assert images >= sum(MIN_FIGURES.values()), images
+
+
+@pytest.mark.parametrize("page", _pages())
+def test_a_page_of_committed_results_names_their_commits(page):
+    """A page showing numbers of a committed results file (``benchmarks/results``) says
+    which commit and date they come from (the book's own run may be newer)."""
+    source = next(p for p in (ROOT / f"{page}.md", ROOT / f"{page}.ipynb") if p.is_file())
+    text = (HTML / f"{page}.html").read_text(encoding="utf-8")
+    if "{value}`benchmarks/results/" in source.read_text(encoding="utf-8"):
+        assert "Committed results on this page: benchmarks/results/" in text, page

@@ -107,3 +107,18 @@ def test_tsv_table_columns_optional_and_missing():
     assert anbn_book.table_columns("claim, this run?", available) == ["claim", "this run"]
     with pytest.raises(ValueError, match="no column null phantom"):
         anbn_book.table_columns("claim, null phantom", available)
+
+
+def test_a_page_of_committed_numbers_names_each_files_commit_and_date(tmp_path):
+    """Methods gave rates from a results file of an older commit than the book beside
+    numbers of the book's own run, with nothing to tell them apart."""
+    results = tmp_path / "benchmarks" / "results"
+    results.mkdir(parents=True)
+    (results / "a.json").write_text(json.dumps({"commit": "abc1234",
+                                                "date": "2026-12-01T10:00:00+00:00"}))
+    (results / "b.json").write_text(json.dumps({"rates": [0.05]}))
+    text = anbn_book.results_provenance_text(
+        tmp_path, {"benchmarks/results/b.json", "benchmarks/results/a.json"})
+    assert text == ("Committed results on this page: benchmarks/results/a.json (commit abc1234, "
+                    "2026-12-01); benchmarks/results/b.json (commit not recorded, date not "
+                    "recorded).")

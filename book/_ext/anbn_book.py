@@ -57,7 +57,50 @@ def _value_role(name, rawtext, text, lineno, inliner, options=None, content=None
         return [inliner.problematic(rawtext, rawtext, msg)], [msg]
     for path in resolver.read:  # the page is rebuilt when a file it reads changes
         env.note_dependency(str(path))
+        rel = Path(path).resolve()
+        if rel.is_relative_to((root / RESULTS).resolve()) and rel.suffix == ".json":
+            if not hasattr(env, "anbn_results"):
+                env.anbn_results = {}
+            env.anbn_results.setdefault(env.docname, set()).add(
+                str(rel.relative_to(root.resolve())))
     return [nodes.inline(rawtext, shown, classes=["anbn-value"])], []
+
+
+#: The committed results files (``benchmarks/results``): a page that shows numbers from
+#: them names each file's commit and date (:func:`_results_provenance`).
+RESULTS = Path("benchmarks") / "results"
+
+
+def results_provenance_text(root: Path, files) -> str:
+    """"Committed results on this page: <file> (commit <c>, <date>); ..." for ``files``
+    (relative to ``root``), read from each file's ``commit`` and ``date``."""
+    parts = []
+    for name in sorted(files):
+        data = json.loads((root / name).read_text())
+        date = str(data["date"])[:10] if data.get("date") else "date not recorded"
+        parts.append(f"{name} (commit {data.get('commit') or 'not recorded'}, {date})")
+    return "Committed results on this page: " + "; ".join(parts) + "."
+
+
+def _results_provenance(app, doctree, docname):
+    """At the end of a page that shows numbers of committed results files, their commits
+    and dates (a number can be older than the code that built the book)."""
+    files = getattr(app.env, "anbn_results", {}).get(docname)
+    if files:
+        text = results_provenance_text(Path(app.env.srcdir), files)
+        doctree += nodes.paragraph(text, text, classes=["anbn-results-provenance"])
+
+
+def _purge_results(app, env, docname):
+    getattr(env, "anbn_results", {}).pop(docname, None)
+
+
+def _merge_results(app, env, docnames, other):
+    if not hasattr(env, "anbn_results"):
+        env.anbn_results = {}
+    for name in docnames:
+        if name in getattr(other, "anbn_results", {}):
+            env.anbn_results[name] = other.anbn_results[name]
 
 
 def _dedupe_scripts(app, pagename, templatename, context, doctree):
@@ -341,5 +384,8 @@ def setup(app):
     app.add_node(book_figure)
     app.add_directive("book-figure", BookFigureDirective)
     app.connect("doctree-resolved", _fill_gallery)
+    app.connect("doctree-resolved", _results_provenance)
+    app.connect("env-purge-doc", _purge_results)
+    app.connect("env-merge-info", _merge_results)
     app.connect("html-page-context", _dedupe_scripts)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
