@@ -339,3 +339,20 @@ def test_a_page_of_committed_results_names_their_commits(page):
     text = (HTML / f"{page}.html").read_text(encoding="utf-8")
     if "{value}`benchmarks/results/" in source.read_text(encoding="utf-8"):
         assert "Committed results on this page: benchmarks/results/" in text, page
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_a_chapters_tables_download(page):
+    """Each chapter whose stage writes tables ends with them as files to download, and every
+    link of that section resolves to a file of the built book."""
+    html = (HTML / f"{page}.html").read_text(encoding="utf-8")
+    stage = Path(page).name
+    run = Path((ROOT / "book" / "executed" / "RUN.txt").read_text().strip())
+    if not list((run / stage).resolve().rglob("*.tsv")):
+        return
+    section = html.split('id="downloads"', 1)
+    assert len(section) == 2, f"{page}: no Downloads section"
+    links = re.findall(r'href="([^"#]+\.tsv)"', section[1])
+    assert links, f"{page}: the Downloads section links no table"
+    missing = [h for h in links if not (HTML / Path(page).parent / h).resolve().is_file()]
+    assert missing == [], f"{page}: download links to missing files {missing[:3]}"

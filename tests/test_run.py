@@ -1043,3 +1043,30 @@ def test_a_default_marked_as_the_papers_names_the_papers_value_when_the_run_diff
         "n_epochs = 30  # epochs per layer (the paper: 100)",
         "n_hidden = [512,256]  # units (paper)",  # the same list: still the paper's
         "batch_size = 20  # volumes per step (paper)"]
+
+
+def test_a_published_chapter_ends_with_its_tables_to_download(tmp_path):
+    """The book showed tables a reader could not take away: each published chapter now
+    links its stage's TSV files (copied beside the executed notebooks, where MyST makes
+    each link a download), and a later publication drops tables the stage no longer has."""
+    import nbformat
+
+    from anbn_utils.runner import execute
+
+    run_dir, book = tmp_path / "run", tmp_path / "executed"
+    stage = run_dir / "04_coupling"
+    (stage / "pieman").mkdir(parents=True)
+    (stage / "significance.tsv").write_text("a\tb\n1\t2\n")
+    (stage / "pieman" / "old.tsv").write_text("x\n1\n")
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 04")]),
+                   stage / "04_coupling.ipynb")
+    execute.publish_notebooks(run_dir, book, tmp_path / "no-sources")
+    last = nbformat.read(book / "04_coupling.ipynb", as_version=4).cells[-1]
+    assert last.cell_type == "markdown" and last.source.startswith("## Downloads")
+    assert ("[`pieman/old.tsv`](tables/04_coupling/pieman/old.tsv), [`significance.tsv`]"
+            "(tables/04_coupling/significance.tsv)") in last.source
+    assert (book / "tables" / "04_coupling" / "significance.tsv").read_text() == "a\tb\n1\t2\n"
+    (stage / "pieman" / "old.tsv").unlink()
+    execute.publish_notebooks(run_dir, book, tmp_path / "no-sources")
+    assert not (book / "tables" / "04_coupling" / "pieman").exists()
+    assert "old.tsv" not in nbformat.read(book / "04_coupling.ipynb", as_version=4).cells[-1].source

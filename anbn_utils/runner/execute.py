@@ -482,7 +482,8 @@ def publish_notebooks(run_dir: str | os.PathLike, book_dir: str | os.PathLike,
     """Write each finished stage's executed notebook to ``book_dir`` (what the book renders),
     arranged for a reader (:func:`reader_view`), its text (markdown cells) that of the
     source notebook in ``notebook_dir`` (a text edit does not recompute the stage:
-    :func:`anbn_utils.runner.stages.notebook_hash`)."""
+    :func:`anbn_utils.runner.stages.notebook_hash`), and closed by a "Downloads" section
+    linking the stage's TSV tables, copied to ``book_dir/tables/<stage>/``."""
     import nbformat
 
     run_dir, book_dir = Path(run_dir), Path(book_dir)
@@ -497,11 +498,40 @@ def publish_notebooks(run_dir: str | os.PathLike, book_dir: str | os.PathLike,
             if source.is_file():
                 current_text(nb, nbformat.read(source, as_version=4))
             nb = as_published(nb, stage.name, run_dir)
+            tables = _publish_tables(run_dir / stage.name, book_dir / TABLES / stage.name)
+            if tables:
+                nb.cells.append(nbformat.v4.new_markdown_cell(_downloads_text(
+                    [f"{TABLES}/{stage.name}/{t}" for t in tables])))
             with atomic_path(dst) as tmp:
                 nbformat.write(reader_view(nb), tmp)
             out.append(dst)
     write_text(book_dir / "RUN.txt", f"{run_dir}\n")
     return out
+
+
+#: Where :func:`publish_notebooks` puts each chapter's tables for download, under the
+#: book's folder of executed notebooks (``<TABLES>/<stage>/``).
+TABLES = "tables"
+
+
+def _publish_tables(stage_dir: Path, dst: Path) -> list[str]:
+    """Copy a stage's TSV tables to ``dst`` (replacing what an earlier publication left
+    there); return their paths relative to the stage folder."""
+    shutil.rmtree(dst, ignore_errors=True)
+    src = stage_dir.resolve()
+    names = [p.relative_to(src) for p in sorted(src.rglob("*.tsv"))] if src.is_dir() else []
+    for name in names:
+        (dst / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src / name, dst / name)
+    return [n.as_posix() for n in names]
+
+
+def _downloads_text(paths: Sequence[str]) -> str:
+    """The closing section of a published chapter: its tables as files (MyST makes each
+    relative link to a file a download)."""
+    links = ", ".join(f"[`{p.split('/', 2)[2]}`]({p})" for p in paths)
+    return ("## Downloads\n\nThis chapter's tables as tab-separated files (the run's stage "
+            f"folder holds them; `anbn_utils.io.read_table` reads them): {links}.")
 
 
 def shown_path(path: str | os.PathLike) -> str:
