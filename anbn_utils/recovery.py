@@ -18,7 +18,7 @@ import pandas as pd
 from .errors import DataError
 from .stats import zscore
 
-__all__ = ["label_reading", "label_recovery", "load_truth", "map_recovery", "match_by_abs_correlation",
+__all__ = ["data_label", "label_reading", "label_recovery", "load_truth", "map_recovery", "match_by_abs_correlation",
            "matched_correlation", "signal_check", "timecourse_recovery", "true_timecourses",
            "vsdbn_ablation"]
 
@@ -39,6 +39,23 @@ def load_truth(root: str | os.PathLike) -> dict | None:
     out["timecourses"] = {p.stem.removeprefix("timecourses_"): np.load(p)
                           for p in sorted(truth.glob("timecourses_*.npy"))}
     return out
+
+
+def data_label(run_dir: str | os.PathLike) -> str:
+    """What a run's data are, for a column that stands beside the paper's numbers:
+    ``phantom (simulated, planted couplings)``, ``null phantom (simulated, no coupling)``,
+    ``real fMRI (Narratives)`` or ``synthetic (simulated, no coupling)``."""
+    import yaml
+
+    run_dir = Path(run_dir)
+    truth = load_truth(run_dir / "dataset") if (run_dir / "dataset").is_dir() else None
+    if truth is not None:
+        return ("phantom (simulated, planted couplings)" if truth["planted"]
+                else "null phantom (simulated, no coupling)")
+    params = run_dir / "params.yaml"
+    kind = (yaml.safe_load(params.read_text())["dataset"]["kind"] if params.is_file()
+            else "narratives")
+    return "real fMRI (Narratives)" if kind == "narratives" else f"{kind} (simulated, no coupling)"
 
 
 def true_timecourses(truth: dict, story) -> np.ndarray:

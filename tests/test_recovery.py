@@ -196,3 +196,27 @@ def test_the_anchor_reading_names_each_planted_an_anchored_elsewhere():
     assert ("L5H2D30 (pieman) anchors to BN3 (r = 0.62), its network is BN13 (r = -0.57, the "
             "BN's map carrying the network with its sign flipped)") in text
     assert anchor_reading(planted.iloc[1:]).startswith("Every planted AN's own Eq. 1 anchor")
+
+
+def test_a_runs_data_are_named_where_its_numbers_stand_beside_the_papers(tmp_path):
+    import json
+
+    import yaml
+
+    from anbn_utils.recovery import data_label
+
+    for planted, expected in (([{"an": "L1H1D1", "network": 0}],
+                               "phantom (simulated, planted couplings)"),
+                              ([], "null phantom (simulated, no coupling)")):
+        truth = tmp_path / str(len(planted)) / "dataset" / "phantom_truth"
+        truth.mkdir(parents=True)
+        (truth / "truth.json").write_text(json.dumps({"networks": [], "planted": planted}))
+        nib.save(nib.Nifti1Image(np.zeros((2, 2, 2, 1), np.float32), np.eye(4)),
+                 truth / "maps.nii.gz")
+        assert data_label(truth.parents[1]) == expected
+    for kind, expected in (("narratives", "real fMRI (Narratives)"),
+                           ("synthetic", "synthetic (simulated, no coupling)")):
+        run = tmp_path / kind
+        run.mkdir()
+        (run / "params.yaml").write_text(yaml.safe_dump({"dataset": {"kind": kind}}))
+        assert data_label(run) == expected
