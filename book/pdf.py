@@ -33,8 +33,11 @@ def toc_pages(root: Path = ROOT) -> list[tuple[str, str]]:
     return [(p, Path(p).name) for p in pages]
 
 
-def print_book(out: Path = DEFAULT_OUT, html: Path = HTML) -> Path:
+def print_book(out: Path = DEFAULT_OUT, html: Path = HTML, browser=None) -> Path:
     """Print every page of the built book to one PDF at ``out``; return it.
+
+    ``browser``: a launched Playwright Chromium to print with (the browser check's);
+    default: Debian's Chromium, launched here.
 
     Raises
     ------
@@ -45,15 +48,21 @@ def print_book(out: Path = DEFAULT_OUT, html: Path = HTML) -> Path:
     from playwright.sync_api import sync_playwright
     from pypdf import PdfWriter
 
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if not (html / "index.html").is_file():
         raise SystemExit(f"the book is not built ({html}): run `make book` first")
-    if chromium is None:
-        raise SystemExit("Debian's chromium is not installed: `apt-get install chromium`")
+    if browser is None:
+        chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+        if chromium is None:
+            raise SystemExit("Debian's chromium is not installed: `apt-get install chromium`")
+        with sync_playwright() as pw:
+            launched = pw.chromium.launch(executable_path=chromium,
+                                          args=["--no-sandbox", "--disable-gpu"])
+            try:
+                return print_book(out, html, launched)
+            finally:
+                launched.close()
     writer = PdfWriter()
-    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium,
-                                     args=["--no-sandbox", "--disable-gpu"])
+    with tempfile.TemporaryDirectory() as tmp:
         for page, name in toc_pages():
             path = html / f"{page}.html"
             if not path.is_file():
@@ -69,7 +78,6 @@ def print_book(out: Path = DEFAULT_OUT, html: Path = HTML) -> Path:
             first = len(writer.pages)
             writer.append(str(part))
             writer.add_outline_item(title=title, page_number=first)
-        browser.close()
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "wb") as f:
         writer.write(f)

@@ -310,7 +310,7 @@ def test_equations_and_embedded_views_render(browser):
     tab.close()
 
 
-def test_the_book_prints_to_one_pdf_with_every_page_and_its_figures(tmp_path):
+def test_the_book_prints_to_one_pdf_with_every_page_and_its_figures(browser, tmp_path):
     """``make pdf``: every page of the table of contents, in order, one bookmark each, and
     at least as many images as the pages hold figures (Chromium prints them, pypdf joins
     the pages)."""
@@ -321,7 +321,7 @@ def test_the_book_prints_to_one_pdf_with_every_page_and_its_figures(tmp_path):
         sys.path.remove(str(ROOT / "book"))
     from pypdf import PdfReader
 
-    reader = PdfReader(print_book(tmp_path / "book.pdf"))
+    reader = PdfReader(print_book(tmp_path / "book.pdf", browser=browser))
     pages = toc_pages()
     assert reader.outline[0].title.startswith("anbn")
     assert len(reader.outline) == len(pages) and len(reader.pages) > len(pages)
