@@ -14,8 +14,10 @@ overrides in the runner's ``--set`` syntax::
       null: {base: phantom-null, set: []}   # a variant of another profile
       halves: {set: [fit_half=1], stages: [04_coupling]}   # its own stages
 
-``python -m anbn_utils.study verdict`` runs every variant through the same runner and
-notebooks into ``runs/study-<name>/<variant>/``.  The variants share one store of stages
+``python -m anbn_utils.study verdict`` runs every variant through the same runner into
+``runs/study-<name>/<variant>/``: the stages the book's run of the base profile can reuse
+through their notebooks, the others headless, by their package functions alone
+(:func:`shared_with_base`).  The variants share one store of stages
 with each other and with the runs beside the study (``runs/.store``, see
 :func:`anbn_utils.runner.execute.run`): a stage whose inputs, parameters and code hash the
 same in several runs is computed once, and the others link to it (their logs say
