@@ -18,6 +18,8 @@ checks that every module is listed here):
   phase-randomized ANs): which a run switches on, and how its chapters say so
 - :mod:`anbn_utils.stats`       the one z-score, permutation p-values
 - :mod:`anbn_utils.interpret`   the paper's read-outs: most-anchored BN, best pairs, exemplars
+- :mod:`anbn_utils.explorer`    the pair explorer's data (chapter 06): what a run knows of its
+  leading ANs and every BN, per story
 - :mod:`anbn_utils.units`       names of ANs and BNs (``L8H2D51``, ``BN89``) and their indices
 - :mod:`anbn_utils.pos`         part-of-speech tags of tokens and ANs
 - :mod:`anbn_utils.plotting`    figures, one module per chapter

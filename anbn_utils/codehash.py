@@ -78,19 +78,24 @@ def source_closure(roots: Sequence[str], *, parents: bool = True) -> list[Path]:
     return sorted(_module_file(m) for m in seen)
 
 
-#: The package's data files that code reads (the phantom's stories): part of every
-#: stage's code.  Not the profiles and studies, whose content reaches the stages as
-#: parameters, nor any other file lying in the package (an editor's swap file).
-DATA_FILES = ("phantom_stories/*.txt",)
+#: The package's data files that code reads, by the module that reads them (the phantom's
+#: stories, the explorer's script): part of the code of whatever runs that module.  Not
+#: the profiles and studies, whose content reaches the stages as parameters, nor any other
+#: file lying in the package (an editor's swap file).
+DATA_FILES = {"anbn_utils.phantom": ("phantom_stories/*.txt",),
+              "anbn_utils.plotting.explorer": ("plotting/explorer.js",)}
 
 
 def code_files(roots: Sequence[str], *, data_files: bool = True,
                parents: bool = True) -> dict[str, str]:
     """``{path relative to the package: SHA-256}`` of :func:`source_closure` of ``roots``
-    (``parents`` as there) and, with ``data_files``, of :data:`DATA_FILES`."""
+    (``parents`` as there) and, with ``data_files``, of the :data:`DATA_FILES` of the
+    modules in that closure."""
     files = set(source_closure(roots, parents=parents))
     if data_files:
-        files |= {p for pattern in DATA_FILES for p in PACKAGE_DIR.glob(pattern) if p.is_file()}
+        files |= {p for module, patterns in DATA_FILES.items()
+                  if _module_file(module) in files for pattern in patterns
+                  for p in PACKAGE_DIR.glob(pattern) if p.is_file()}
     return {str(path.relative_to(PACKAGE_DIR)): hashlib.sha256(path.read_bytes()).hexdigest()
             for path in sorted(files)}
 

@@ -356,3 +356,54 @@ def test_a_chapters_tables_download(page):
     assert links, f"{page}: the Downloads section links no table"
     missing = [h for h in links if not (HTML / Path(page).parent / h).resolve().is_file()]
     assert missing == [], f"{page}: download links to missing files {missing[:3]}"
+
+
+def test_the_pair_explorer_answers_a_pick(browser):
+    """Chapter 06's explorer: picking another AN shows that AN (its name, time course and top
+    pairs) with its own best BN and that BN's map; with the box unticked, picking a BN keeps
+    the AN and changes only the BN's side; the map viewer draws."""
+    tab = browser.new_page(viewport=VIEWPORT)
+    errors = []
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    tab.goto((HTML / "book" / "executed" / "06_layers.html").as_uri(), wait_until="load")
+    explorer = tab.locator(".anbn-explorer")
+    assert explorer.count() == 1, "chapter 06 has no pair explorer"
+    data = explorer.evaluate(
+        "e => JSON.parse(e.querySelector(\"script[type='application/json']\").textContent)")
+    story = data["story"][data["stories"][0]]
+
+    def state():
+        return explorer.evaluate("""e => {
+            const q = (r) => e.querySelector(`[data-role='${r}']`);
+            return {head: q("head").textContent, an: +q("an").value, bn: +q("bn").value,
+                    an_line: q("an-line").getAttribute("points"),
+                    bn_line: q("bn-line").getAttribute("points"),
+                    pairs: q("pairs").textContent, map: q("map").srcdoc};
+        }""")
+
+    before = state()
+    assert story["an_bn"][before["an"]] == before["bn"]
+    assert data["ans"][before["an"]]["name"] in before["head"]
+    others = [i for i, bn in enumerate(story["an_bn"]) if bn != before["bn"]]
+    assert others, "every AN the explorer carries anchors to the same BN: nothing to pick"
+    other = others[0]
+    explorer.locator("[data-role=an]").select_option(str(other))
+    after = state()
+    assert after["an"] == other and after["bn"] == story["an_bn"][other]
+    assert data["ans"][other]["name"] in after["head"]
+    assert after["an_line"] != before["an_line"] and after["map"] != before["map"]
+    assert after["map"] == "".join(data["map_chunks"][i] for i in data["map_docs"][after["bn"]])
+    if story["top_pairs"][other] != story["top_pairs"][before["an"]]:
+        assert after["pairs"] != before["pairs"]
+
+    explorer.locator("[data-role=follow]").uncheck()
+    bn = (after["bn"] + 1) % len(data["bns"])
+    explorer.locator("[data-role=bn]").select_option(str(bn))
+    last = state()
+    assert last["an"] == other and last["bn"] == bn and last["an_line"] == after["an_line"]
+    assert last["bn_line"] != after["bn_line"] and data["bns"][bn]["name"] in last["head"]
+    tab.wait_for_timeout(1500)
+    frame = explorer.locator("[data-role=map]").element_handle().content_frame()
+    assert frame.evaluate("document.body.innerHTML.length") > 1000
+    tab.close()
+    assert errors == [], errors[:3]

@@ -336,3 +336,13 @@ def test_legends_name_every_story_and_stay_off_the_data():
     for fig in (fig4, best):
         assert _legends_off_the_data(fig) == []
     plt.close("all")
+
+
+def test_shared_chunks_rebuild_each_document_and_store_a_repeat_once():
+    from anbn_utils.plotting.explorer import shared_chunks
+
+    lib, image = "<script src='x'>var lib = 1;</script>", "data:image/png;base64,QUJD"
+    documents = [f"<p>{k}</p>{lib}<img src='{image}'><i>{k}</i>" for k in range(3)]
+    chunks, docs = shared_chunks(documents)
+    assert ["".join(chunks[i] for i in d) for d in docs] == documents
+    assert chunks.count(lib) == 1 and chunks.count(image) == 1

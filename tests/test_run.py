@@ -796,6 +796,16 @@ def test_stray_files_in_the_package_are_not_code():
         swap.unlink()
 
 
+def test_a_data_file_is_code_of_the_modules_that_read_it():
+    """The explorer's script is code of the stage that draws the explorer (an edit of it
+    reruns 06), not of a stage that never runs it; the phantom's stories are the phantom's."""
+    from anbn_utils.codehash import code_files
+
+    assert "plotting/explorer.js" in code_files(["anbn_utils.plotting.explorer"])
+    assert "plotting/explorer.js" not in code_files(["anbn_utils.phantom"])
+    assert "phantom_stories/pieman.txt" not in code_files(["anbn_utils.bns.vsdbn"])
+
+
 def test_a_damaged_generated_dataset_is_made_again_not_served(tmp_path, cache_dir, capsys):
     """The generated dataset's stamp lists its files: one moved away or truncated since it
     was made is noticed before any stage and the dataset is made again (a damaged dataset

@@ -206,3 +206,72 @@ def test_planted_pairs_are_scored_only_in_the_model_whose_ans_the_phantom_plante
              truth / "maps.nii.gz")
     for model in ("random:sentence-transformers/all-MiniLM-L6-v2", "random:llama-wordpiece"):
         assert _planted(tmp_path / "run", {}, ["L1H1D1"], model) is None
+
+
+def test_the_explorer_shows_what_the_run_computed(headless):
+    """The pair explorer's numbers against the run's own files and brute force: the time
+    courses it draws give the PCC chapter 04 tested, each AN's rank in its layer and its
+    top pairs (with their tokens' text and tags) are the run's, every BN's best AN and
+    each layer's best AN are carried; the HTML holds the data and a map per BN."""
+    import numpy as np
+    import pandas as pd
+    from nilearn.masking import unmask
+
+    from anbn_utils.ans import load_ans
+    from anbn_utils.bns.networks import display_maps, load_brain_networks
+    from anbn_utils.explorer import P_VALUE_KINDS, explorer_data
+    from anbn_utils.plotting.explorer import explorer_html
+    from anbn_utils.units import an_layers
+
+    run, _ = headless
+    tasks = ["pieman", "shapessocial"]
+    data = explorer_data(run, tasks, n_top=3, n_pairs=4)
+    carried = np.array([a["index"] for a in data["ans"]])
+    assert list(carried) == sorted(set(carried))
+    strongest = np.max([np.load(run / "04_coupling" / t / "an_max.npy") for t in tasks], axis=0)
+    assert set(np.argsort(-strongest)[:3]) <= set(carried)
+    for task in tasks:
+        folder, s = run / "04_coupling" / task, data["story"][task]
+        pcc = np.load(folder / "pcc.npy")
+        an_max, bn_to_an = np.load(folder / "an_max.npy"), np.load(folder / "bn_to_an.npy")
+        assert set(bn_to_an) <= set(carried)
+        assert [carried[i] for i in s["bn_an"]] == list(bn_to_an)
+        np.testing.assert_allclose(s["pcc"], pcc[carried], atol=1e-4)
+        # the series drawn are those coupled: their correlation is the tested PCC
+        a, b = np.array(s["an_series"]), np.array(s["bn_series"])
+        drawn = np.corrcoef(a, b)[:len(a), len(a):]
+        np.testing.assert_allclose(drawn, pcc[carried], atol=2e-3)
+        ans = load_ans(run / "02_ans" / task)
+        layers = an_layers(len(an_max), ans.meta["n_layers"])
+        best = [np.flatnonzero(layers == la)[np.argmax(an_max[layers == la])]
+                for la in np.unique(layers)]
+        assert set(best) <= set(carried)
+        for i, an in enumerate(carried):
+            same = an_max[layers == layers[an]]
+            assert s["rank_in_layer"][i] == 1 + int((same > an_max[an]).sum())
+        for null in data["nulls"]:
+            for label, pattern in P_VALUE_KINDS.items():
+                f = folder / pattern.format(unit="an", null=null)
+                if f.is_file():
+                    np.testing.assert_allclose(s["an_p"][null][label], np.load(f)[carried],
+                                               rtol=5e-3)
+        tags = pd.read_csv(run / "05_pos" / task / "token_tags.tsv", sep="\t")
+        an = carried[0]
+        values = np.asarray(ans.top_values[:, an]).ravel()
+        top = np.argsort(-values, kind="stable")[:4]
+        assert [p[4] for p in s["top_pairs"][0]] == pytest.approx(values[top], abs=1e-4)
+        seg, j = np.unravel_index(top[0], ans.top_values[:, an].shape)
+        query = tags[(tags.segment == seg) & (tags.position == ans.top_query[seg, an, j])].iloc[0]
+        text = query.token if query.special else \
+            ans.transcript[query.char_start:query.char_end]
+        assert s["top_pairs"][0][0][:2] == [text, query.tag]
+
+    bns = load_brain_networks(run / "03_bns")
+    shown = unmask(display_maps(bns.maps[-1]).T, bns.mask_img)
+    page = explorer_html(data, shown)
+    assert page.split('"', 2)[1] == explorer_html(data, shown).split('"', 2)[1]  # the id
+    payload = json.loads(page.split('<script type="application/json">')[1]
+                         .split("</script>")[0].replace("<\\/", "</"))
+    assert len(payload["map_docs"]) == bns.n_bns and payload["story"] == data["story"]
+    docs = ["".join(payload["map_chunks"][i] for i in d) for d in payload["map_docs"]]
+    assert all("brainsprite" in d and f'"BN{k + 1}"' in d for k, d in enumerate(docs))

@@ -1,6 +1,6 @@
 """Figures of the book, one module per chapter.  Each ``plot_*`` function returns the
 matplotlib figure it drew (``plot_category_heatmap`` the axes it drew into);
-``text_heatmap_html`` returns HTML.
+``text_heatmap_html`` and ``explorer_html`` return HTML.
 
 - :mod:`~anbn_utils.plotting._base`     shared style (``WIDTH``, ``SMALL``) and one colour bar
   for a mosaic of maps
@@ -15,6 +15,8 @@ matplotlib figure it drew (``plot_category_heatmap`` the axes it drew into);
   over-representation, top categories, exemplars, the text heatmap (HTML)
 - :mod:`~anbn_utils.plotting.layers`    06_layers: the best pairs' tags, the best pairs (maps
   and time courses), peak slices
+- :mod:`~anbn_utils.plotting.explorer`  06_layers: the pair explorer (static HTML, its script
+  ``explorer.js``, nilearn's offline map viewer)
 - :mod:`~anbn_utils.plotting.verdict`   07_verdict: layer curves, distributions of the ANs'
   maximal PCC, BN methods side by side, the claims table, the verdicts' calibration, split
   halves, the predictive check per run

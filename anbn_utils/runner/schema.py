@@ -163,6 +163,8 @@ PARAMETERS: dict[str, Any] = {
     # parts of speech (05)
     "spacy_model": Text | None,
     "exemplar_layers": _list_of(PosInt, unique=True),
+    # layers (06)
+    "explorer_ans": PosInt,
 }
 
 _ADAPTERS = {name: TypeAdapter(kind) for name, kind in PARAMETERS.items()}
