@@ -297,6 +297,19 @@ def test_the_repository_button_links_to_the_repository(browser):
     assert default == 0
 
 
+def test_one_search_field_on_a_wide_screen_and_one_way_to_search_on_a_narrow_one(browser):
+    """The theme's header bar held only a second search field beside the sidebar's."""
+    shown = "Array.from(document.querySelectorAll('.search-button__button'))" \
+        ".filter(b => b.offsetParent !== null).length"
+    counts = {}
+    for width in (1280, 700):
+        tab = browser.new_page(viewport={"width": width, "height": 900})
+        tab.goto((HTML / "book" / "executed" / "04_coupling.html").as_uri(), wait_until="load")
+        counts[width] = tab.evaluate(shown)
+        tab.close()
+    assert counts == {1280: 1, 700: 1}, counts
+
+
 def test_equations_and_embedded_views_render(browser):
     tab = browser.new_page()
     tab.goto((HTML / "book" / "methods.html").as_uri(), wait_until="load")

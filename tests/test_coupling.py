@@ -233,3 +233,13 @@ def test_false_positive_text_reads_each_null_and_level():
     assert text.split("; ")[0] == ("pieman circular at 0.01: 25.00 % of ANs family-wise, "
                                    "50.00 % after FDR")
     assert len(text.split("; ")) == 4
+    # one level, the larger story's share (here the second's, ten points above the first's)
+    import pandas as pd
+
+    other = table.assign(story="shapessocial", ans_fwer_pct=table.ans_fwer_pct + 10)
+    rows = pd.concat([table, other], ignore_index=True).query("alpha == 0.01")
+    text = false_positive_text(rows, 0.01)
+    first = rows[rows.null == rows.null.iloc[0]]
+    assert text.startswith(f"at most {first.ans_fwer_pct.iloc[0] + 10:.2f} % of ANs "
+                           "family-wise")
+    assert text.endswith("at 0.01 (the largest over the stories)")

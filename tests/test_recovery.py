@@ -136,6 +136,8 @@ def test_planted_found_counts_pairs_per_null_and_level_and_names_the_missed():
     assert found.missed[3] == ""
     text = planted_found_text(pd.concat({"this run": found}))
     assert text.startswith("this run: circular 1 of 2 at 0.01, circular 1 of 2 at 0.05")
+    assert planted_found_text(pd.concat({"this run": found}), 0.05) == \
+        "this run: 1 (circular), 2 (phase) of 2 at 0.05"
 
 
 def test_label_recovery_compares_the_anchor_bns_label_with_the_planted_maps_own():

@@ -130,14 +130,20 @@ def planted_found(planted: pd.DataFrame, nulls, alphas) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def planted_found_text(found: pd.DataFrame) -> str:
+def planted_found_text(found: pd.DataFrame, alpha: float | None = None) -> str:
     """One line of :func:`planted_found`'s counts, per run when ``found`` is indexed by
-    run (``pd.concat({run: table})``): ``"run: circular 8 of 8 at 0.05, ..."``."""
+    run (``pd.concat({run: table})``): ``"run: circular 8 of 8 at 0.05, ..."``; with
+    ``alpha``, that level only: ``"run: 8 (circular), 6 (phase) of 8 at 0.05"``."""
     if found.index.nlevels == 1:
         found = pd.concat({"": found})
     parts = []
     for run, table in found.groupby(level=0, sort=False):
-        counts = ", ".join(f"{r.null} {r.found} of {r.planted} at {r.alpha:g}"
-                           for r in table.itertuples())
+        if alpha is None:
+            counts = ", ".join(f"{r.null} {r.found} of {r.planted} at {r.alpha:g}"
+                               for r in table.itertuples())
+        else:
+            table = table[np.isclose(table.alpha, alpha)]
+            counts = (", ".join(f"{r.found} ({r.null})" for r in table.itertuples())
+                      + f" of {table.planted.max()} at {alpha:g}")
         parts.append(f"{run}: {counts}" if run else counts)
     return "; ".join(parts)
