@@ -310,6 +310,26 @@ def test_one_search_field_on_a_wide_screen_and_one_way_to_search_on_a_narrow_one
     assert counts == {1280: 1, 700: 1}, counts
 
 
+@pytest.mark.parametrize("width", [1280, 1920])
+def test_embedded_views_fit_the_column(browser, width):
+    """An interactive view (chapter 03's map, the explorer's) is never cut by the column:
+    a frame wider than it showed part of the map, the rest in a box to scroll."""
+    tab = browser.new_page(viewport={"width": width, "height": 900})
+    wide = []
+    for page in CHAPTERS:
+        tab.goto((HTML / f"{page}.html").as_uri(), wait_until="load")
+        wide += tab.evaluate("""() => {
+          const col = document.querySelector('article').getBoundingClientRect();
+          return Array.from(document.querySelectorAll('article iframe'))
+            .map(f => f.getBoundingClientRect())
+            .filter(r => r.width > 0 && r.right > col.right + 1)
+            .map(r => `${location.pathname.split('/').pop()}: frame to ${Math.round(r.right)} px,` +
+                      ` column to ${Math.round(col.right)} px`);
+        }""")
+    tab.close()
+    assert wide == [], wide
+
+
 def test_equations_and_embedded_views_render(browser):
     tab = browser.new_page()
     tab.goto((HTML / "book" / "methods.html").as_uri(), wait_until="load")
