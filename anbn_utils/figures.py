@@ -31,10 +31,10 @@ import yaml
 
 from .errors import ParameterError
 
-__all__ = ["FIGURES", "PAPER_FIGURES", "PAPER_STORIES", "PROVENANCE", "BookFigure",
+__all__ = ["FIGURES", "PAPER_FIGURES", "PAPER_STORIES", "PROVENANCE", "TABLES", "BookFigure",
            "by_paper_figure", "caption", "figure", "glue_key", "min_displayed_fontsize",
            "paper_figure", "provenance", "readme_table", "reproduce_command", "run_profile",
-           "show_figure"]
+           "show_figure", "show_table"]
 
 #: The paper's figures that have data (Fig. 1 is the framework's diagram), in its order,
 #: with what each shows (from its caption).
@@ -333,6 +333,21 @@ def show_figure(fig, label: str, run_dir: str | os.PathLike, *, story: str | Non
         plt.close(fig)
     display(Markdown(f"```{{glue:figure}} {key}\n:name: {key}\n\n"
                      f"{caption(label, run_dir, story=story, note=note)}\n```"))
+
+
+#: Where the runner's publication puts each chapter's tables, beside the published chapters
+#: (``<TABLES>/<stage>/``; :func:`anbn_utils.runner.execute.publish_notebooks`).
+TABLES = "tables"
+
+
+def show_table(table, stage: str, file: str) -> None:
+    """Show a table of a chapter and, under it, a link to the stage's file it shows
+    (``file``, relative to the stage folder: ``best_pairs.tsv``, ``pieman/an_tags.tsv``),
+    which the published book holds beside the chapter (MyST makes the link a download)."""
+    from IPython.display import Markdown, display
+
+    display(table)
+    display(Markdown(f"The table as a file: [`{file}`]({TABLES}/{stage}/{file})"))
 
 
 def min_displayed_fontsize(fig, *, content_px: int = CONTENT_PX) -> float:

@@ -21,29 +21,14 @@ In order (:func:`coupling_series`):
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from .choices import NUISANCE_MODELS
 from .errors import DataError, ParameterError
 
-__all__ = ["CouplingSeries", "coupling_series", "load_nuisance"]
-
-
-def load_nuisance(folder: str | os.PathLike) -> pd.DataFrame:
-    """A story's nuisance regressors, written by 02_ans (``<folder>/nuisance.tsv``),
-    shape (n_trs, n_regressors)."""
-    from .io import read_table
-
-    path = Path(folder) / "nuisance.tsv"
-    if not path.is_file():
-        raise DataError(f"{path} is missing (written by 02_ans since the nuisance "
-                        "regressors were added): re-run the 02_ans stage")
-    return read_table(path)
+__all__ = ["CouplingSeries", "coupling_series"]
 
 
 @dataclass
@@ -107,7 +92,7 @@ def coupling_series(ans_folder, bn_folder, ans: np.ndarray, bns: np.ndarray, *,
     -------
     CouplingSeries
     """
-    from .ans.nuisance import residualize
+    from .ans.nuisance import load_nuisance, residualize
     from .controls import pair_series
     from .coupling.statistics import surrogate_series
 

@@ -96,7 +96,7 @@ def _real_ans(run_dir: Path):
     """The AN series of a run's stories (HRF-convolved, (n_trs, n_ans) each) and their
     nuisance regressors ((n_trs, n_regressors) each)."""
     from anbn_utils.ans import load_ans
-    from anbn_utils.series import load_nuisance
+    from anbn_utils.ans.nuisance import load_nuisance
 
     folders = sorted(p.parent for p in (run_dir / "02_ans").glob("*/ans.json"))
     if not folders:

@@ -374,19 +374,30 @@ def test_a_page_of_committed_results_names_their_commits(page):
         assert "Committed results on this page: benchmarks/results/" in text, page
 
 
+#: Tables each chapter shows with a link to the stage file they show
+#: (:func:`anbn_utils.figures.show_table`), in the default book.
+TABLE_LINKS = {"book/executed/03_bns": 2, "book/executed/04_coupling": 3,
+               "book/executed/06_layers": 2, "book/executed/07_verdict": 6}
+
+
 @pytest.mark.parametrize("page", CHAPTERS)
 def test_a_chapters_tables_download(page):
-    """Each chapter whose stage writes tables ends with them as files to download, and every
-    link of that section resolves to a file of the built book."""
+    """Each chapter whose stage writes tables ends with them as files to download; a table
+    that shows a stage file links to it under the table; every link resolves to a file of
+    the built book."""
     html = (HTML / f"{page}.html").read_text(encoding="utf-8")
     stage = Path(page).name
     run = Path((ROOT / "book" / "executed" / "RUN.txt").read_text().strip())
     if not list((run / stage).resolve().rglob("*.tsv")):
         return
-    section = html.split('id="downloads"', 1)
-    assert len(section) == 2, f"{page}: no Downloads section"
-    links = re.findall(r'href="([^"#]+\.tsv)"', section[1])
-    assert links, f"{page}: the Downloads section links no table"
+    before, *section = html.split('id="downloads"', 1)
+    assert section, f"{page}: no Downloads section"
+    links = re.findall(r'href="([^"#]+\.tsv)"', html)
+    assert re.findall(r'href="([^"#]+\.tsv)"', section[0]), \
+        f"{page}: the Downloads section links no table"
+    under_tables = re.findall(r"The table as a file: <a [^>]*href=\"([^\"#]+\.tsv)\"", before)
+    assert len(under_tables) >= TABLE_LINKS.get(page, 0), \
+        f"{page}: {len(under_tables)} table(s) link their file, {TABLE_LINKS[page]} expected"
     missing = [h for h in links if not (HTML / Path(page).parent / h).resolve().is_file()]
     assert missing == [], f"{page}: download links to missing files {missing[:3]}"
 
@@ -433,8 +444,9 @@ def test_the_pair_explorer_answers_a_pick(browser):
     bn = (after["bn"] + 1) % len(data["bns"])
     explorer.locator("[data-role=bn]").select_option(str(bn))
     last = state()
-    assert last["an"] == other and last["bn"] == bn and last["an_line"] == after["an_line"]
-    assert last["bn_line"] != after["bn_line"] and data["bns"][bn]["name"] in last["head"]
+    assert last["an"] == other and last["bn"] == bn and last["pairs"] == after["pairs"]
+    assert data["ans"][other]["name"] in last["head"] and data["bns"][bn]["name"] in last["head"]
+    assert last["bn_line"] != after["bn_line"] and last["map"] != after["map"]
     tab.wait_for_timeout(1500)
     frame = explorer.locator("[data-role=map]").element_handle().content_frame()
     assert frame.evaluate("document.body.innerHTML.length") > 1000

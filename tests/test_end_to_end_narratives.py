@@ -98,10 +98,10 @@ def test_every_stage_function_gives_the_typed_result_its_notebook_saved(paper_ru
     import numpy as np
 
     from anbn_utils.ans import load_ans
+    from anbn_utils.ans.nuisance import load_nuisance
     from anbn_utils.bns.networks import load_brain_networks
     from anbn_utils.io import read_table
     from anbn_utils.narratives import load_story
-    from anbn_utils.series import load_nuisance
     from anbn_utils.stages.ans import AnsParameters, AnsResult, run_ans
     from anbn_utils.stages.bns import BnsParameters, BnsResult, run_bns
     from anbn_utils.stages.coupling import CouplingResult, run_coupling

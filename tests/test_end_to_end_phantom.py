@@ -25,12 +25,11 @@ import yaml
 from nilearn.masking import apply_mask
 
 from anbn_utils.ans import an_names
-from anbn_utils.ans.nuisance import residualize
+from anbn_utils.ans.nuisance import load_nuisance, residualize
 from anbn_utils.narratives import load_story
 from anbn_utils.recovery import load_truth, map_recovery, signal_check
 from anbn_utils.run import run
 from anbn_utils.runner.profiles import load_profile
-from anbn_utils.series import load_nuisance
 
 #: FDR level of the tests, and the margin over it allowed on the null phantom (see
 #: :func:`test_null_phantom_false_positive_rate`).

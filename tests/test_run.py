@@ -737,18 +737,20 @@ def test_pruning_keeps_an_entry_a_run_links_while_the_store_is_pruned(tmp_path, 
     assert (run_dir / "03_bns" / "stage.json").is_file()
 
 
-def test_the_brain_network_stage_does_not_depend_on_the_coupling_code():
-    """An edit of the coupling's statistics, the verdict or the comparisons does not re-fit
-    the VS-DBN: 03_bns's code (its notebook's import closure, the key of its results) holds
-    none of them (03 used to import the comparisons, which import the verdict, which imports
-    the coupling)."""
+@pytest.mark.parametrize("stage", ["01_data", "02_ans", "03_bns"])
+def test_the_stages_before_the_coupling_do_not_depend_on_its_code(stage):
+    """An edit of the coupling's statistics, the verdict or the comparisons does not
+    recompute the data, the ANs or re-fit the VS-DBN: their code (their notebooks' import
+    closures, the keys of their results) holds none of them (03 used to import the
+    comparisons, which import the verdict, which imports the coupling; 02 read its nuisance
+    table back through the coupling's series)."""
     from anbn_utils.runner.stages import notebook_imports, stage_named
 
     closure = {str(p.relative_to(PACKAGE_DIR))
-               for p in source_closure(notebook_imports(stage_named("03_bns").notebook()))}
-    assert {"bns/vsdbn.py", "stages/bns.py", "recovery.py"} <= closure
+               for p in source_closure(notebook_imports(stage_named(stage).notebook()))}
+    assert f"stages/{stage[3:]}.py" in closure
     assert not {p for p in closure if p.startswith(("coupling/", "verdict/", "inference/"))
-                or p in {"comparisons.py", "predictive.py", "study.py"}}
+                or p in {"comparisons.py", "predictive.py", "study.py", "series.py"}}
 
 
 def test_a_rerun_names_what_changed_and_execution_only_parameters_change_nothing(

@@ -28,7 +28,8 @@ import pandas as pd
 from ..errors import DataError, ParameterError
 from .activations import convolve_hrf
 
-__all__ = ["cross_story_correlation", "nuisance_r2", "nuisance_regressors", "residualize"]
+__all__ = ["cross_story_correlation", "load_nuisance", "nuisance_r2", "nuisance_regressors",
+           "residualize"]
 
 #: Columns of the token table (02_ans ``tokens.tsv``) the regressors are built from.
 TOKEN_COLUMNS = ("position", "special", "word_index", "volume")
@@ -211,3 +212,17 @@ def cross_story_correlation(x_a, x_b) -> np.ndarray:
     a, b = a[:n] - a[:n].mean(0), b[:n] - b[:n].mean(0)
     with np.errstate(divide="ignore", invalid="ignore"):
         return (a * b).sum(0) / np.sqrt((a ** 2).sum(0) * (b ** 2).sum(0))
+
+
+def load_nuisance(folder) -> pd.DataFrame:
+    """A story's nuisance regressors, written by 02_ans (``<folder>/nuisance.tsv``),
+    shape (n_trs, n_regressors)."""
+    from pathlib import Path
+
+    from ..io import read_table
+
+    path = Path(folder) / "nuisance.tsv"
+    if not path.is_file():
+        raise DataError(f"{path} is missing (written by 02_ans since the nuisance "
+                        "regressors were added): re-run the 02_ans stage")
+    return read_table(path)

@@ -37,6 +37,7 @@ import yaml
 from .. import __version__
 from ..codehash import code_files, library_versions
 from ..errors import ParameterError, RunError
+from ..figures import TABLES
 from ..io import atomic_path, hash_json, read_json, write_json, write_text
 from .datasets import prepare_dataset
 from .lock import hold, run_lock
@@ -507,11 +508,6 @@ def publish_notebooks(run_dir: str | os.PathLike, book_dir: str | os.PathLike,
             out.append(dst)
     write_text(book_dir / "RUN.txt", f"{run_dir}\n")
     return out
-
-
-#: Where :func:`publish_notebooks` puts each chapter's tables for download, under the
-#: book's folder of executed notebooks (``<TABLES>/<stage>/``).
-TABLES = "tables"
 
 
 def _publish_tables(stage_dir: Path, dst: Path) -> list[str]:

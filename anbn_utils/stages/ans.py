@@ -2,7 +2,7 @@
 
 :func:`run_ans` extracts a :class:`AnsResult` from a run's ``01_data``;
 :meth:`AnsResult.save` writes the stage folder, which the later stages read per story with
-:func:`anbn_utils.ans.load_ans` and :func:`anbn_utils.series.load_nuisance`.
+:func:`anbn_utils.ans.load_ans` and :func:`anbn_utils.ans.nuisance.load_nuisance`.
 
 Its files are listed in :data:`FILES` (rendered on the book's Artifacts page).
 """
@@ -113,7 +113,7 @@ class AnsResult(StageResult):
         """Read a folder :meth:`save` wrote (arrays memory-mapped; refusing another format
         version)."""
         from ..ans import load_ans
-        from ..series import load_nuisance
+        from ..ans.nuisance import load_nuisance
 
         params, _ = cls.read_record(folder)
         folder = Path(folder)
