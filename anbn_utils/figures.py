@@ -343,10 +343,14 @@ TABLES = "tables"
 def show_table(table, stage: str, file: str) -> None:
     """Show a table of a chapter and, under it, a link to the stage's file it shows
     (``file``, relative to the stage folder: ``best_pairs.tsv``, ``pieman/an_tags.tsv``),
-    which the published book holds beside the chapter (MyST makes the link a download)."""
+    which the published book holds beside the chapter (MyST renders the link as a download
+    in a cell whose ``mystnb.markdown_format`` is ``myst``). Long texts are shown whole
+    (pandas cuts them at 50 characters); the table scrolls in its box."""
+    import pandas as pd
     from IPython.display import Markdown, display
 
-    display(table)
+    with pd.option_context("display.max_colwidth", None):
+        display(table)
     display(Markdown(f"The table as a file: [`{file}`]({TABLES}/{stage}/{file})"))
 
 

@@ -452,3 +452,82 @@ def test_the_pair_explorer_answers_a_pick(browser):
     assert frame.evaluate("document.body.innerHTML.length") > 1000
     tab.close()
     assert errors == [], errors[:3]
+
+
+def _article_text(page: str) -> str:
+    """A page's article as a reader reads it: tags dropped, entities decoded, spaces
+    collapsed (none before a closing or after an opening bracket or punctuation)."""
+    import html as html_lib
+
+    source = (HTML / f"{page}.html").read_text(encoding="utf-8")
+    article = source.split("<article", 1)[1].split("</article>", 1)[0]
+    text = re.sub(r"\s+", " ", html_lib.unescape(re.sub(r"<[^>]+>", " ", article)))
+    return re.sub(r"([(\[]) ", r"\1", re.sub(r" ([,;.)\]])", r"\1", text))
+
+
+#: A rate with its interval and null model, as the book prints it: ``0.060 [0.031, 0.102]
+#: (circular)``.
+RATE = r"(\d\.\d+) \[(\d\.\d+), (\d\.\d+)\] \((\w+)\)"
+#: Quantities the book shows on two pages: per page, the passage that holds them; the
+#: numbers found there (``RATE``s by null model, else every integer in order) must agree.
+SHARED_QUANTITIES = {
+    "claims per verdict": {
+        "book/intro": r"Of the \d+ claims, \d+ hold on this run; \d+ are reproduced but .*?; "
+                      r"\d+ are not reproduced; \d+ are untested,.*? and \d+ is a property",
+        "book/executed/07_verdict": r"Of the \d+ claims measured on this run, \d+ hold \(.*?\), "
+                                    r"\d+ are reproduced but .*?\), \d+ are not reproduced, "
+                                    r"\d+ are untested \(.*?\), and \d+ is a property"},
+    "family-wise rate on simulated null data with the phantom's ANs, at 0.05": {
+        "book/methods": rf"any AN significant family-wise was {RATE} and {RATE} with the "
+                        r"phantom.s own AN series",  # . : Sphinx prints a curly apostrophe
+        "book/executed/04_coupling": rf"any AN significant family-wise is {RATE}, {RATE}, "
+                                     rf"{RATE} at 0\.05"},
+}
+
+
+def _numbers(passage: str):
+    rates = re.findall(RATE, passage)
+    return {r[3]: r[:3] for r in rates} if rates else re.findall(r"\d+", passage)
+
+
+def _claim_verdicts(page: str) -> dict[str, str]:
+    """The claims table of a page (the one whose header has ``claim`` and ``verdict``):
+    claim -> verdict."""
+    import html as html_lib
+
+    source = (HTML / f"{page}.html").read_text(encoding="utf-8")
+
+    def cell(c):  # the text, with the straight apostrophe the notebook's tables keep
+        text = html_lib.unescape(re.sub(r"<[^>]+>", "", c)).replace("\u2019", "'")
+        return re.sub(r"\s+", " ", text).strip()
+
+    for table in re.findall(r"<table.*?</table>", source, flags=re.DOTALL):
+        rows = [[cell(c) for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, flags=re.DOTALL)]
+                for row in re.findall(r"<tr.*?</tr>", table, flags=re.DOTALL)]
+        header = next((r for r in rows if "claim" in r and "verdict" in r), None)
+        if header is None:
+            continue
+        body = [r for r in rows if len(r) == len(header) and r != header]
+        return {r[header.index("claim")]: r[header.index("verdict")] for r in body
+                if r[header.index("claim")]}
+    return {}
+
+
+def test_a_quantity_on_two_pages_has_one_value():
+    """The numbers a reader meets on two pages (the claims' verdicts on the landing page and
+    in chapter 07; the calibration's rate in Methods and chapter 04) are the same: a page
+    that read another file, another scenario or an older result would show another value."""
+    for quantity, pages in SHARED_QUANTITIES.items():
+        found = {}
+        for page, passage in pages.items():
+            m = re.search(passage, _article_text(page))
+            assert m, f"{page}: the passage of {quantity!r} is not there ({passage[:60]}...)"
+            found[page] = _numbers(m.group(0))
+        values = list(found.values())
+        if isinstance(values[0], dict):  # rates by null model: those both pages show
+            common = set.intersection(*(set(v) for v in values))
+            assert common, f"{quantity}: no null model on every page {found}"
+            values = [{k: v[k] for k in sorted(common)} for v in values]
+        assert all(v == values[0] for v in values), f"{quantity}: {found}"
+    landing, chapter = _claim_verdicts("book/intro"), _claim_verdicts("book/executed/07_verdict")
+    assert landing and landing == chapter, (landing, chapter)

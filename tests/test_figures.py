@@ -107,6 +107,10 @@ def test_every_figure_of_the_chapters_is_registered_and_captioned():
     for path in sorted(NOTEBOOKS.glob("*.ipynb")):
         for cell in nbformat.read(path, as_version=4).cells:
             assert "plt.show()" not in cell.source, f"{path.name}: a figure without a caption"
+            # show_table's link is a download only when MyST renders it
+            if cell.cell_type == "code" and "show_table(" in cell.source:
+                assert cell.metadata.get("mystnb", {}).get("markdown_format") == "myst", \
+                    (path.name, cell.source[:60])
 
 
 def test_each_chapter_opens_with_what_it_shows():
