@@ -108,21 +108,23 @@ def _significant(x, digits: int = 3) -> list:
 def _rank_in_layer(an_max: np.ndarray, layers: np.ndarray) -> np.ndarray:
     """1-based rank of each AN's maximal PCC among its layer's ANs (1: the largest; ties
     share the best rank)."""
+    from scipy.stats import rankdata
+
     rank = np.empty(len(an_max), dtype=int)
     for layer in np.unique(layers):
         idx = np.flatnonzero(layers == layer)
-        values = an_max[idx]
-        rank[idx] = 1 + (values[None, :] > values[:, None]).sum(1)
+        rank[idx] = rankdata(-np.asarray(an_max[idx]), method="min")
     return rank
 
 
-def _top_pairs(ans, tags: pd.Series, an: int, n_pairs: int) -> list[list]:
+def _top_pairs(ans, tokens: pd.DataFrame, an: int, n_pairs: int) -> list[list]:
     """An AN's ``n_pairs`` largest query-key products over every segment:
-    ``[query text, query tag, key text, key tag, value]``, descending."""
+    ``[query text, query tag, key text, key tag, value]``, descending (``tokens``: the
+    story's tagged tokens, ``05_pos``'s ``token_tags.tsv``, indexed by segment and
+    position)."""
     values = np.asarray(ans.top_values[:, an], dtype=np.float64)  # (n_segments, top_k)
     order = np.argsort(-values, axis=None, kind="stable")[:n_pairs]
     seg, j = np.unravel_index(order, values.shape)
-    tokens = ans.tokens.assign(tag=tags.to_numpy()).set_index(["segment", "position"])
     out = []
     for s, jj in zip(seg, j):
         pair = []
@@ -227,7 +229,8 @@ def explorer_data(run_dir: str | os.PathLike, tasks, *, n_top: int = 24,
             bns.mean_timecourses(partner), same_story=partner == task,
             nuisance=p["nuisance"], an_surrogate=p["an_surrogate"], random_state=p["seed"],
             story_index=i, story=task)
-        tags = read_table(run_dir / "05_pos" / task / "token_tags.tsv")["tag"]
+        tokens = read_table(run_dir / "05_pos" / task / "token_tags.tsv").set_index(
+            ["segment", "position"])
 
         def p_values(unit, index=slice(None), task=task):
             return {null: {label: _significant(np.load(coupling / task / f.format(
@@ -248,5 +251,5 @@ def explorer_data(run_dir: str | os.PathLike, tasks, *, n_top: int = 24,
             "an_p": p_values("an", carried), "bn_p": p_values("bn"),
             "pair_p_fwer": {null: _significant(np.load(f)[carried]) for null in p["nulls"]
                             if (f := coupling / task / f"pair_p_fwer_{null}.npy").is_file()},
-            "top_pairs": [_top_pairs(a, tags, an, n_pairs) for an in carried]}
+            "top_pairs": [_top_pairs(a, tokens, an, n_pairs) for an in carried]}
     return out
