@@ -454,14 +454,18 @@ def test_the_pair_explorer_answers_a_pick(browser):
     assert errors == [], errors[:3]
 
 
-def _article_text(page: str) -> str:
-    """A page's article as a reader reads it: tags dropped, entities decoded, spaces
-    collapsed (none before a closing or after an opening bracket or punctuation)."""
+def _plain(html: str, tag: str = " ") -> str:
+    """HTML as text: tags replaced by ``tag``, entities decoded, spaces collapsed."""
     import html as html_lib
 
+    return re.sub(r"\s+", " ", html_lib.unescape(re.sub(r"<[^>]+>", tag, html))).strip()
+
+
+def _article_text(page: str) -> str:
+    """A page's article as a reader reads it (:func:`_plain`; no space before a closing or
+    after an opening bracket or punctuation)."""
     source = (HTML / f"{page}.html").read_text(encoding="utf-8")
-    article = source.split("<article", 1)[1].split("</article>", 1)[0]
-    text = re.sub(r"\s+", " ", html_lib.unescape(re.sub(r"<[^>]+>", " ", article)))
+    text = _plain(source.split("<article", 1)[1].split("</article>", 1)[0])
     return re.sub(r"([(\[]) ", r"\1", re.sub(r" ([,;.)\]])", r"\1", text))
 
 
@@ -493,13 +497,10 @@ def _numbers(passage: str):
 def _claim_verdicts(page: str) -> dict[str, str]:
     """The claims table of a page (the one whose header has ``claim`` and ``verdict``):
     claim -> verdict."""
-    import html as html_lib
-
     source = (HTML / f"{page}.html").read_text(encoding="utf-8")
 
     def cell(c):  # the text, with the straight apostrophe the notebook's tables keep
-        text = html_lib.unescape(re.sub(r"<[^>]+>", "", c)).replace("\u2019", "'")
-        return re.sub(r"\s+", " ", text).strip()
+        return _plain(c, tag="").replace("\u2019", "'")
 
     for table in re.findall(r"<table.*?</table>", source, flags=re.DOTALL):
         rows = [[cell(c) for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, flags=re.DOTALL)]

@@ -222,3 +222,40 @@ def test_a_runs_data_are_named_where_its_numbers_stand_beside_the_papers(tmp_pat
         run.mkdir()
         (run / "params.yaml").write_text(yaml.safe_dump({"dataset": {"kind": kind}}))
         assert data_label(run) == expected
+
+
+def test_planted_pairs_found_by_run_name_why_none_is_scored_and_the_compared_run(
+        tmp_path, monkeypatch):
+    """Chapter 04's planted pairs per run: a run without the phantom, a phantom that plants
+    none, another model's ANs each say why nothing is scored; a compared run named after its
+    method is named once, one of another name gets its method, a missing one is named."""
+    import anbn_utils.recovery
+    from anbn_utils.coupling.recovery import planted_found, planted_found_by_run
+    from anbn_utils.io import write_json, write_table
+
+    planted = pd.DataFrame({"story": ["pieman"], "planted_an": ["L1H1D1"], "bn": [0], "r": [0.8],
+                            "p_fwer_circular": [0.004], "family_null_q95_circular": [0.5]})
+    run = tmp_path / "run"
+    found, note, short = planted_found_by_run(run, planted, "vsdbn", ["circular"], [0.05])
+    assert found is None and short == "this run is not the phantom" and "phantom" in note
+    (run / "dataset").mkdir(parents=True)
+    truth = {"planted": [], "parameters": {"model": "m"}}
+    monkeypatch.setattr(anbn_utils.recovery, "load_truth", lambda root: truth)
+    assert planted_found_by_run(run, planted, "vsdbn", ["circular"], [0.05])[2] == \
+        "this phantom plants none"
+    truth["planted"] = [{"an": "L1H1D1"}]
+    assert planted_found_by_run(run, None, "vsdbn", ["circular"], [0.05])[2] == \
+        "none scored (another model's ANs)"
+
+    for name in ("canica", "other"):
+        write_json(tmp_path / name / "03_bns" / "bns.json", {"method": "canica"})
+        write_table(tmp_path / name / "04_coupling" / "planted_recovery.tsv", planted)
+    expected = planted_found(planted, ["circular"], [0.05])
+    for name, label in (("canica", "canica"), ("other", "other (canica)")):
+        found, note, short = planted_found_by_run(run, planted, "vsdbn", ["circular"], [0.05],
+                                                  tmp_path / name)
+        assert list(found.index.unique(0)) == ["this run (vsdbn)", label] and not note
+        assert found.loc[label].found.tolist() == expected.found.tolist()
+    found, note, _ = planted_found_by_run(run, planted, "vsdbn", ["circular"], [0.05],
+                                          tmp_path / "missing")
+    assert list(found.index.unique(0)) == ["this run (vsdbn)"] and "missing" in note

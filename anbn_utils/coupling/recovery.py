@@ -10,7 +10,7 @@ from ..errors import DataError
 from ..inference.familywise import single_step_threshold
 
 __all__ = ["FAMILY_NULL_QUANTILE", "anchor_reading", "coupling_recovery", "planted_found",
-           "planted_found_text"]
+           "planted_found_by_run", "planted_found_text"]
 
 #: The quantile of the family's null maximum reported beside each planted pair
 #: (``family_null_q95_<null>``): what a pair must exceed to be significant family-wise at
@@ -147,3 +147,63 @@ def planted_found_text(found: pd.DataFrame, alpha: float | None = None) -> str:
                       + f" of {table.planted.max()} at {alpha:g}")
         parts.append(f"{run}: {counts}" if run else counts)
     return "; ".join(parts)
+
+
+def planted_found_by_run(run_dir, planted: pd.DataFrame | None, bn_method: str, nulls, alphas,
+                         compare_run_dir=None) -> tuple[pd.DataFrame | None, str, str]:
+    """The planted pairs found by this run and by ``compare_run_dir`` (a finished run of
+    the same phantom with other BNs), for chapter 04.
+
+    Parameters
+    ----------
+    run_dir : path
+    planted : DataFrame or None
+        This run's :func:`coupling_recovery` rows (``CouplingResult.planted``).
+    bn_method : str
+        This run's BN method.
+    nulls, alphas : sequences
+        As :func:`planted_found`.
+    compare_run_dir : path, optional
+
+    Returns
+    -------
+    found : DataFrame or None
+        :func:`planted_found` per run (indexed by run: ``this run (<method>)``, then the
+        compared run's name, with its method when that differs); None when no planted pair
+        is scored.
+    note : str
+        Why none is scored (no phantom, a phantom that plants none, another model's ANs),
+        or that the compared run has no planted recovery; empty otherwise.
+    short : str
+        ``found`` in a few words for the chapter's header when it is None; else empty.
+    """
+    from pathlib import Path
+
+    from ..io import read_json, read_table
+    from ..recovery import load_truth
+
+    dataset = Path(run_dir) / "dataset"
+    truth = load_truth(dataset) if dataset.is_dir() else None
+    if truth is None:
+        return None, "This run does not use the phantom.", "this run is not the phantom"
+    if not truth["planted"]:
+        return (None, "This phantom plants no coupling: every significant AN is a false positive.",
+                "this phantom plants none")
+    if planted is None:  # the planted ANs are another model's units
+        note = (f"This phantom plants its couplings in ANs of `{truth['parameters']['model']}`; "
+                "this run reads another model, whose ANs of the same names (if any) are other "
+                "units: no planted pair is scored.")
+        return None, note, "none scored (another model's ANs)"
+    runs, note = {f"this run ({bn_method})": planted}, ""
+    if compare_run_dir:
+        other = Path(compare_run_dir)
+        if (other / "04_coupling" / "planted_recovery.tsv").is_file():
+            method = read_json(other / "03_bns" / "bns.json")["method"]
+            name = other.name if other.name == method else f"{other.name} ({method})"
+            runs[name] = read_table(other / "04_coupling" / "planted_recovery.tsv")
+        else:
+            note = (f"No planted recovery in `compare_run_dir={str(compare_run_dir)!r}` "
+                    "(not run yet?).")
+    found = pd.concat({run: planted_found(t, nulls, alphas) for run, t in runs.items()},
+                      names=["run"])
+    return found, note, ""
